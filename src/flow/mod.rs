@@ -1,0 +1,4 @@
+//! Flows: the canonical key, the shared table, and per-direction stream reassembly.
+pub mod key;
+pub mod stream;
+pub mod table;

@@ -1,0 +1,247 @@
+//! The flow table: one entry per conversation, shared by the decoder workers.
+//!
+//! Owns: per-flow counters, TCP flags seen, the bounded reassembly of each direction's prefix and
+//! the probe, until the probe decides; then the buffers are freed and only the verdict stays.
+//! Turning a flow into a [`FlowRecord`] (who is client, what the state is) happens here too.
+//!
+//! Never: blocks on anything but a dashmap shard lock, allocates per packet once a flow has
+//! decided, or keeps more than the configured prefix of any direction.
+
+use dashmap::DashMap;
+use rustc_hash::FxBuildHasher;
+
+use crate::classify::{NdbProbe, ProbeResult, ProbeState, Role};
+use crate::decode::{tcp_flags, PacketView, Transport};
+use crate::flow::key::FlowKey;
+use crate::flow::stream::{Fed, StreamPrefix};
+use crate::report::{FlowRecord, FlowState, RolesFrom};
+use crate::Watch;
+
+/// Reassembly and probing state, present only while the probe is undecided.
+#[derive(Debug)]
+struct Inspect {
+    streams: [StreamPrefix; 2],
+    probe: NdbProbe,
+}
+
+/// Everything known about one conversation. Direction index 0 = sent by `key.lo`, 1 = by `key.hi`.
+#[derive(Debug)]
+pub struct Flow {
+    pub first_us: i64,
+    pub last_us: i64,
+    pub vlan: Option<u16>,
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    /// A SYN without ACK was sent by this side.
+    pub syn: [bool; 2],
+    /// A SYN+ACK was sent by this side.
+    pub synack: [bool; 2],
+    pub fin: [bool; 2],
+    pub rst: bool,
+    inspect: Option<Box<Inspect>>,
+    decided: Option<Box<ProbeResult>>,
+}
+
+impl Flow {
+    fn new(ts_us: i64, vlan: Option<u16>, prefix: usize) -> Flow {
+        Flow {
+            first_us: ts_us,
+            last_us: ts_us,
+            vlan,
+            packets: [0; 2],
+            bytes: [0; 2],
+            syn: [false; 2],
+            synack: [false; 2],
+            fin: [false; 2],
+            rst: false,
+            inspect: Some(Box::new(Inspect {
+                streams: [StreamPrefix::new(prefix), StreamPrefix::new(prefix)],
+                probe: NdbProbe::new(prefix),
+            })),
+            decided: None,
+        }
+    }
+
+    /// Accounts one packet sent by endpoint `idx` and feeds its payload to the probe.
+    fn observe(&mut self, idx: usize, view: &PacketView<'_>, ts_us: i64, wire_len: u32, prefix: usize) {
+        self.first_us = self.first_us.min(ts_us);
+        self.last_us = self.last_us.max(ts_us);
+        self.packets[idx] += 1;
+        self.bytes[idx] += wire_len as u64;
+        if self.vlan.is_none() {
+            self.vlan = view.vlan;
+        }
+        let flags = view.tcp.flags;
+        if view.transport == Transport::Tcp {
+            let syn = flags & tcp_flags::SYN != 0;
+            let ack = flags & tcp_flags::ACK != 0;
+            self.syn[idx] |= syn && !ack;
+            self.synack[idx] |= syn && ack;
+            self.fin[idx] |= flags & tcp_flags::FIN != 0;
+            self.rst |= flags & tcp_flags::RST != 0;
+        }
+        let Some(ins) = self.inspect.as_mut() else { return };
+        let state = match view.transport {
+            Transport::Tcp => {
+                let syn = flags & tcp_flags::SYN != 0;
+                if (view.payload_len == 0 && !syn) || !ins.probe.wants(idx) {
+                    return;
+                }
+                match ins.streams[idx].segment(view.tcp.seq, syn, view.payload, view.payload_len) {
+                    Fed::Unchanged => return,
+                    Fed::Grew => ins.probe.on_stream(idx, ins.streams[idx].data()),
+                    Fed::Rebased => {
+                        ins.probe = NdbProbe::new(prefix);
+                        let mut state = ProbeState::NeedMore;
+                        for i in 0..2 {
+                            if state == ProbeState::NeedMore && !ins.streams[i].data().is_empty() {
+                                state = ins.probe.on_stream(i, ins.streams[i].data());
+                            }
+                        }
+                        state
+                    }
+                }
+            }
+            Transport::Udp => {
+                if view.payload.is_empty() || !ins.probe.wants(idx) {
+                    return;
+                }
+                ins.probe.on_datagram(idx, view.payload)
+            }
+        };
+        let exhausted = view.transport == Transport::Tcp
+            && (0..2).all(|i| ins.streams[i].is_full() || !ins.probe.wants(i));
+        if state != ProbeState::NeedMore || exhausted {
+            self.decided = Some(Box::new(ins.probe.result()));
+            self.inspect = None;
+        }
+    }
+
+    /// The probe's decision, taken now if it had not decided yet.
+    pub fn result(&self) -> ProbeResult {
+        match (&self.decided, &self.inspect) {
+            (Some(r), _) => (**r).clone(),
+            (None, Some(ins)) => ins.probe.result(),
+            (None, None) => NdbProbe::new(0).result(),
+        }
+    }
+
+    /// Heap bytes held by this flow's reassembly buffers.
+    pub fn heap_bytes(&self) -> usize {
+        self.inspect.as_ref().map_or(0, |i| i.streams.iter().map(StreamPrefix::heap_bytes).sum())
+    }
+
+    fn state(&self, transport: Transport) -> FlowState {
+        match transport {
+            Transport::Udp => FlowState::Open,
+            Transport::Tcp if self.rst => FlowState::Reset,
+            Transport::Tcp if self.fin[0] && self.fin[1] => FlowState::Closed,
+            Transport::Tcp if self.fin[0] || self.fin[1] => FlowState::HalfClosed,
+            Transport::Tcp => FlowState::Open,
+        }
+    }
+
+    /// Which endpoint index is the client, and what told us.
+    fn client_index(&self, key: &FlowKey, result: &ProbeResult, watch: &Watch) -> (usize, RolesFrom) {
+        for i in 0..2 {
+            if self.syn[i] && !self.syn[1 - i] {
+                return (i, RolesFrom::Handshake);
+            }
+        }
+        for i in 0..2 {
+            if self.synack[i] && !self.synack[1 - i] {
+                return (1 - i, RolesFrom::Handshake);
+            }
+        }
+        for i in 0..2 {
+            let client_like = result.roles[i] == Some(Role::Client) || result.roles[1 - i] == Some(Role::Server);
+            let contradicted = result.roles[i] == Some(Role::Server) || result.roles[1 - i] == Some(Role::Client);
+            if client_like && !contradicted {
+                return (i, RolesFrom::Content);
+            }
+        }
+        let w = [watch.is_watched(key.lo.port), watch.is_watched(key.hi.port)];
+        if w[0] != w[1] {
+            return (if w[0] { 1 } else { 0 }, RolesFrom::Port);
+        }
+        // Neither or both on a watched port: the higher port is taken as the client's.
+        (if key.hi.port > key.lo.port || (key.hi.port == key.lo.port) { 1 } else { 0 }, RolesFrom::Port)
+    }
+
+    /// The report record for this flow.
+    pub fn record(&self, key: &FlowKey, watch: &Watch) -> FlowRecord {
+        let result = self.result();
+        let (c, roles_from) = self.client_index(key, &result, watch);
+        let s = 1 - c;
+        let evidence = match (&result.evidence[c], &result.evidence[s]) {
+            (Some(ce), Some(se)) => format!("client: {ce} | server: {se}"),
+            (Some(ce), None) => format!("client: {ce}"),
+            (None, Some(se)) => format!("server: {se}"),
+            (None, None) => String::new(),
+        };
+        FlowRecord {
+            transport: key.transport,
+            client: key.endpoint(c).socket_addr(),
+            server: key.endpoint(s).socket_addr(),
+            verdict: result.verdict,
+            confidence: result.confidence,
+            evidence,
+            hint: result.hint,
+            upgrade: result.upgrade,
+            packets_to_server: self.packets[c],
+            packets_to_client: self.packets[s],
+            bytes_to_server: self.bytes[c],
+            bytes_to_client: self.bytes[s],
+            first_seen: self.first_us,
+            last_seen: self.last_us,
+            state: self.state(key.transport),
+            vlan: self.vlan,
+            roles_from,
+        }
+    }
+}
+
+/// All flows of a run, keyed canonically, shared by the workers.
+pub struct FlowTable {
+    map: DashMap<FlowKey, Flow, FxBuildHasher>,
+    prefix: usize,
+}
+
+impl FlowTable {
+    /// `prefix`: bytes of each TCP direction reassembled and shown to the probe.
+    pub fn new(prefix: usize, shards: usize) -> FlowTable {
+        let shards = shards.max(4).next_power_of_two();
+        FlowTable { map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, shards), prefix }
+    }
+
+    /// Accounts one decoded packet.
+    #[inline]
+    pub fn observe(&self, view: &PacketView<'_>, ts_us: i64, wire_len: u32) {
+        let (key, idx) = FlowKey::of(view);
+        let prefix = self.prefix;
+        let mut flow = self.map.entry(key).or_insert_with(|| Flow::new(ts_us, view.vlan, prefix));
+        flow.observe(idx, view, ts_us, wire_len, prefix);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Removes every flow and returns their records, ordered by first packet time then endpoints.
+    pub fn drain(&self, watch: &Watch) -> Vec<FlowRecord> {
+        let keys: Vec<FlowKey> = self.map.iter().map(|e| *e.key()).collect();
+        let mut out: Vec<FlowRecord> = keys
+            .into_iter()
+            .filter_map(|k| self.map.remove(&k))
+            .map(|(k, f)| f.record(&k, watch))
+            .collect();
+        out.sort_by(|a, b| {
+            (a.first_seen, a.client, a.server, a.transport.as_str()).cmp(&(b.first_seen, b.client, b.server, b.transport.as_str()))
+        });
+        out
+    }
+}

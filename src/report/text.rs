@@ -1,0 +1,130 @@
+//! Output for a person: a table of server endpoints (or of flows), then the summary.
+//!
+//! Owns: column layout and wording. Never prints a packet byte unescaped (evidence arrives
+//! escaped) and never interprets what it prints.
+
+use std::io::{self, Write};
+
+use super::time::rfc3339_us;
+use super::{FlowRecord, ServerRow, Summary};
+
+fn print_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let last = header.len() - 1;
+    let fmt_row = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        let mut s = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i == last {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    writeln!(out, "{}", fmt_row(&mut header.iter().copied()))?;
+    for row in rows {
+        writeln!(out, "{}", fmt_row(&mut row.iter().map(String::as_str)))?;
+    }
+    Ok(())
+}
+
+fn verdict_cell(verdict: &str, hint: Option<&str>) -> String {
+    match hint {
+        Some(h) => format!("{verdict} ({h})"),
+        None => verdict.to_string(),
+    }
+}
+
+pub fn write_servers(out: &mut dyn Write, rows: &[ServerRow]) -> io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no TCP or UDP flows on the watched ports");
+    }
+    let header =
+        ["SERVER", "PROTO", "VERDICT", "CONF", "FLOWS", "CLIENTS", "PACKETS", "BYTES", "FIRST SEEN", "LAST SEEN", "EVIDENCE"];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.server.to_string(),
+                r.transport.as_str().to_string(),
+                verdict_cell(r.verdict.as_str(), r.hint),
+                format!("{:?}", r.confidence).to_lowercase(),
+                r.flows.to_string(),
+                r.clients.to_string(),
+                r.packets.to_string(),
+                r.bytes.to_string(),
+                rfc3339_us(r.first_seen),
+                rfc3339_us(r.last_seen),
+                r.evidence.clone(),
+            ]
+        })
+        .collect();
+    print_table(out, &header, &cells)
+}
+
+pub fn write_flows(out: &mut dyn Write, flows: &[FlowRecord]) -> io::Result<()> {
+    if flows.is_empty() {
+        return writeln!(out, "no TCP or UDP flows on the watched ports");
+    }
+    let header = [
+        "CLIENT", "SERVER", "PROTO", "VERDICT", "CONF", "STATE", "PKTS C>S", "PKTS S>C", "BYTES C>S", "BYTES S>C",
+        "FIRST SEEN", "LAST SEEN", "EVIDENCE",
+    ];
+    let cells: Vec<Vec<String>> = flows
+        .iter()
+        .map(|f| {
+            vec![
+                f.client.to_string(),
+                f.server.to_string(),
+                f.transport.as_str().to_string(),
+                verdict_cell(f.verdict.as_str(), f.hint),
+                format!("{:?}", f.confidence).to_lowercase(),
+                f.state.as_str().to_string(),
+                f.packets_to_server.to_string(),
+                f.packets_to_client.to_string(),
+                f.bytes_to_server.to_string(),
+                f.bytes_to_client.to_string(),
+                rfc3339_us(f.first_seen),
+                rfc3339_us(f.last_seen),
+                f.evidence.clone(),
+            ]
+        })
+        .collect();
+    print_table(out, &header, &cells)
+}
+
+pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    writeln!(out)?;
+    let mut line = format!(
+        "{}: {} packets read ({} bytes), link type {}",
+        s.source, s.packets_read, s.bytes_read, s.link_type
+    );
+    if let Some(f) = &s.filter {
+        line.push_str(&format!(", filter: {f}"));
+    }
+    writeln!(out, "{line}")?;
+    let mut decoded = format!(
+        "decoded {} TCP/UDP packets: {} in watched flows, {} on other ports",
+        s.packets_decoded, s.packets_watched, s.packets_other_ports
+    );
+    if s.packets_not_decoded > 0 {
+        let reasons: Vec<String> = s.not_decoded.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        decoded.push_str(&format!("; not decoded {} ({})", s.packets_not_decoded, reasons.join(", ")));
+    }
+    writeln!(out, "{decoded}")?;
+    if s.dropped_by_ndbsniff > 0 {
+        writeln!(out, "dropped by ndbsniff (workers behind): {}", s.dropped_by_ndbsniff)?;
+    }
+    let verdicts: Vec<String> = s.flows_by_verdict.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    if verdicts.is_empty() {
+        writeln!(out, "flows: 0")
+    } else {
+        writeln!(out, "flows: {} ({}), servers: {}", s.flows, verdicts.join(", "), s.servers)
+    }
+}

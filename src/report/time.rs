@@ -1,0 +1,62 @@
+//! Capture timestamps as RFC 3339 text with microseconds, in UTC.
+//!
+//! Owns: one total conversion from microseconds since the Unix epoch to text. Capture files carry
+//! arbitrary 32- or 64-bit times, so every i64 must format without failing or panicking.
+
+use std::fmt::Write;
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `2024-03-01T12:00:00.000001Z` for the given microseconds since the epoch.
+pub fn rfc3339_us(us: i64) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let micros = us.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut s = String::with_capacity(27);
+    let _ = write!(
+        s,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    );
+    s
+}
+
+pub fn serialize_us<S: serde::Serializer>(us: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339_us(*us))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_instants() {
+        assert_eq!(rfc3339_us(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339_us(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(rfc3339_us(951_782_400_000_000), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(rfc3339_us(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn extremes_do_not_panic() {
+        for us in [i64::MIN, i64::MIN + 1, i64::MAX, u32::MAX as i64 * 1_000_000] {
+            assert!(rfc3339_us(us).ends_with('Z'));
+        }
+    }
+}
