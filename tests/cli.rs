@@ -1,0 +1,85 @@
+//! End-to-end behaviour of the binary on bad input and flags: one-line errors naming the file,
+//! documented exit codes, and partial results kept.
+
+mod common;
+
+use common::{ndbsniff, temp_dir, write_pcap};
+
+fn one_line_error(run: &common::Run, needle: &str) {
+    let err = run.stderr();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "expected exactly one error line\n{}", run.describe());
+    assert!(lines[0].starts_with("ndbsniff: "), "{}", run.describe());
+    assert!(lines[0].contains(needle), "error should mention {needle:?}\n{}", run.describe());
+}
+
+#[test]
+fn missing_file_is_exit_2_naming_it() {
+    let run = ndbsniff(&["-r", "no/such/file.pcap"]);
+    run.expect_code(2);
+    one_line_error(&run, "no/such/file.pcap: no such file");
+}
+
+#[test]
+fn not_a_capture_is_exit_2() {
+    let run = ndbsniff(&["-r", "Cargo.toml"]);
+    run.expect_code(2);
+    one_line_error(&run, "Cargo.toml: not a pcap or pcapng capture file");
+}
+
+#[test]
+fn empty_and_tiny_files_are_exit_2() {
+    let dir = temp_dir("cli-tiny");
+    for (name, bytes) in [("empty.pcap", &b""[..]), ("tiny.pcap", &b"\xd4\xc3"[..])] {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let run = ndbsniff(&["-r", p.to_str().unwrap()]);
+        run.expect_code(2);
+        one_line_error(&run, name);
+    }
+}
+
+#[test]
+fn unsupported_link_type_names_it() {
+    let dir = temp_dir("cli-linktype");
+    let p = dir.join("radiotap.pcap");
+    write_pcap(&p, 127, &[&[0u8; 40]]);
+    let run = ndbsniff(&["-r", p.to_str().unwrap()]);
+    run.expect_code(2);
+    one_line_error(&run, "unsupported link type IEEE802_11_RADIO (127)");
+}
+
+#[test]
+fn bad_filter_is_exit_2_quoting_it() {
+    let dir = temp_dir("cli-filter");
+    let p = dir.join("empty-eth.pcap");
+    write_pcap(&p, 1, &[]);
+    let run = ndbsniff(&["-r", p.to_str().unwrap(), "-f", "tcp port"]);
+    run.expect_code(2);
+    one_line_error(&run, "bad filter expression \"tcp port\"");
+}
+
+#[test]
+fn usage_errors_are_exit_2_and_help_is_exit_0() {
+    ndbsniff(&["--no-such-flag"]).expect_code(2);
+    ndbsniff(&["-r", "x.pcap", "--port", "70000"]).expect_code(2);
+    ndbsniff(&["-r", "x.pcap", "--port", "1186", "--any-port"]).expect_code(2);
+    let help = ndbsniff(&["--help"]);
+    help.expect_code(0);
+    assert!(help.stdout().contains("Exit status"), "{}", help.describe());
+}
+
+#[test]
+fn garbage_after_header_reports_record_and_offset() {
+    let dir = temp_dir("cli-absurd");
+    let p = dir.join("absurd.pcap");
+    write_pcap(&p, 1, &[]);
+    let mut bytes = std::fs::read(&p).unwrap();
+    // One record header claiming a 0x7fffffff-byte frame.
+    bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f]);
+    std::fs::write(&p, bytes).unwrap();
+    let run = ndbsniff(&["-r", p.to_str().unwrap(), "--format", "json"]);
+    run.expect_code(2);
+    one_line_error(&run, "absurd.pcap: damaged capture at record 1 at byte offset 24");
+    assert_eq!(run.stats()["packets_read"], 0);
+}

@@ -1,0 +1,117 @@
+//! Shared helpers for the end-to-end tests: run the binary and show everything on failure.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The project root (where Cargo.toml is).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A finished run of `ndbsniff`, with its command line kept for failure messages.
+pub struct Run {
+    pub cmdline: String,
+    pub output: Output,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    /// Everything about the run, for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "command: {}\nstatus: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.cmdline,
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), Some(code), "unexpected exit status\n{}", self.describe());
+        self
+    }
+
+    /// Parsed JSON lines of stdout.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}\n{}", self.describe()))
+            })
+            .collect()
+    }
+
+    /// The `"type":"flow"` objects of a JSON run.
+    pub fn flows(&self) -> Vec<serde_json::Value> {
+        self.json_lines().into_iter().filter(|v| v["type"] == "flow").collect()
+    }
+
+    /// The `"type":"stats"` object of a JSON run.
+    pub fn stats(&self) -> serde_json::Value {
+        self.json_lines()
+            .into_iter()
+            .find(|v| v["type"] == "stats")
+            .unwrap_or_else(|| panic!("no stats object\n{}", self.describe()))
+    }
+}
+
+/// Runs a binary of this package from the project root.
+pub fn run_bin(bin: &str, args: &[&str]) -> Run {
+    let mut cmd = Command::new(bin);
+    cmd.args(args).current_dir(root());
+    let cmdline = format!("{} {}", bin, args.join(" "));
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmdline}: {e}"));
+    Run { cmdline, output }
+}
+
+/// Runs `ndbsniff` with the given arguments from the project root.
+pub fn ndbsniff(args: &[&str]) -> Run {
+    run_bin(env!("CARGO_BIN_EXE_ndbsniff"), args)
+}
+
+/// A fresh empty directory under the target directory, removed first if it exists.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// Writes a classic little-endian microsecond pcap file with the given link type and frames.
+pub fn write_pcap(path: &Path, linktype: u32, frames: &[&[u8]]) {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&0i32.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&65535u32.to_le_bytes());
+    b.extend_from_slice(&linktype.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        b.extend_from_slice(&(1_700_000_000u32 + i as u32).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(f);
+    }
+    std::fs::write(path, b).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// The folder of shared real-world captures beside the project, if present.
+pub fn shared_pcaps() -> Option<PathBuf> {
+    let dir = root().join("../shared/pcaps");
+    dir.join("INDEX.tsv").is_file().then_some(dir)
+}
