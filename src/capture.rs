@@ -1,17 +1,20 @@
 //! Capture sources and the capture thread.
 //!
-//! Owns: opening a `.pcap`/`.pcapng` file (or, later, an interface) with libpcap, applying the BPF
-//! filter, and copying frames into recycled [`Batch`]es that travel over a bounded channel to the
-//! decoder workers. Offline replay is lossless: the capture thread blocks when the channel is full.
+//! Owns: opening a `.pcap`/`.pcapng` file or a live interface with libpcap, applying the BPF
+//! filter, optionally writing what passes it to a pcap file (`-w`), and copying frames into
+//! recycled [`Batch`]es that travel over a bounded channel to the decoder workers. Offline replay
+//! is lossless: the capture thread blocks when the channel is full. Live capture never blocks: a
+//! batch the workers cannot take is dropped and counted.
 //!
 //! Never: parses packets (that is the workers' job), panics on a damaged file, or allocates per
 //! packet once the batch pool is warm.
 
 use std::fmt;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use pcap::{Activated, Capture};
@@ -45,13 +48,18 @@ pub struct Batch {
 
 impl Batch {
     pub fn with_capacity() -> Batch {
-        Batch { data: Vec::with_capacity(BATCH_BYTES + 65536), frames: Vec::with_capacity(BATCH_PACKETS) }
+        Batch {
+            data: Vec::with_capacity(BATCH_BYTES + 65536),
+            frames: Vec::with_capacity(BATCH_PACKETS),
+        }
     }
 
     /// The captured bytes of one frame.
     pub fn frame(&self, meta: &FrameMeta) -> &[u8] {
         let start = meta.offset as usize;
-        self.data.get(start..start + meta.caplen as usize).unwrap_or(&[])
+        self.data
+            .get(start..start + meta.caplen as usize)
+            .unwrap_or(&[])
     }
 
     fn clear(&mut self) {
@@ -62,7 +70,12 @@ impl Batch {
     fn push(&mut self, ts_us: i64, frame: &[u8], origlen: u32) {
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(frame);
-        self.frames.push(FrameMeta { ts_us, offset, caplen: frame.len() as u32, origlen });
+        self.frames.push(FrameMeta {
+            ts_us,
+            offset,
+            caplen: frame.len() as u32,
+            origlen,
+        });
     }
 
     fn is_full(&self) -> bool {
@@ -98,23 +111,31 @@ pub struct CaptureReport {
     pub error: Option<CaptureError>,
 }
 
-/// An opened capture file, ready for the capture thread.
-pub struct OfflineSource {
-    pub path: PathBuf,
-    pub link: LinkKind,
-    pub dlt: i32,
-    capture: Capture<pcap::Offline>,
-    /// Classic pcap files allow exact byte offsets in error messages.
-    classic_pcap: bool,
+/// Counters the capture thread publishes while it runs, for periodic statistics.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub dropped_by_ndbsniff: AtomicU64,
+    /// libpcap's statistics (live captures): received, dropped by the kernel, by the interface.
+    pub kernel_received: AtomicU64,
+    pub kernel_dropped: AtomicU64,
+    pub interface_dropped: AtomicU64,
+    pub have_kernel_stats: AtomicBool,
 }
 
 /// The name libpcap gives a DLT value, e.g. `EN10MB`, with a fallback for unknown numbers.
 pub fn dlt_name(dlt: i32) -> String {
-    pcap::Linktype(dlt).get_name().unwrap_or_else(|_| "unknown".to_string())
+    pcap::Linktype(dlt)
+        .get_name()
+        .unwrap_or_else(|_| "unknown".to_string())
 }
 
 fn sniff_magic(path: &Path) -> Result<[u8; 4], CaptureError> {
-    let err = |message: String| CaptureError { source: path.display().to_string(), message };
+    let err = |message: String| CaptureError {
+        source: path.display().to_string(),
+        message,
+    };
     let mut f = std::fs::File::open(path).map_err(|e| err(io_message(&e)))?;
     if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(err("is a directory, not a capture file".into()));
@@ -137,7 +158,8 @@ fn sniff_magic(path: &Path) -> Result<[u8; 4], CaptureError> {
     Ok(magic)
 }
 
-fn io_message(e: &std::io::Error) -> String {
+/// A short lower-case description of an I/O error, without the OS error number.
+pub fn io_message(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -160,11 +182,49 @@ const PCAP_MAGICS: [[u8; 4]; 6] = [
     [0xa1, 0xb2, 0xcd, 0x34],
 ];
 
-impl OfflineSource {
+/// Live capture settings, as tcpdump names them.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub interface: String,
+    pub promiscuous: bool,
+    pub snaplen: i32,
+    /// Kernel buffer size in bytes (None: libpcap's default).
+    pub buffer_bytes: Option<i32>,
+}
+
+enum Handle {
+    File(Capture<pcap::Offline>),
+    Live(Capture<pcap::Active>),
+}
+
+/// An opened capture (file or interface), ready for the capture thread.
+pub struct Source {
+    /// The file path or interface name, as errors name it.
+    pub name: String,
+    pub link: LinkKind,
+    pub dlt: i32,
+    pub snaplen: i32,
+    handle: Handle,
+    /// Classic pcap files allow exact byte offsets in error messages.
+    classic_pcap: bool,
+    savefile: Option<pcap::Savefile>,
+}
+
+fn unsupported_link(dlt: i32) -> String {
+    format!(
+        "unsupported link type {} ({dlt}); supported: Ethernet, Linux SLL/SLL2, raw IP, NULL, LOOP",
+        dlt_name(dlt)
+    )
+}
+
+impl Source {
     /// Opens a capture file and checks that its link type can be decoded.
-    pub fn open(path: &Path) -> Result<OfflineSource, CaptureError> {
+    pub fn open_file(path: &Path) -> Result<Source, CaptureError> {
         let name = path.display().to_string();
-        let err = |message: String| CaptureError { source: name.clone(), message };
+        let err = |message: String| CaptureError {
+            source: name.clone(),
+            message,
+        };
         let magic = sniff_magic(path)?;
         let classic_pcap = PCAP_MAGICS[..4].contains(&magic);
         let pcapng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
@@ -181,44 +241,169 @@ impl OfflineSource {
         }
         let capture = Capture::from_file(path).map_err(|e| err(pcap_message(&e)))?;
         let dlt = capture.get_datalink().0;
-        let link = LinkKind::from_dlt(dlt).ok_or_else(|| {
-            err(format!(
-                "unsupported link type {} ({dlt}); supported: Ethernet, Linux SLL/SLL2, raw IP, NULL, LOOP",
-                dlt_name(dlt)
-            ))
-        })?;
-        Ok(OfflineSource { path: path.to_path_buf(), link, dlt, capture, classic_pcap })
+        let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
+        let snaplen = 262_144;
+        Ok(Source {
+            name,
+            link,
+            dlt,
+            snaplen,
+            handle: Handle::File(capture),
+            classic_pcap,
+            savefile: None,
+        })
+    }
+
+    /// Opens a network interface for live capture (needs root or CAP_NET_RAW + CAP_NET_ADMIN).
+    pub fn open_live(opts: &LiveOptions) -> Result<Source, CaptureError> {
+        let name = opts.interface.clone();
+        let err = |message: String| CaptureError {
+            source: name.clone(),
+            message,
+        };
+        let mut inactive = Capture::from_device(opts.interface.as_str())
+            .map_err(|e| err(pcap_message(&e)))?
+            .promisc(opts.promiscuous)
+            .snaplen(opts.snaplen)
+            .immediate_mode(true)
+            .timeout(LIVE_READ_TIMEOUT_MS);
+        if let Some(b) = opts.buffer_bytes {
+            inactive = inactive.buffer_size(b);
+        }
+        let capture = inactive.open().map_err(|e| err(live_open_message(&e)))?;
+        // Non-blocking reads plus our own poll() with a timeout: the stop flag is then seen within
+        // a tenth of a second even when no packet arrives (a blocking read may wait forever).
+        let capture = capture.setnonblock().map_err(|e| err(pcap_message(&e)))?;
+        let dlt = capture.get_datalink().0;
+        let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
+        Ok(Source {
+            name,
+            link,
+            dlt,
+            snaplen: opts.snaplen,
+            handle: Handle::Live(capture),
+            classic_pcap: false,
+            savefile: None,
+        })
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.handle, Handle::Live(_))
     }
 
     /// Applies a BPF filter expression (libpcap syntax).
     pub fn set_filter(&mut self, expr: &str) -> Result<(), CaptureError> {
-        self.capture.filter(expr, true).map_err(|e| CaptureError {
-            source: self.path.display().to_string(),
+        let r = match &mut self.handle {
+            Handle::File(c) => c.filter(expr, true),
+            Handle::Live(c) => c.filter(expr, true),
+        };
+        r.map_err(|e| CaptureError {
+            source: self.name.clone(),
             message: format!("bad filter expression {expr:?}: {}", pcap_message(&e)),
         })
     }
 
-    /// Reads the file to its end (or `limit` packets), sending full batches to `tx`.
-    pub fn run(self, pipe: BatchPipe, limit: Option<u64>, stop: &AtomicBool) -> CaptureReport {
-        let OfflineSource { path, mut capture, classic_pcap, .. } = self;
+    /// Also writes every frame read (after the filter) to a pcap file.
+    pub fn write_to(&mut self, path: &Path) -> Result<(), CaptureError> {
+        let r = match &self.handle {
+            Handle::File(c) => c.savefile(path),
+            Handle::Live(c) => c.savefile(path),
+        };
+        self.savefile = Some(r.map_err(|e| CaptureError {
+            source: path.display().to_string(),
+            message: format!("cannot write: {}", pcap_message(&e)),
+        })?);
+        Ok(())
+    }
+
+    /// Reads until the end of the file, `limit` packets, or `stop`, sending batches to the workers.
+    /// A file is replayed losslessly (blocking when the workers are behind); a live capture never
+    /// blocks and counts the batches it had to drop.
+    pub fn run(
+        self,
+        pipe: BatchPipe,
+        limit: Option<u64>,
+        stop: &AtomicBool,
+        counters: &LiveCounters,
+    ) -> CaptureReport {
+        let Source {
+            name,
+            handle,
+            classic_pcap,
+            mut savefile,
+            ..
+        } = self;
         let mut offset: u64 = 24;
-        let mut report = read_loop(&mut capture, &pipe, limit, stop, true, |caplen| {
-            offset += 16 + caplen as u64;
-        });
+        let mut report = match handle {
+            Handle::File(mut c) => read_loop(
+                &mut c,
+                &pipe,
+                limit,
+                stop,
+                None,
+                counters,
+                &mut savefile,
+                |caplen| {
+                    offset += 16 + caplen as u64;
+                },
+            ),
+            Handle::Live(mut c) => {
+                use std::os::unix::io::AsRawFd;
+                let fd = c.as_raw_fd();
+                read_loop(
+                    &mut c,
+                    &pipe,
+                    limit,
+                    stop,
+                    Some(fd),
+                    counters,
+                    &mut savefile,
+                    |_| {},
+                )
+            }
+        };
+        if let Some(sf) = savefile.as_mut() {
+            if let Err(e) = sf.flush() {
+                report.error.get_or_insert(CaptureError {
+                    source: String::new(),
+                    message: pcap_message(&e),
+                });
+            }
+        }
         if let Some(e) = report.error.as_mut() {
-            e.source = path.display().to_string();
-            let pos = if classic_pcap {
-                format!("record {} at byte offset {}", report.packets + 1, offset)
-            } else {
-                format!("record {}", report.packets + 1)
-            };
-            e.message = format!("damaged capture at {pos}: {}", e.message);
+            e.source = name;
+            if !e.message.starts_with("read error") {
+                let pos = if classic_pcap {
+                    format!("record {} at byte offset {}", report.packets + 1, offset)
+                } else {
+                    format!("record {}", report.packets + 1)
+                };
+                e.message = format!("damaged capture at {pos}: {}", e.message);
+            }
         }
         report
     }
 }
 
-/// Turns a libpcap error into a short lower-case message without the library's prefixes.
+/// How long a live read waits before returning with nothing, so the stop flag is seen promptly.
+const LIVE_READ_TIMEOUT_MS: i32 = 100;
+/// A live batch is sent when it is this old even if not full, so verdicts are not held back.
+const LIVE_FLUSH: Duration = Duration::from_millis(50);
+
+fn live_open_message(e: &pcap::Error) -> String {
+    let m = pcap_message(e);
+    let lower = m.to_lowercase();
+    if lower.contains("permission") || lower.contains("operation not permitted") {
+        format!(
+            "{m}: run it as root (sudo ndbsniff -i …) or give the binary the capture capabilities \
+             (sudo setcap cap_net_raw,cap_net_admin=eip $(command -v ndbsniff))"
+        )
+    } else {
+        m
+    }
+}
+
+/// Turns a libpcap error into a short message without the library's prefixes.
 pub fn pcap_message(e: &pcap::Error) -> String {
     match e {
         pcap::Error::PcapError(s) => s.trim().to_string(),
@@ -245,67 +430,148 @@ impl BatchPipe {
 }
 
 fn timeval_us(tv: &libc::timeval) -> i64 {
-    (tv.tv_sec as i64).saturating_mul(1_000_000).saturating_add(tv.tv_usec as i64)
+    (tv.tv_sec as i64)
+        .saturating_mul(1_000_000)
+        .saturating_add(tv.tv_usec as i64)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_loop<T: Activated + ?Sized>(
     capture: &mut Capture<T>,
     pipe: &BatchPipe,
     limit: Option<u64>,
     stop: &AtomicBool,
-    lossless: bool,
+    live_fd: Option<i32>,
+    counters: &LiveCounters,
+    savefile: &mut Option<pcap::Savefile>,
     mut on_record: impl FnMut(u32),
 ) -> CaptureReport {
+    let lossless = live_fd.is_none();
     let mut report = CaptureReport::default();
     let mut batch = pipe.fresh();
     let limit = limit.unwrap_or(u64::MAX);
-    while report.packets < limit {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
+    let mut batch_started = Instant::now();
+    let mut last_stats = Instant::now();
+    while report.packets < limit && !stop.load(Ordering::Relaxed) {
         match capture.next_packet() {
             Ok(pkt) => {
                 on_record(pkt.header.caplen);
+                if let Some(sf) = savefile.as_mut() {
+                    sf.write(&pkt);
+                }
                 report.packets += 1;
                 report.bytes += pkt.header.len as u64;
+                if batch.frames.is_empty() && !lossless {
+                    batch_started = Instant::now();
+                }
                 batch.push(timeval_us(&pkt.header.ts), pkt.data, pkt.header.len);
-                if batch.is_full() {
+                if batch.is_full() || (!lossless && batch_started.elapsed() >= LIVE_FLUSH) {
                     let full = std::mem::replace(&mut batch, pipe.fresh());
-                    if !send(pipe, full, lossless, &mut report) {
+                    if !send(pipe, full, lossless, &mut report, &mut batch) {
                         return report;
                     }
+                    publish(capture, &report, counters, lossless, &mut last_stats);
                 }
             }
             Err(pcap::Error::NoMorePackets) => break,
             Err(pcap::Error::TimeoutExpired) => {
+                if let Some(fd) = live_fd {
+                    wait_readable(fd, LIVE_READ_TIMEOUT_MS);
+                }
                 if !batch.frames.is_empty() {
                     let full = std::mem::replace(&mut batch, pipe.fresh());
-                    if !send(pipe, full, lossless, &mut report) {
+                    if !send(pipe, full, lossless, &mut report, &mut batch) {
                         return report;
                     }
                 }
+                publish(capture, &report, counters, lossless, &mut last_stats);
             }
             Err(e) => {
-                report.error = Some(CaptureError { source: String::new(), message: pcap_message(&e) });
+                let message = pcap_message(&e);
+                let message = if lossless {
+                    message
+                } else {
+                    format!("read error: {message}")
+                };
+                report.error = Some(CaptureError {
+                    source: String::new(),
+                    message,
+                });
                 break;
             }
         }
     }
     if !batch.frames.is_empty() {
-        send(pipe, batch, lossless, &mut report);
+        let mut spare = Batch::default();
+        send(pipe, batch, lossless, &mut report, &mut spare);
     }
+    last_stats = Instant::now() - Duration::from_secs(10);
+    publish(capture, &report, counters, lossless, &mut last_stats);
     report
 }
 
-/// Sends a batch; returns false when the workers are gone.
-fn send(pipe: &BatchPipe, batch: Batch, lossless: bool, report: &mut CaptureReport) -> bool {
+/// Waits until the capture descriptor has data, or `ms` milliseconds.
+fn wait_readable(fd: i32, ms: i32) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd on the stack, count 1; an error or timeout just returns.
+    unsafe {
+        libc::poll(&mut pfd, 1, ms);
+    }
+}
+
+/// Makes the counters visible to the statistics printer; asks libpcap at most once a second.
+fn publish<T: Activated + ?Sized>(
+    capture: &mut Capture<T>,
+    report: &CaptureReport,
+    counters: &LiveCounters,
+    lossless: bool,
+    last_stats: &mut Instant,
+) {
+    counters.packets.store(report.packets, Ordering::Relaxed);
+    counters.bytes.store(report.bytes, Ordering::Relaxed);
+    counters
+        .dropped_by_ndbsniff
+        .store(report.dropped_by_ndbsniff, Ordering::Relaxed);
+    if lossless || last_stats.elapsed() < Duration::from_secs(1) {
+        return;
+    }
+    *last_stats = Instant::now();
+    if let Ok(st) = capture.stats() {
+        counters
+            .kernel_received
+            .store(st.received as u64, Ordering::Relaxed);
+        counters
+            .kernel_dropped
+            .store(st.dropped as u64, Ordering::Relaxed);
+        counters
+            .interface_dropped
+            .store(st.if_dropped as u64, Ordering::Relaxed);
+        counters.have_kernel_stats.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Sends a batch; returns false when the workers are gone. When a live batch cannot be queued its
+/// frames are counted as dropped and its buffer becomes `reuse`, so no allocation follows a drop.
+fn send(
+    pipe: &BatchPipe,
+    batch: Batch,
+    lossless: bool,
+    report: &mut CaptureReport,
+    reuse: &mut Batch,
+) -> bool {
     if lossless {
         return pipe.full.send(batch).is_ok();
     }
     match pipe.full.try_send(batch) {
         Ok(()) => true,
-        Err(crossbeam_channel::TrySendError::Full(b)) => {
+        Err(crossbeam_channel::TrySendError::Full(mut b)) => {
             report.dropped_by_ndbsniff += b.frames.len() as u64;
+            b.clear();
+            *reuse = b;
             true
         }
         Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{ArgGroup, Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum FormatArg {
@@ -16,10 +16,60 @@ pub enum FormatArg {
 /// protocol (`ndb-mgm`) or `unknown`, with the evidence.
 #[derive(Debug, Parser)]
 #[command(name = "ndbsniff", version, about, after_help = AFTER_HELP)]
+#[command(group(ArgGroup::new("source").args(["read", "interface", "list_interfaces"]).required(true)))]
 pub struct Cli {
     /// Read packets from a .pcap or .pcapng file.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub read: PathBuf,
+    pub read: Option<PathBuf>,
+
+    /// Capture live from this interface (`any` for all); needs root or CAP_NET_RAW+CAP_NET_ADMIN.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// List the interfaces live capture can use, as tcpdump -D does, and exit.
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+
+    /// Do not put the interface into promiscuous mode.
+    #[arg(short = 'p', long = "no-promiscuous-mode")]
+    pub no_promiscuous: bool,
+
+    /// Snapshot length: bytes captured per frame (live).
+    #[arg(short = 's', long = "snapshot-length", value_name = "BYTES", default_value_t = 262_144,
+          value_parser = clap::value_parser!(i32).range(64..=262_144))]
+    pub snaplen: i32,
+
+    /// Kernel capture buffer size in KiB (live; libpcap's default when not given).
+    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", value_parser = clap::value_parser!(i32).range(1..=2_097_151))]
+    pub buffer_kib: Option<i32>,
+
+    /// Also write the packets of the watched flows (what passes the filter) to this pcap file.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// After opening a live capture, switch to this user (default: the sudo caller, else nobody).
+    #[arg(short = 'Z', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Stop a live capture after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// Print statistics this often while running (stderr, or JSON stats lines with --format json).
+    #[arg(long, value_name = "SECS")]
+    pub stats_interval: Option<f64>,
+
+    /// Report and forget a TCP flow after this many seconds without a packet.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub tcp_idle_timeout: f64,
+
+    /// Report and forget a UDP flow after this many seconds without a packet.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub udp_idle_timeout: f64,
+
+    /// Set both idle timeouts at once (seconds).
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<f64>,
 
     /// Watch flows with an endpoint on this port (repeatable; default 3406).
     #[arg(long = "port", value_name = "PORT", conflicts_with = "any_port")]
@@ -59,11 +109,12 @@ pub struct Cli {
 }
 
 const AFTER_HELP: &str = "\
-Exit status: 0 the capture was read to the end (or to -c); 1 the capture was damaged part-way
-(everything decoded before the damage is reported); 2 nothing could be read (bad flags, missing
-file, not a capture, unsupported link type, bad filter).
+Exit status: 0 the capture was read to the end (or to -c, --duration, Ctrl-C); 1 the capture was
+damaged part-way (everything decoded before the damage is reported); 2 nothing could be read (bad
+flags, missing file, not a capture, unsupported link type, bad filter, no permission to capture).
 
 Examples:
   ndbsniff -r capture.pcap
+  sudo ndbsniff -i eth0 --stats-interval 10
   ndbsniff -r capture.pcapng --port 1186 --flows
   ndbsniff -r capture.pcap --any-port --format json | jq 'select(.verdict == \"ndb-mgm\")'";

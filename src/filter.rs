@@ -39,7 +39,10 @@ mod tests {
 
     #[test]
     fn ports_only() {
-        assert_eq!(build(Some(&[3406]), None, 0).as_deref(), Some("(tcp or udp) and (port 3406)"));
+        assert_eq!(
+            build(Some(&[3406]), None, 0).as_deref(),
+            Some("(tcp or udp) and (port 3406)")
+        );
     }
 
     #[test]

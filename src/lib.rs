@@ -14,17 +14,22 @@ pub mod decode;
 pub mod escape;
 pub mod filter;
 pub mod flow;
+pub mod privilege;
 pub mod report;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
-use capture::{Batch, BatchPipe, CaptureError, CaptureReport, OfflineSource};
+use crossbeam_channel::{Receiver, Sender};
+
+use capture::{Batch, BatchPipe, CaptureError, CaptureReport, LiveCounters, LiveOptions, Source};
 use decode::SkipReason;
-use flow::table::FlowTable;
+use flow::table::{FlowTable, Timeouts};
+use report::sink::{Sink, Style};
 use report::{FlowRecord, Summary};
 
 /// The port ndbsniff watches when none is given.
@@ -50,12 +55,20 @@ impl Watch {
         let mut ports = ports.to_vec();
         ports.sort_unstable();
         ports.dedup();
-        Watch { any: false, bits, ports }
+        Watch {
+            any: false,
+            bits,
+            ports,
+        }
     }
 
     /// Watches every TCP and UDP flow.
     pub fn any() -> Watch {
-        Watch { any: true, bits: Box::new([0u64; 1024]), ports: Vec::new() }
+        Watch {
+            any: true,
+            bits: Box::new([0u64; 1024]),
+            ports: Vec::new(),
+        }
     }
 
     pub fn is_any(&self) -> bool {
@@ -85,25 +98,71 @@ pub enum Format {
     Json,
 }
 
+/// Where packets come from.
+#[derive(Clone, Debug)]
+pub enum Input {
+    File(PathBuf),
+    Live(LiveOptions),
+}
+
 /// Everything a run needs, validated.
 #[derive(Clone)]
 pub struct Config {
-    pub input: PathBuf,
+    pub input: Input,
     pub watch: Watch,
     /// The user's own BPF expression, applied in addition to the port filter.
     pub filter: Option<String>,
     /// Stop after this many packets.
     pub count: Option<u64>,
+    /// Stop after this long (live capture).
+    pub duration: Option<Duration>,
     pub threads: usize,
     pub prefix_bytes: usize,
     pub format: Format,
     /// List flows instead of server endpoints (text format).
     pub per_flow: bool,
+    /// Also write the packets that pass the filter to this pcap file.
+    pub write: Option<PathBuf>,
+    /// Account to switch to after a live capture opens (else SUDO_UID, else nobody).
+    pub user: Option<String>,
+    /// Print statistics this often while running.
+    pub stats_interval: Option<Duration>,
+    pub timeouts: Timeouts,
+    /// Set by a signal handler (or anything else) to end the capture early, cleanly.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// Default worker count: cores − 1, at least 1 (the capture thread needs a core too).
 pub fn default_threads() -> usize {
-    thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)).max(1)
+    thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
+}
+
+/// Why a run could not start (nothing was written) or had to stop.
+#[derive(Debug)]
+pub enum RunError {
+    Capture(CaptureError),
+    Privilege(privilege::PrivilegeError),
+    Output(std::io::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Capture(e) => e.fmt(f),
+            RunError::Privilege(e) => {
+                write!(f, "cannot drop privileges, not capturing as root: {e}")
+            }
+            RunError::Output(e) => write!(f, "cannot write output: {e}"),
+        }
+    }
+}
+
+impl From<CaptureError> for RunError {
+    fn from(e: CaptureError) -> Self {
+        RunError::Capture(e)
+    }
 }
 
 /// How a run ended, for the exit code.
@@ -114,162 +173,355 @@ pub struct Outcome {
     pub error: Option<CaptureError>,
 }
 
-/// Counters a worker keeps privately and hands back when it stops.
+/// Counters the workers keep, shared so periodic statistics can read them.
 #[derive(Default)]
-struct WorkerCounts {
-    decoded: u64,
-    watched: u64,
-    other_ports: u64,
-    skipped: [u64; SkipReason::ALL.len()],
+struct WorkerCounters {
+    decoded: AtomicU64,
+    watched: AtomicU64,
+    other_ports: AtomicU64,
+    skipped: [AtomicU64; SkipReason::ALL.len()],
 }
 
-fn worker(table: &FlowTable, watch: &Watch, link: decode::LinkKind, full: crossbeam_channel::Receiver<Batch>, empty: crossbeam_channel::Sender<Batch>) -> WorkerCounts {
-    let mut counts = WorkerCounts::default();
+/// What travels from the workers to the report sink.
+enum Event {
+    /// A flow ended (or went idle) and was removed from the table.
+    Ended(FlowRecord),
+    /// A flow's verdict was just decided; it is still in the table.
+    Decided(FlowRecord),
+}
+
+/// Sweeps are run at most once per this much capture time (offline).
+const SWEEP_EVERY_US: i64 = 1_000_000;
+
+struct Shared<'a> {
+    table: &'a FlowTable,
+    watch: &'a Watch,
+    timeouts: Timeouts,
+    counters: &'a WorkerCounters,
+    /// Offline: sweep by capture time, from the workers. Live: the main thread sweeps by clock.
+    sweep_by_capture_time: bool,
+    next_sweep_us: &'a AtomicI64,
+    announce: bool,
+}
+
+fn worker(
+    shared: &Shared<'_>,
+    link: decode::LinkKind,
+    full: Receiver<Batch>,
+    empty: Sender<Batch>,
+    events: Sender<Event>,
+) {
+    let (mut decoded, mut watched, mut other) = (0u64, 0u64, 0u64);
+    let mut skipped = [0u64; SkipReason::ALL.len()];
+    let announce = shared.announce.then_some(shared.watch);
     for batch in full.iter() {
+        let mut last_ts = i64::MIN;
         for meta in &batch.frames {
             match decode::decode(link, batch.frame(meta)) {
                 Ok(view) => {
-                    counts.decoded += 1;
-                    if watch.matches(view.src_port, view.dst_port) {
-                        counts.watched += 1;
-                        table.observe(&view, meta.ts_us, meta.origlen);
+                    decoded += 1;
+                    if shared.watch.matches(view.src_port, view.dst_port) {
+                        watched += 1;
+                        if let Some(rec) =
+                            shared
+                                .table
+                                .observe(&view, meta.ts_us, meta.origlen, announce)
+                        {
+                            let _ = events.try_send(Event::Decided(rec));
+                        }
                     } else {
-                        counts.other_ports += 1;
+                        other += 1;
                     }
                 }
-                Err(reason) => counts.skipped[reason.index()] += 1,
+                Err(reason) => skipped[reason.index()] += 1,
             }
+            last_ts = last_ts.max(meta.ts_us);
         }
         let _ = empty.try_send(batch);
+        let c = shared.counters;
+        c.decoded
+            .fetch_add(std::mem::take(&mut decoded), Ordering::Relaxed);
+        c.watched
+            .fetch_add(std::mem::take(&mut watched), Ordering::Relaxed);
+        c.other_ports
+            .fetch_add(std::mem::take(&mut other), Ordering::Relaxed);
+        for (total, n) in c.skipped.iter().zip(skipped.iter_mut()) {
+            if *n > 0 {
+                total.fetch_add(std::mem::take(n), Ordering::Relaxed);
+            }
+        }
+        if shared.sweep_by_capture_time && last_ts != i64::MIN {
+            sweep_if_due(shared, last_ts, &events);
+        }
     }
-    counts
 }
 
-/// Opens the capture, applies the filter, and prepares the BPF expression text.
-fn open_source(cfg: &Config) -> Result<(OfflineSource, Option<String>), CaptureError> {
-    let mut source = OfflineSource::open(&cfg.input)?;
+/// Offline: one worker at a time sweeps the table when capture time has moved on by a second.
+fn sweep_if_due(shared: &Shared<'_>, now_us: i64, events: &Sender<Event>) {
+    let due = shared.next_sweep_us.load(Ordering::Relaxed);
+    // A capture whose clock jumps backwards (joined captures) restarts the schedule.
+    let jumped_back = now_us < due.saturating_sub(10 * SWEEP_EVERY_US);
+    if now_us < due && !jumped_back {
+        return;
+    }
+    let next = now_us.saturating_add(SWEEP_EVERY_US);
+    if shared
+        .next_sweep_us
+        .compare_exchange(due, next, Ordering::AcqRel, Ordering::Relaxed)
+        .is_err()
+    {
+        return;
+    }
+    for rec in shared.table.sweep(now_us, &shared.timeouts, shared.watch) {
+        if events.send(Event::Ended(rec)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Opens the capture, applies the filter, and returns the BPF expression text in force.
+fn open_source(cfg: &Config) -> Result<(Source, Option<String>), CaptureError> {
+    let mut source = match &cfg.input {
+        Input::File(p) => Source::open_file(p)?,
+        Input::Live(opts) => Source::open_live(opts)?,
+    };
     if let Some(user) = cfg.filter.as_deref() {
         // Checked alone first, so a mistake is reported in the user's own words.
         source.set_filter(user)?;
     }
     let ports = (!cfg.watch.is_any()).then(|| cfg.watch.port_list());
-    let vlan_levels = if source.link == decode::LinkKind::Ethernet { 3 } else { 0 };
-    let expr = filter::build(ports, cfg.filter.as_deref(), vlan_levels);
+    let vlan_levels = if source.link == decode::LinkKind::Ethernet {
+        3
+    } else {
+        0
+    };
+    let mut expr = filter::build(ports, cfg.filter.as_deref(), vlan_levels);
     if let Some(e) = &expr {
-        if let Err(err) = source.set_filter(e) {
-            // A user expression that libpcap rejects is the user's error; report it as such.
-            if cfg.filter.is_some() {
-                return Err(err);
-            }
-            let plain = filter::build(ports, None, 0).unwrap_or_default();
+        if source.set_filter(e).is_err() {
+            // Some link types reject `vlan`; the workers check ports anyway.
+            let plain = filter::build(ports, cfg.filter.as_deref(), 0).unwrap_or_default();
             source.set_filter(&plain)?;
-            return Ok((source, Some(plain)));
+            expr = Some(plain);
         }
+    }
+    if let Some(w) = &cfg.write {
+        source.write_to(w)?;
     }
     Ok((source, expr))
 }
 
-/// Reads the whole capture, classifies every watched flow and writes the report to `out`.
+fn source_name(cfg: &Config) -> String {
+    match &cfg.input {
+        Input::File(p) => p.display().to_string(),
+        Input::Live(o) => o.interface.clone(),
+    }
+}
+
+/// Reads the capture, classifies every watched flow and writes the report to `out`.
 ///
 /// Returns `Err` when the input cannot be read at all (nothing was written); `Ok` with
 /// `Outcome::error` set when it was damaged part-way (everything decoded before is reported).
-pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, CaptureError> {
+pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (source, expr) = open_source(cfg)?;
+    let live = source.is_live();
+    if live {
+        let target = privilege::choose(
+            cfg.user.as_deref(),
+            std::env::var("SUDO_UID").ok().as_deref(),
+            std::env::var("SUDO_GID").ok().as_deref(),
+        );
+        // Not root: there is nothing to switch to, only capabilities to give up.
+        let target = match target {
+            Ok(t) => Some(t),
+            Err(e) if nix::unistd::geteuid().is_root() => return Err(RunError::Privilege(e)),
+            Err(_) => None,
+        };
+        privilege::drop_to(target.as_ref()).map_err(RunError::Privilege)?;
+        eprintln!(
+            "ndbsniff: listening on {}, link-type {} ({}), snapshot length {} bytes",
+            source.name,
+            capture::dlt_name(source.dlt),
+            source.dlt,
+            source.snaplen
+        );
+    }
     let link_type = format!("{} ({})", capture::dlt_name(source.dlt), source.dlt);
     let link = source.link;
     let threads = cfg.threads.max(1);
     let table = FlowTable::new(cfg.prefix_bytes, threads * 4);
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Batch>(threads * 4);
     let (empty_tx, empty_rx) = crossbeam_channel::bounded::<Batch>(threads * 4 + 2);
-    let stop = Arc::new(AtomicBool::new(false));
+    let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(16 * 1024);
+    let live_counters = LiveCounters::default();
+    let worker_counters = WorkerCounters::default();
+    let next_sweep = AtomicI64::new(i64::MIN);
+    let style = match cfg.format {
+        Format::Json => Style::Json,
+        Format::Text => Style::Text {
+            per_flow: cfg.per_flow,
+            announce: live,
+        },
+    };
+    let shared = Shared {
+        table: &table,
+        watch: &cfg.watch,
+        timeouts: cfg.timeouts,
+        counters: &worker_counters,
+        sweep_by_capture_time: !live,
+        next_sweep_us: &next_sweep,
+        announce: live && cfg.format == Format::Text,
+    };
+    let mut sink = Sink::new(out, style);
+    let base = Summary {
+        source: source_name(cfg),
+        link_type,
+        filter: expr,
+        ..Summary::default()
+    };
+    let stop = &cfg.stop;
 
-    let (report, counts): (CaptureReport, Vec<WorkerCounts>) = thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|i| {
-                let (rx, tx, table, watch) = (full_rx.clone(), empty_tx.clone(), &table, &cfg.watch);
-                thread::Builder::new()
-                    .name(format!("decode-{i}"))
-                    .spawn_scoped(s, move || worker(table, watch, link, rx, tx))
-                    .expect("spawn decoder thread")
-            })
-            .collect();
+    let report: Result<CaptureReport, RunError> = thread::scope(|s| {
+        let shared = &shared;
+        for i in 0..threads {
+            let (rx, tx, ev) = (full_rx.clone(), empty_tx.clone(), event_tx.clone());
+            thread::Builder::new()
+                .name(format!("decode-{i}"))
+                .spawn_scoped(s, move || worker(shared, link, rx, tx, ev))
+                .map_err(|e| {
+                    RunError::Output(std::io::Error::other(format!(
+                        "cannot start a worker thread: {e}"
+                    )))
+                })?;
+        }
         drop(full_rx);
         drop(empty_tx);
-        let pipe = BatchPipe { full: full_tx, empty: empty_rx };
-        let count = cfg.count;
-        let stop = &stop;
+        let pipe = BatchPipe {
+            full: full_tx,
+            empty: empty_rx,
+        };
+        let (count, counters) = (cfg.count, &live_counters);
         let capture = thread::Builder::new()
             .name("capture".into())
-            .spawn_scoped(s, move || source.run(pipe, count, stop))
-            .expect("spawn capture thread");
+            .spawn_scoped(s, move || source.run(pipe, count, stop, counters))
+            .map_err(|e| {
+                RunError::Output(std::io::Error::other(format!(
+                    "cannot start the capture thread: {e}"
+                )))
+            })?;
+        // The sink runs here, on the main thread, until every worker has hung up.
+        let started = Instant::now();
+        let mut next_stats = cfg.stats_interval.map(|d| started + d);
+        let mut next_live_sweep = started + Duration::from_secs(1);
+        let tick = Duration::from_millis(if live { 100 } else { 250 });
+        drop(event_tx);
+        let mut io_error = None;
+        loop {
+            match event_rx.recv_timeout(tick) {
+                Ok(Event::Ended(rec)) => io_error = io_error.or(sink.flow(rec).err()),
+                Ok(Event::Decided(rec)) => io_error = io_error.or(sink.decided(&rec).err()),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            if cfg
+                .duration
+                .is_some_and(|d| now.duration_since(started) >= d)
+            {
+                stop.store(true, Ordering::Relaxed);
+            }
+            if live && now >= next_live_sweep {
+                next_live_sweep = now + Duration::from_secs(1);
+                for rec in table.sweep(wall_clock_us(), &cfg.timeouts, &cfg.watch) {
+                    io_error = io_error.or(sink.flow(rec).err());
+                }
+            }
+            if let Some(at) = next_stats.filter(|at| now >= *at) {
+                next_stats = cfg.stats_interval.map(|d| at + d);
+                let snapshot =
+                    summarize(&base, &live_counters, &worker_counters, &sink, None, false);
+                print_interim(&mut sink, &snapshot, cfg.format, &mut io_error);
+            }
+            if io_error.is_some() {
+                // Output is gone (e.g. a closed pipe): stop reading, nobody is listening.
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
         let report = capture.join().unwrap_or_default();
-        let counts = workers.into_iter().map(|w| w.join().unwrap_or_default()).collect();
-        (report, counts)
+        match io_error {
+            Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(RunError::Output(e)),
+            _ => Ok(report),
+        }
     });
+    let report = report?;
+    for rec in table.drain(&cfg.watch) {
+        sink.flow(rec).map_err(RunError::Output)?;
+    }
+    let summary = summarize(
+        &base,
+        &live_counters,
+        &worker_counters,
+        &sink,
+        report.error.as_ref(),
+        true,
+    );
+    sink.finish(&summary).map_err(RunError::Output)?;
+    Ok(Outcome {
+        summary,
+        error: report.error,
+    })
+}
 
-    let flows = table.drain(&cfg.watch);
-    let summary = summarize(cfg, &report, &counts, &flows, link_type, expr);
-    write_report(cfg, out, &flows, &summary).map_err(|e| CaptureError {
-        source: "output".into(),
-        message: e.to_string(),
-    })?;
-    Ok(Outcome { summary, error: report.error })
+fn wall_clock_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros().min(i64::MAX as u128) as i64)
+}
+
+fn print_interim(
+    sink: &mut Sink<'_>,
+    s: &Summary,
+    format: Format,
+    io_error: &mut Option<std::io::Error>,
+) {
+    match format {
+        Format::Json => *io_error = io_error.take().or(sink.interim(s).err()),
+        Format::Text => eprintln!("ndbsniff: {}", report::text::stats_line(s)),
+    }
 }
 
 fn summarize(
-    cfg: &Config,
-    report: &CaptureReport,
-    counts: &[WorkerCounts],
-    flows: &[FlowRecord],
-    link_type: String,
-    filter: Option<String>,
+    base: &Summary,
+    capture: &LiveCounters,
+    workers: &WorkerCounters,
+    sink: &Sink<'_>,
+    error: Option<&CaptureError>,
+    is_final: bool,
 ) -> Summary {
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let kernel = capture.have_kernel_stats.load(Ordering::Relaxed);
     let mut s = Summary {
-        source: cfg.input.display().to_string(),
-        link_type,
-        filter,
-        packets_read: report.packets,
-        bytes_read: report.bytes,
-        dropped_by_ndbsniff: report.dropped_by_ndbsniff,
-        flows: flows.len() as u64,
-        servers: report::server_rows(flows).len() as u64,
-        error: report.error.as_ref().map(ToString::to_string),
-        ..Summary::default()
+        is_final,
+        packets_read: get(&capture.packets),
+        bytes_read: get(&capture.bytes),
+        packets_decoded: get(&workers.decoded),
+        packets_watched: get(&workers.watched),
+        packets_other_ports: get(&workers.other_ports),
+        received_by_kernel: kernel.then(|| get(&capture.kernel_received)),
+        dropped_by_kernel: kernel.then(|| get(&capture.kernel_dropped)),
+        dropped_by_interface: kernel.then(|| get(&capture.interface_dropped)),
+        dropped_by_ndbsniff: get(&capture.dropped_by_ndbsniff),
+        flows: sink.flow_count,
+        flows_by_verdict: sink.by_verdict.clone(),
+        servers: sink.server_count(),
+        error: error.map(ToString::to_string),
+        ..base.clone()
     };
-    for c in counts {
-        s.packets_decoded += c.decoded;
-        s.packets_watched += c.watched;
-        s.packets_other_ports += c.other_ports;
-        for r in SkipReason::ALL {
-            let n = c.skipped[r.index()];
-            if n > 0 {
-                *s.not_decoded.entry(r.as_str()).or_default() += n;
-                s.packets_not_decoded += n;
-            }
+    for r in SkipReason::ALL {
+        let n = get(&workers.skipped[r.index()]);
+        if n > 0 {
+            s.not_decoded.insert(r.as_str(), n);
+            s.packets_not_decoded += n;
         }
-    }
-    for f in flows {
-        *s.flows_by_verdict.entry(f.verdict.as_str()).or_default() += 1;
     }
     s
-}
-
-fn write_report(cfg: &Config, out: &mut dyn Write, flows: &[FlowRecord], summary: &Summary) -> std::io::Result<()> {
-    match cfg.format {
-        Format::Json => {
-            for f in flows {
-                report::json::write_flow(out, f)?;
-            }
-            report::json::write_summary(out, summary)?;
-        }
-        Format::Text => {
-            if cfg.per_flow {
-                report::text::write_flows(out, flows)?;
-            } else {
-                report::text::write_servers(out, &report::server_rows(flows))?;
-            }
-            report::text::write_summary(out, summary)?;
-        }
-    }
-    out.flush()
 }

@@ -8,9 +8,18 @@ use common::{ndbsniff, temp_dir, write_pcap};
 fn one_line_error(run: &common::Run, needle: &str) {
     let err = run.stderr();
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "expected exactly one error line\n{}", run.describe());
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected exactly one error line\n{}",
+        run.describe()
+    );
     assert!(lines[0].starts_with("ndbsniff: "), "{}", run.describe());
-    assert!(lines[0].contains(needle), "error should mention {needle:?}\n{}", run.describe());
+    assert!(
+        lines[0].contains(needle),
+        "error should mention {needle:?}\n{}",
+        run.describe()
+    );
 }
 
 #[test]
@@ -76,10 +85,15 @@ fn garbage_after_header_reports_record_and_offset() {
     write_pcap(&p, 1, &[]);
     let mut bytes = std::fs::read(&p).unwrap();
     // One record header claiming a 0x7fffffff-byte frame.
-    bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f]);
+    bytes.extend_from_slice(&[
+        0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f,
+    ]);
     std::fs::write(&p, bytes).unwrap();
     let run = ndbsniff(&["-r", p.to_str().unwrap(), "--format", "json"]);
     run.expect_code(2);
-    one_line_error(&run, "absurd.pcap: damaged capture at record 1 at byte offset 24");
+    one_line_error(
+        &run,
+        "absurd.pcap: damaged capture at record 1 at byte offset 24",
+    );
     assert_eq!(run.stats()["packets_read"], 0);
 }

@@ -14,7 +14,15 @@ fn check(dir: &std::path::Path, scratch: &std::path::Path, rel: &str) -> Result<
     let out_path = scratch.join("out");
     let err_path = out_path.with_extension("err");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ndbsniff"))
-        .args(["-r", &path_s, "--any-port", "--format", "json", "--threads", "1"])
+        .args([
+            "-r",
+            &path_s,
+            "--any-port",
+            "--format",
+            "json",
+            "--threads",
+            "1",
+        ])
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).map_err(|e| e.to_string())?)
         .stderr(std::fs::File::create(&err_path).map_err(|e| e.to_string())?)
@@ -33,7 +41,9 @@ fn check(dir: &std::path::Path, scratch: &std::path::Path, rel: &str) -> Result<
     };
     let stdout = std::fs::read_to_string(&out_path).map_err(|e| e.to_string())?;
     let stderr = std::fs::read_to_string(&err_path).map_err(|e| e.to_string())?;
-    let code = status.code().ok_or_else(|| format!("{rel}: killed by a signal: {status:?}\n{stderr}"))?;
+    let code = status
+        .code()
+        .ok_or_else(|| format!("{rel}: killed by a signal: {status:?}\n{stderr}"))?;
     if ![0, 1, 2].contains(&code) {
         return Err(format!("{rel}: exit code {code}\n{stderr}"));
     }
@@ -41,12 +51,16 @@ fn check(dir: &std::path::Path, scratch: &std::path::Path, rel: &str) -> Result<
     if code == 0 && !lines.is_empty() {
         return Err(format!("{rel}: exit 0 but stderr: {stderr}"));
     }
-    if code != 0 && (lines.len() != 1 || !lines[0].starts_with("ndbsniff: ") || !lines[0].contains(&path_s)) {
-        return Err(format!("{rel}: exit {code} without a one-line error naming the file: {stderr:?}"));
+    if code != 0
+        && (lines.len() != 1 || !lines[0].starts_with("ndbsniff: ") || !lines[0].contains(&path_s))
+    {
+        return Err(format!(
+            "{rel}: exit {code} without a one-line error naming the file: {stderr:?}"
+        ));
     }
     for line in stdout.lines() {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("{rel}: invalid JSON line {line:?}: {e}"))?;
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| format!("{rel}: invalid JSON line {line:?}: {e}"))?;
         if v["type"] == "flow" && v["verdict"] == "ndb-mgm" {
             return Err(format!("{rel}: flow called ndb-mgm: {line}"));
         }
@@ -64,8 +78,17 @@ fn every_shared_capture_is_handled() {
         return;
     };
     let index = std::fs::read_to_string(dir.join("INDEX.tsv")).expect("read INDEX.tsv");
-    let files: Vec<String> = index.lines().skip(1).filter_map(|l| l.split('\t').next()).map(String::from).collect();
-    assert!(files.len() > 1000, "INDEX.tsv lists only {} files", files.len());
+    let files: Vec<String> = index
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').next())
+        .map(String::from)
+        .collect();
+    assert!(
+        files.len() > 1000,
+        "INDEX.tsv lists only {} files",
+        files.len()
+    );
     let scratch = common::temp_dir("shared-pcaps");
     let mut failures = Vec::new();
     for rel in &files {
@@ -73,6 +96,12 @@ fn every_shared_capture_is_handled() {
             failures.push(e);
         }
     }
-    assert!(failures.is_empty(), "{} of {} captures failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} captures failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
     eprintln!("{} shared captures handled", files.len());
 }

@@ -1,11 +1,19 @@
 //! Flow classification (stub).
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProbeState { NeedMore, Match, NoMatch }
+pub enum ProbeState {
+    NeedMore,
+    Match,
+    NoMatch,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Confidence { Low, Medium, High }
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Verdict {
@@ -16,11 +24,19 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn as_str(self) -> &'static str { match self { Verdict::NdbMgm => "ndb-mgm", Verdict::Unknown => "unknown" } }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::NdbMgm => "ndb-mgm",
+            Verdict::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role { Client, Server }
+pub enum Role {
+    Client,
+    Server,
+}
 
 #[derive(Clone, Debug)]
 pub struct ProbeResult {
@@ -33,14 +49,33 @@ pub struct ProbeResult {
 }
 
 #[derive(Debug, Default)]
-pub struct NdbProbe { seen: [usize; 2] }
+pub struct NdbProbe {
+    seen: [usize; 2],
+}
 
 impl NdbProbe {
-    pub fn new(_budget: usize) -> Self { NdbProbe::default() }
-    pub fn on_stream(&mut self, idx: usize, data: &[u8]) -> ProbeState { self.seen[idx & 1] = data.len(); ProbeState::NeedMore }
-    pub fn on_datagram(&mut self, idx: usize, data: &[u8]) -> ProbeState { self.seen[idx & 1] += data.len(); ProbeState::NeedMore }
-    pub fn wants(&self, _idx: usize) -> bool { true }
+    pub fn new(_budget: usize) -> Self {
+        NdbProbe::default()
+    }
+    pub fn on_stream(&mut self, idx: usize, data: &[u8]) -> ProbeState {
+        self.seen[idx & 1] = data.len();
+        ProbeState::NeedMore
+    }
+    pub fn on_datagram(&mut self, idx: usize, data: &[u8]) -> ProbeState {
+        self.seen[idx & 1] += data.len();
+        ProbeState::NeedMore
+    }
+    pub fn wants(&self, _idx: usize) -> bool {
+        true
+    }
     pub fn result(&self) -> ProbeResult {
-        ProbeResult { verdict: Verdict::Unknown, confidence: Confidence::Low, evidence: [None, None], roles: [None, None], hint: None, upgrade: None }
+        ProbeResult {
+            verdict: Verdict::Unknown,
+            confidence: Confidence::Low,
+            evidence: [None, None],
+            roles: [None, None],
+            hint: None,
+            upgrade: None,
+        }
     }
 }

@@ -35,12 +35,32 @@ impl FlowKey {
     /// The key of a packet, and the index (0 = `lo`, 1 = `hi`) of the endpoint that sent it.
     #[inline]
     pub fn of(view: &PacketView<'_>) -> (FlowKey, usize) {
-        let src = Endpoint { addr: view.src, port: view.src_port };
-        let dst = Endpoint { addr: view.dst, port: view.dst_port };
+        let src = Endpoint {
+            addr: view.src,
+            port: view.src_port,
+        };
+        let dst = Endpoint {
+            addr: view.dst,
+            port: view.dst_port,
+        };
         if src <= dst {
-            (FlowKey { lo: src, hi: dst, transport: view.transport }, 0)
+            (
+                FlowKey {
+                    lo: src,
+                    hi: dst,
+                    transport: view.transport,
+                },
+                0,
+            )
         } else {
-            (FlowKey { lo: dst, hi: src, transport: view.transport }, 1)
+            (
+                FlowKey {
+                    lo: dst,
+                    hi: src,
+                    transport: view.transport,
+                },
+                1,
+            )
         }
     }
 

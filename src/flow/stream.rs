@@ -1,20 +1,933 @@
-//! Bounded in-order reassembly of one TCP direction's prefix (stub).
+//! Bounded in-order reassembly of the first bytes (the prefix) of one direction of a TCP
+//! connection.
+//!
+//! Owns: mapping sequence numbers to stream offsets (anchored by the SYN, or by the first
+//! segment seen when the capture started mid-stream), a byte buffer that never grows past the
+//! prefix limit, and a small, capped list of out-of-order byte ranges.
+//!
+//! Must never: panic on any argument values, keep more than `limit` payload bytes, allocate for
+//! zero-length segments or before the first data byte, or let a later copy of a byte overwrite
+//! the first copy received (first data wins, so the result does not depend on which
+//! retransmission carried which bytes).
+//!
+//! Sequence numbers are compared with wrapping arithmetic: a segment whose start lies up to
+//! 2^31 bytes after the anchor is "after" it, anything further is "before" it. Only bytes whose
+//! offset falls in `[0, limit)` are ever stored; everything else is ignored.
 
+/// Most out-of-order ranges kept at once. A segment that would open a new range beyond this is
+/// dropped (the newest loses); bytes that extend or bridge existing ranges are always kept.
+pub const MAX_RANGES: usize = 16;
+
+/// Largest accepted prefix limit; larger requests are clamped to it. Keeps every in-window
+/// offset far below the 2^31 sequence-space horizon and lets ranges be stored as `u32`.
+pub const MAX_LIMIT: usize = 1 << 30;
+
+/// Size of the first allocation of the byte buffer (or the limit, if smaller).
+const FIRST_ALLOCATION: usize = 256;
+
+/// Half the sequence space: forward distances at or beyond this count as "before".
+const HALF_SEQ_SPACE: u32 = 1 << 31;
+
+/// What one [`StreamPrefix::segment`] call changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fed { Unchanged, Grew, Rebased }
+pub enum Fed {
+    /// The contiguous prefix is as it was (duplicate, out-of-order, out-of-window or empty data).
+    Unchanged,
+    /// The contiguous prefix got longer; the bytes already seen are unchanged.
+    Grew,
+    /// The start of the stream moved earlier; `data()` must be re-read from its start.
+    Rebased,
+}
 
-#[derive(Debug)]
-pub struct StreamPrefix { data: Vec<u8>, limit: usize }
+/// The in-order prefix of one TCP direction, at most `limit` bytes long.
+///
+/// ```
+/// use ndbsniff::flow::stream::{Fed, StreamPrefix};
+///
+/// let mut s = StreamPrefix::new(16);
+/// assert_eq!(s.segment(999, true, b"", 0), Fed::Unchanged); // SYN: data starts at 1000
+/// assert_eq!(s.segment(1005, false, b"world", 5), Fed::Unchanged); // out of order
+/// assert_eq!(s.segment(1000, false, b"hello", 5), Fed::Grew);
+/// assert_eq!(s.data(), b"helloworld");
+/// ```
+#[derive(Debug, Clone)]
+pub struct StreamPrefix {
+    /// Prefix length cap (clamped to [`MAX_LIMIT`]).
+    limit: usize,
+    /// Sequence number of stream offset 0, once known.
+    anchor: Option<u32>,
+    /// The anchor came from a SYN: it is final.
+    syn_anchored: bool,
+    /// Bytes at offsets `[0, buf.len())`; only the received ranges hold meaningful bytes.
+    /// Invariant: `buf.len()` is the end of the last received range (or `contig`).
+    buf: Vec<u8>,
+    /// Offsets `[0, contig)` are all received.
+    contig: usize,
+    /// Received ranges beyond `contig`: sorted, disjoint, non-adjacent, each starting after
+    /// `contig`. Allocated only when the first out-of-order segment arrives.
+    ooo: Vec<(u32, u32)>,
+    /// Lowest offset (at or after `contig` when noted) where a captured frame's bytes were
+    /// cut off by the snap length.
+    cut: Option<u32>,
+}
 
 impl StreamPrefix {
-    pub fn new(limit: usize) -> Self { StreamPrefix { data: Vec::new(), limit } }
-    pub fn segment(&mut self, _seq: u32, _syn: bool, payload: &[u8], _wire_len: u32) -> Fed {
-        let room = self.limit.saturating_sub(self.data.len());
-        let n = room.min(payload.len());
-        self.data.extend_from_slice(&payload[..n]);
-        if n > 0 { Fed::Grew } else { Fed::Unchanged }
+    /// A new, empty prefix keeping at most `limit` in-order bytes from the start of the stream.
+    pub fn new(limit: usize) -> Self {
+        StreamPrefix {
+            limit: limit.min(MAX_LIMIT),
+            anchor: None,
+            syn_anchored: false,
+            buf: Vec::new(),
+            contig: 0,
+            ooo: Vec::new(),
+            cut: None,
+        }
     }
-    pub fn data(&self) -> &[u8] { &self.data }
-    pub fn is_full(&self) -> bool { self.data.len() >= self.limit }
-    pub fn heap_bytes(&self) -> usize { self.data.capacity() }
+
+    /// Feed one TCP segment of this direction.
+    ///
+    /// `syn`: the SYN flag is set, so `seq` is the initial sequence number and data starts at
+    /// `seq + 1`. `payload`: the captured payload bytes. `wire_len`: the payload length on the
+    /// wire; when it exceeds `payload.len()` the missing tail is a hole (captured bytes beyond
+    /// `wire_len` are ignored as padding).
+    ///
+    /// Anchoring: a SYN anchors offset 0 at `seq + 1`; otherwise the first segment's `seq` does.
+    /// While not anchored by a SYN, a data-carrying segment or a SYN that starts before the
+    /// anchor by at most `limit` bytes moves the anchor there, keeping the bytes already
+    /// buffered, and the call returns [`Fed::Rebased`]. A zero-length segment without SYN never
+    /// moves the anchor (it adds no bytes, and keep-alive probes use `seq = next - 1`). Once
+    /// anchored by a SYN, a SYN with a different sequence number is ignored entirely.
+    pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8], wire_len: u32) -> Fed {
+        let start = if syn { seq.wrapping_add(1) } else { seq };
+        let wire = usize::try_from(wire_len).unwrap_or(usize::MAX);
+        let captured = payload.len().min(wire);
+
+        let mut fed = Fed::Unchanged;
+        let anchor = match self.anchor {
+            None => {
+                self.anchor = Some(start);
+                self.syn_anchored = syn;
+                start
+            }
+            Some(anchor) => {
+                if syn && !self.syn_anchored {
+                    match self.behind(anchor, start) {
+                        Some(0) => self.syn_anchored = true,
+                        Some(back) => {
+                            self.rebase(back);
+                            self.anchor = Some(start);
+                            self.syn_anchored = true;
+                            fed = Fed::Rebased;
+                        }
+                        // A SYN after the buffered data, or far before it: not this stream.
+                        None => return Fed::Unchanged,
+                    }
+                    start
+                } else if syn && start != anchor {
+                    // A different SYN on a SYN-anchored stream: a new connection, not ours.
+                    return Fed::Unchanged;
+                } else if !self.syn_anchored && captured > 0 {
+                    match self.behind(anchor, start) {
+                        Some(back) if back > 0 => {
+                            self.rebase(back);
+                            self.anchor = Some(start);
+                            fed = Fed::Rebased;
+                            start
+                        }
+                        _ => anchor,
+                    }
+                } else {
+                    anchor
+                }
+            }
+        };
+
+        // Position of the segment relative to offset 0, in a signed space wide enough for any
+        // sequence distance plus any payload length.
+        let dist = start.wrapping_sub(anchor);
+        let seg_start: i64 = if dist < HALF_SEQ_SPACE {
+            i64::from(dist)
+        } else {
+            -i64::from(anchor.wrapping_sub(start))
+        };
+        let limit = self.limit as i64;
+        let cap_end = seg_start.saturating_add(i64::try_from(captured).unwrap_or(i64::MAX));
+        let wire_end = seg_start.saturating_add(i64::try_from(wire).unwrap_or(i64::MAX));
+
+        if captured < wire {
+            let cut = cap_end.max(0);
+            if wire_end > cut && cut < limit {
+                self.note_cut(cut as usize);
+            }
+        }
+
+        let s = seg_start.max(0);
+        let e = cap_end.min(limit);
+        if s >= e {
+            return fed;
+        }
+        // 0 <= s < e <= limit <= MAX_LIMIT, and e - seg_start <= captured.
+        let (s, e) = (s as usize, e as usize);
+        let skip = (s as i64 - seg_start) as usize;
+        let Some(bytes) = payload.get(skip..skip + (e - s)) else {
+            return fed;
+        };
+        if self.insert(s, bytes) && fed == Fed::Unchanged {
+            fed = Fed::Grew;
+        }
+        fed
+    }
+
+    /// The contiguous in-order bytes from the start of the stream (at most `limit`).
+    pub fn data(&self) -> &[u8] {
+        self.buf.get(..self.contig).unwrap_or(&[])
+    }
+
+    /// True when `data().len() == limit` (nothing more can be learnt).
+    pub fn is_full(&self) -> bool {
+        self.contig >= self.limit
+    }
+
+    /// True when the stream began without a SYN being seen (capture started mid-stream).
+    /// Becomes false if a late SYN re-anchors the stream.
+    pub fn mid_stream(&self) -> bool {
+        self.anchor.is_some() && !self.syn_anchored
+    }
+
+    /// True when the prefix is not full and ends exactly where a captured frame was cut by the
+    /// snap length: it can only grow if a later copy of those bytes is captured in full.
+    pub fn stalled(&self) -> bool {
+        !self.is_full() && self.cut.is_some_and(|c| c as usize == self.contig)
+    }
+
+    /// The prefix limit in force (the requested one, clamped to [`MAX_LIMIT`]).
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Heap bytes held (for memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.capacity() + self.ooo.capacity() * std::mem::size_of::<(u32, u32)>()
+    }
+
+    /// How far `start` lies before `anchor`, if it does by at most `limit` (0 when equal).
+    fn behind(&self, anchor: u32, start: u32) -> Option<usize> {
+        let back = anchor.wrapping_sub(start);
+        let forward = start.wrapping_sub(anchor);
+        if back == 0 {
+            Some(0)
+        } else if forward >= HALF_SEQ_SPACE && (back as usize) <= self.limit {
+            Some(back as usize)
+        } else {
+            None
+        }
+    }
+
+    fn note_cut(&mut self, at: usize) {
+        if at < self.contig {
+            return;
+        }
+        let at = at as u32;
+        match self.cut {
+            Some(c) if (c as usize) >= self.contig && c <= at => {}
+            _ => self.cut = Some(at),
+        }
+    }
+
+    /// Move every buffered byte `d` offsets later (0 < d <= limit); offset 0 becomes empty.
+    fn rebase(&mut self, d: usize) {
+        let limit = self.limit;
+        let shift = |x: u32| (x as usize + d).min(limit) as u32;
+        for r in &mut self.ooo {
+            *r = (shift(r.0), shift(r.1));
+        }
+        self.ooo.retain(|r| r.0 < r.1);
+        if self.contig > 0 && d < limit {
+            if self.ooo.len() >= MAX_RANGES {
+                self.ooo.pop(); // the highest range loses
+            }
+            if self.ooo.capacity() == 0 {
+                self.ooo.reserve_exact(MAX_RANGES);
+            }
+            self.ooo.insert(0, (d as u32, shift(self.contig as u32)));
+        }
+        self.contig = 0;
+        self.cut = self.cut.map(shift).filter(|&c| (c as usize) < limit);
+
+        let new_len = self.ooo.last().map_or(0, |r| r.1 as usize);
+        if new_len == 0 {
+            self.buf.clear();
+            return;
+        }
+        // Every kept range starts at or after `d`, so `new_len > d`.
+        let Some(keep) = new_len.checked_sub(d) else {
+            self.buf.clear();
+            return;
+        };
+        self.buf.truncate(keep);
+        self.grow_to(new_len);
+        self.buf.copy_within(0..keep, d);
+        if let Some(head) = self.buf.get_mut(..d) {
+            head.fill(0);
+        }
+    }
+
+    /// Extend the buffer to `len` bytes (<= limit), growing capacity geometrically but never
+    /// past the limit.
+    fn grow_to(&mut self, len: usize) {
+        if len > self.buf.len() {
+            self.grow_capacity_for(len);
+            self.buf.resize(len, 0);
+        }
+    }
+
+    /// Record `bytes` at offsets `[s, s + bytes.len())` (inside the window, non-empty), first
+    /// copy winning. Returns true when the contiguous prefix grew.
+    fn insert(&mut self, s: usize, bytes: &[u8]) -> bool {
+        let e = s + bytes.len();
+        if e <= self.contig {
+            return false; // retransmission of bytes already in order
+        }
+
+        if s <= self.contig && self.ooo.is_empty() {
+            // Common case: in order (possibly overlapping the tail). buf.len() == contig here.
+            let new = bytes.get(self.contig.saturating_sub(s)..).unwrap_or(&[]);
+            self.grow_capacity_for(e);
+            self.buf.truncate(self.contig);
+            self.buf.extend_from_slice(new);
+            self.contig = e;
+            self.forget_stale_cut();
+            return true;
+        }
+
+        // Where does the merged range go? Ranges touching [s, e) form one run in the list.
+        let first = self.ooo.partition_point(|r| (r.1 as usize) < s);
+        let last = self.ooo.partition_point(|r| (r.0 as usize) <= e);
+        let touches_contig = s <= self.contig;
+        if !touches_contig && first == last && self.ooo.len() >= MAX_RANGES {
+            return false; // would open one range too many: drop the newest
+        }
+
+        // Copy only into the gaps not yet received.
+        self.grow_to(e);
+        let mut pos = s.max(self.contig);
+        for &(rs, re) in self.ooo.get(first..last).unwrap_or(&[]) {
+            let (rs, re) = (rs as usize, re as usize);
+            if rs > pos {
+                copy_in(&mut self.buf, pos, rs, s, bytes);
+            }
+            pos = pos.max(re);
+        }
+        if pos < e {
+            copy_in(&mut self.buf, pos, e, s, bytes);
+        }
+
+        // Merge the bookkeeping.
+        let (merged_start, merged_end) = if last > first {
+            (
+                self.ooo.get(first).map_or(s, |r| s.min(r.0 as usize)),
+                self.ooo.get(last - 1).map_or(e, |r| e.max(r.1 as usize)),
+            )
+        } else {
+            (s, e)
+        };
+        if touches_contig {
+            self.ooo.drain(first..last);
+            self.contig = self.contig.max(merged_end);
+            // The next range starts strictly after merged_end (ranges are non-adjacent).
+            self.forget_stale_cut();
+            true
+        } else {
+            if self.ooo.capacity() == 0 {
+                self.ooo.reserve_exact(MAX_RANGES);
+            }
+            let range = (merged_start as u32, merged_end as u32);
+            if last > first {
+                self.ooo.drain(first + 1..last);
+                if let Some(r) = self.ooo.get_mut(first) {
+                    *r = range;
+                }
+            } else {
+                self.ooo.insert(first, range);
+            }
+            false
+        }
+    }
+
+    /// Reserve room for `len` bytes (<= limit): geometric growth, never past the limit.
+    fn grow_capacity_for(&mut self, len: usize) {
+        let cap = self.buf.capacity();
+        if len > cap {
+            let target = len.max(cap.saturating_mul(2).max(FIRST_ALLOCATION).min(self.limit));
+            self.buf
+                .reserve_exact(target.saturating_sub(self.buf.len()));
+        }
+    }
+
+    fn forget_stale_cut(&mut self) {
+        if self.cut.is_some_and(|c| (c as usize) < self.contig) {
+            self.cut = None;
+        }
+    }
+}
+
+/// Copy the part of `bytes` (which starts at offset `s`) covering offsets `[from, to)` into
+/// `buf`; does nothing if any bound is out of range.
+fn copy_in(buf: &mut [u8], from: usize, to: usize, s: usize, bytes: &[u8]) {
+    let src = match (from.checked_sub(s), to.checked_sub(s)) {
+        (Some(a), Some(b)) => bytes.get(a..b),
+        _ => None,
+    };
+    if let (Some(dst), Some(src)) = (buf.get_mut(from..to), src) {
+        dst.copy_from_slice(src);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ISN: u32 = 1_000;
+
+    /// A prefix that has seen the SYN with ISN, so data starts at ISN + 1.
+    fn after_syn(limit: usize) -> StreamPrefix {
+        let mut s = StreamPrefix::new(limit);
+        assert_eq!(s.segment(ISN, true, b"", 0), Fed::Unchanged);
+        s
+    }
+
+    fn feed(s: &mut StreamPrefix, off: u32, bytes: &[u8]) -> Fed {
+        s.segment(ISN + 1 + off, false, bytes, bytes.len() as u32)
+    }
+
+    #[test]
+    fn nothing_allocated_before_data() {
+        let mut s = StreamPrefix::new(4096);
+        assert_eq!(s.heap_bytes(), 0);
+        assert!(!s.mid_stream());
+        s.segment(ISN, true, b"", 0);
+        s.segment(ISN + 1, false, b"", 0);
+        s.segment(ISN + 1, false, b"", 0);
+        assert_eq!(s.heap_bytes(), 0);
+        assert!(s.data().is_empty());
+        assert!(!s.mid_stream());
+        assert!(!s.is_full());
+    }
+
+    #[test]
+    fn in_order_segments_append() {
+        let mut s = after_syn(4096);
+        assert_eq!(feed(&mut s, 0, b"get status\n"), Fed::Grew);
+        assert_eq!(feed(&mut s, 11, b"\n"), Fed::Grew);
+        assert_eq!(s.data(), b"get status\n\n");
+        assert!(s.heap_bytes() >= 12 && s.heap_bytes() <= 4096);
+    }
+
+    #[test]
+    fn syn_payload_starts_after_isn() {
+        let mut s = StreamPrefix::new(64);
+        assert_eq!(s.segment(ISN, true, b"abc", 3), Fed::Grew);
+        assert_eq!(s.segment(ISN + 4, false, b"def", 3), Fed::Grew);
+        assert_eq!(s.data(), b"abcdef");
+    }
+
+    #[test]
+    fn out_of_order_segments_fill_in() {
+        let mut s = after_syn(64);
+        assert_eq!(feed(&mut s, 6, b"ghi"), Fed::Unchanged);
+        assert_eq!(feed(&mut s, 3, b"def"), Fed::Unchanged);
+        assert!(s.data().is_empty());
+        assert_eq!(feed(&mut s, 0, b"abc"), Fed::Grew);
+        assert_eq!(s.data(), b"abcdefghi");
+        assert_eq!(feed(&mut s, 9, b"j"), Fed::Grew);
+        assert_eq!(s.data(), b"abcdefghij");
+    }
+
+    #[test]
+    fn retransmission_changes_nothing() {
+        let mut s = after_syn(64);
+        feed(&mut s, 0, b"hello ");
+        feed(&mut s, 6, b"world");
+        assert_eq!(feed(&mut s, 0, b"hello "), Fed::Unchanged);
+        assert_eq!(feed(&mut s, 6, b"world"), Fed::Unchanged);
+        assert_eq!(feed(&mut s, 0, b"hello world"), Fed::Unchanged);
+        assert_eq!(s.data(), b"hello world");
+    }
+
+    #[test]
+    fn overlap_first_received_byte_wins() {
+        // Out of order first: the buffered bytes win over a later overlapping copy.
+        let mut s = after_syn(64);
+        feed(&mut s, 2, b"XY");
+        assert_eq!(feed(&mut s, 0, b"abcdef"), Fed::Grew);
+        assert_eq!(s.data(), b"abXYef");
+        // In order: the tail of an overlapping segment only adds the new bytes.
+        let mut s = after_syn(64);
+        feed(&mut s, 0, b"abcd");
+        assert_eq!(feed(&mut s, 2, b"ZZZZ"), Fed::Grew);
+        assert_eq!(s.data(), b"abcdZZ");
+        // Overlap between two out-of-order ranges, bridged later.
+        let mut s = after_syn(64);
+        feed(&mut s, 4, b"4567");
+        feed(&mut s, 2, b"xxxxxxxx");
+        feed(&mut s, 0, b"01");
+        assert_eq!(s.data(), b"01xx4567xx");
+    }
+
+    #[test]
+    fn one_byte_segments_in_any_order() {
+        let text = b"get nodeid\nversion: 524288\n\n";
+        let mut s = after_syn(64);
+        for (i, b) in text.iter().enumerate().rev() {
+            feed(&mut s, i as u32, &[*b]);
+        }
+        assert_eq!(s.data(), text);
+        let mut s = after_syn(64);
+        for (i, b) in text.iter().enumerate() {
+            assert_eq!(feed(&mut s, i as u32, &[*b]), Fed::Grew);
+        }
+        assert_eq!(s.data(), text);
+    }
+
+    #[test]
+    fn mid_stream_start_anchors_on_first_segment() {
+        let mut s = StreamPrefix::new(64);
+        assert_eq!(s.segment(77_000, false, b"result: Ok\n", 11), Fed::Grew);
+        assert!(s.mid_stream());
+        assert_eq!(s.segment(77_011, false, b"\n", 1), Fed::Grew);
+        assert_eq!(s.data(), b"result: Ok\n\n");
+    }
+
+    #[test]
+    fn late_syn_rebases_and_keeps_buffered_bytes() {
+        let mut s = StreamPrefix::new(64);
+        s.segment(ISN + 1 + 4, false, b"efgh", 4);
+        assert!(s.mid_stream());
+        assert_eq!(s.data(), b"efgh");
+        assert_eq!(s.segment(ISN, true, b"", 0), Fed::Rebased);
+        assert!(!s.mid_stream());
+        assert!(s.data().is_empty());
+        assert_eq!(feed(&mut s, 0, b"abcd"), Fed::Grew);
+        assert_eq!(s.data(), b"abcdefgh");
+        // Now SYN-anchored: an earlier segment no longer moves the start.
+        assert_eq!(
+            s.segment(ISN - 10, false, b"0123456789a", 11),
+            Fed::Unchanged
+        );
+        assert_eq!(s.data(), b"abcdefgh");
+    }
+
+    #[test]
+    fn late_syn_at_anchor_only_marks_it() {
+        let mut s = StreamPrefix::new(64);
+        s.segment(ISN + 1, false, b"abc", 3);
+        assert_eq!(s.segment(ISN, true, b"", 0), Fed::Unchanged);
+        assert!(!s.mid_stream());
+        assert_eq!(s.data(), b"abc");
+    }
+
+    #[test]
+    fn second_different_syn_is_ignored() {
+        let mut s = after_syn(64);
+        feed(&mut s, 0, b"abc");
+        assert_eq!(s.segment(ISN - 2, true, b"xyz", 3), Fed::Unchanged);
+        assert_eq!(s.segment(ISN + 500, true, b"xyz", 3), Fed::Unchanged);
+        assert_eq!(s.data(), b"abc");
+        // The same SYN retransmitted with data is just a retransmission.
+        assert_eq!(s.segment(ISN, true, b"abcd", 4), Fed::Grew);
+        assert_eq!(s.data(), b"abcd");
+    }
+
+    #[test]
+    fn late_syn_far_before_or_after_anchor_is_ignored() {
+        let mut s = StreamPrefix::new(16);
+        s.segment(5_000, false, b"abc", 3);
+        assert_eq!(s.segment(5_000 - 100, true, b"", 0), Fed::Unchanged);
+        assert_eq!(s.segment(5_000 + 2, true, b"", 0), Fed::Unchanged);
+        assert!(s.mid_stream());
+        assert_eq!(s.data(), b"abc");
+    }
+
+    #[test]
+    fn segment_before_mid_stream_anchor_rebases() {
+        let mut s = StreamPrefix::new(64);
+        s.segment(10_000, false, b"world", 5);
+        feed_raw_expect(&mut s, 10_010, b"!", Fed::Unchanged); // out of order beyond a hole
+        assert_eq!(s.segment(9_994, false, b"hello ", 6), Fed::Rebased);
+        assert_eq!(s.data(), b"hello world");
+        assert_eq!(s.segment(10_005, false, b"12345", 5), Fed::Grew);
+        assert_eq!(s.data(), b"hello world12345!");
+        // An overlapping earlier segment: the bytes already held win.
+        assert_eq!(s.segment(9_990, false, b"<<< HELLO", 9), Fed::Rebased);
+        assert_eq!(s.data(), b"<<< hello world12345!");
+        assert!(s.mid_stream());
+    }
+
+    fn feed_raw_expect(s: &mut StreamPrefix, seq: u32, bytes: &[u8], want: Fed) {
+        assert_eq!(s.segment(seq, false, bytes, bytes.len() as u32), want);
+    }
+
+    #[test]
+    fn segment_far_before_mid_stream_anchor_is_ignored() {
+        let mut s = StreamPrefix::new(8);
+        s.segment(10_000, false, b"abc", 3);
+        assert_eq!(s.segment(10_000 - 9, false, b"x", 1), Fed::Unchanged);
+        // Partly inside: starts 9 before (too far to rebase), the in-window part is clipped.
+        assert_eq!(
+            s.segment(10_000 - 9, false, b"012345678abcdef", 15),
+            Fed::Grew
+        );
+        assert_eq!(s.data(), b"abcdef");
+    }
+
+    #[test]
+    fn rebase_drops_bytes_pushed_beyond_limit() {
+        let mut s = StreamPrefix::new(8);
+        s.segment(100, false, b"defgh", 5);
+        assert_eq!(s.segment(97, false, b"abc", 3), Fed::Rebased);
+        assert_eq!(s.data(), b"abcdefgh");
+        assert!(s.is_full());
+        let mut s = StreamPrefix::new(8);
+        s.segment(100, false, b"ghij", 4);
+        assert_eq!(s.segment(94, false, b"abc", 3), Fed::Rebased);
+        assert_eq!(s.segment(97, false, b"def", 3), Fed::Grew);
+        assert_eq!(s.data(), b"abcdefgh");
+        assert!(s.heap_bytes() <= 8 + MAX_RANGES * 8);
+    }
+
+    #[test]
+    fn zero_length_segment_does_not_rebase() {
+        let mut s = StreamPrefix::new(64);
+        s.segment(5_000, false, b"abc", 3);
+        // Keep-alive probe shape: seq = next - 1, no data.
+        assert_eq!(s.segment(4_999, false, b"", 0), Fed::Unchanged);
+        assert_eq!(s.data(), b"abc");
+    }
+
+    #[test]
+    fn zero_length_first_segment_anchors_without_allocating() {
+        let mut s = StreamPrefix::new(64);
+        assert_eq!(s.segment(300, false, b"", 0), Fed::Unchanged);
+        assert!(s.mid_stream());
+        assert_eq!(s.heap_bytes(), 0);
+        assert_eq!(s.segment(300, false, b"ab", 2), Fed::Grew);
+        assert_eq!(s.data(), b"ab");
+    }
+
+    #[test]
+    fn wrap_around_across_2_pow_32() {
+        let isn = u32::MAX - 3;
+        let mut s = StreamPrefix::new(64);
+        s.segment(isn, true, b"", 0);
+        // Offset 0 is at u32::MAX - 2; offset 5 wraps to 2.
+        assert_eq!(s.segment(2, false, b"fgh", 3), Fed::Unchanged);
+        assert_eq!(s.segment(u32::MAX - 2, false, b"abcde", 5), Fed::Grew);
+        assert_eq!(s.data(), b"abcdefgh");
+        // A segment just before the wrapped anchor is "before": clipped, not appended.
+        assert_eq!(
+            s.segment(u32::MAX - 5, false, b"xyzabcdefghij", 13),
+            Fed::Grew
+        );
+        assert_eq!(s.data(), b"abcdefghij");
+    }
+
+    #[test]
+    fn wrap_around_mid_stream_rebase() {
+        let mut s = StreamPrefix::new(64);
+        s.segment(1, false, b"cd", 2);
+        assert_eq!(s.segment(u32::MAX, false, b"ab", 2), Fed::Rebased);
+        assert_eq!(s.data(), b"abcd");
+    }
+
+    #[test]
+    fn absurd_sequence_numbers_are_ignored() {
+        let mut s = after_syn(64);
+        feed(&mut s, 0, b"abc");
+        for seq in [
+            ISN + 1 + 64,
+            ISN + 1 + (1 << 31),
+            ISN + 1 + (1 << 31) + 1,
+            ISN.wrapping_sub(5_000),
+        ] {
+            assert_eq!(s.segment(seq, false, b"junk", 4), Fed::Unchanged);
+        }
+        assert_eq!(s.data(), b"abc");
+        assert_eq!(feed(&mut s, 3, b"d"), Fed::Grew);
+        assert_eq!(s.data(), b"abcd");
+    }
+
+    #[test]
+    fn snaplen_hole_stops_the_prefix() {
+        let mut s = after_syn(64);
+        // 10 bytes on the wire, only 4 captured.
+        assert_eq!(s.segment(ISN + 1, false, b"abcd", 10), Fed::Grew);
+        assert_eq!(feed(&mut s, 10, b"klm"), Fed::Unchanged);
+        assert_eq!(s.data(), b"abcd");
+        assert!(s.stalled());
+        assert!(!s.is_full());
+        // A full copy of the missing bytes (a retransmission captured whole) unblocks it.
+        assert_eq!(feed(&mut s, 4, b"efghij"), Fed::Grew);
+        assert_eq!(s.data(), b"abcdefghijklm");
+        assert!(!s.stalled());
+    }
+
+    #[test]
+    fn snaplen_hole_out_of_order() {
+        let mut s = after_syn(64);
+        s.segment(ISN + 1 + 4, false, b"ef", 6);
+        assert!(!s.stalled());
+        feed(&mut s, 0, b"abcd");
+        assert_eq!(s.data(), b"abcdef");
+        assert!(s.stalled());
+    }
+
+    #[test]
+    fn captured_bytes_beyond_wire_len_are_ignored() {
+        let mut s = after_syn(64);
+        assert_eq!(s.segment(ISN + 1, false, b"abc\0\0\0", 3), Fed::Grew);
+        assert_eq!(s.data(), b"abc");
+    }
+
+    #[test]
+    fn limit_clips_segments() {
+        let mut s = after_syn(5);
+        assert_eq!(feed(&mut s, 3, b"defghij"), Fed::Unchanged);
+        assert_eq!(feed(&mut s, 0, b"abc"), Fed::Grew);
+        assert_eq!(s.data(), b"abcde");
+        assert!(s.is_full());
+        assert_eq!(feed(&mut s, 5, b"more"), Fed::Unchanged);
+        assert_eq!(s.data(), b"abcde");
+        assert!(s.heap_bytes() <= 5 + MAX_RANGES * 8);
+    }
+
+    #[test]
+    fn zero_limit_keeps_nothing() {
+        let mut s = StreamPrefix::new(0);
+        assert!(s.is_full());
+        assert_eq!(s.segment(1, true, b"abc", 3), Fed::Unchanged);
+        assert_eq!(s.segment(2, false, b"abc", 3), Fed::Unchanged);
+        assert!(s.data().is_empty());
+        assert_eq!(s.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn heap_stays_bounded() {
+        let limit = 4096;
+        let mut s = after_syn(limit);
+        // Many scattered out-of-order 1-byte segments, then a flood of in-order data.
+        for i in (2..3 * limit as u32).step_by(3) {
+            feed(&mut s, i, b"x");
+        }
+        assert!(s.heap_bytes() <= limit + MAX_RANGES * 8);
+        let chunk = [b'a'; 1460];
+        for i in 0..20u32 {
+            feed(&mut s, i * 1460, &chunk);
+        }
+        assert_eq!(s.data().len(), limit);
+        assert!(s.is_full());
+        assert!(s.heap_bytes() <= limit + MAX_RANGES * 8);
+        // Huge requested limit is clamped; nothing is allocated up front.
+        let s = StreamPrefix::new(usize::MAX);
+        assert_eq!(s.limit(), MAX_LIMIT);
+        assert_eq!(s.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn range_cap_drops_the_newest_range() {
+        let mut s = after_syn(4096);
+        for i in 0..MAX_RANGES as u32 {
+            feed(&mut s, 10 + 4 * i, b"ab");
+        }
+        let past_cap = 10 + 4 * MAX_RANGES as u32;
+        feed(&mut s, past_cap, b"zz"); // dropped: would be one range too many
+        feed(&mut s, 12, b"cd"); // bridges two kept ranges: kept
+        feed(&mut s, 0, b"0123456789");
+        // Offsets 10..16 are contiguous, 16 and 17 were never sent.
+        assert_eq!(s.data(), b"0123456789abcdab");
+        // The dropped range really is missing once the gap before it fills.
+        for i in 0..MAX_RANGES as u32 {
+            feed(&mut s, 10 + 4 * i + 2, b"cd");
+        }
+        assert_eq!(s.data().len(), past_cap as usize);
+        assert_eq!(feed(&mut s, past_cap, b"zz"), Fed::Grew);
+        assert_eq!(s.data().len(), past_cap as usize + 2);
+    }
+
+    /// Byte string, limit, ISN, segments as `(start, end)` offsets, delivery order.
+    type Scenario = (Vec<u8>, usize, u32, Vec<(usize, usize)>, Vec<usize>);
+
+    /// A byte string, a limit, an ISN, the string cut into segments `(start, end)`, and a
+    /// delivery order that contains every segment at least once (plus some duplicates).
+    fn scenario() -> impl Strategy<Value = Scenario> {
+        (
+            prop::collection::vec(any::<u8>(), 0..600),
+            1usize..400,
+            prop_oneof![any::<u32>(), (u32::MAX - 700)..=u32::MAX],
+            prop::collection::vec(any::<usize>(), 0..31),
+            prop::collection::vec(any::<usize>(), 0..8),
+        )
+            .prop_flat_map(|(data, limit, isn, raw_cuts, raw_dups)| {
+                let mut cuts: Vec<usize> = raw_cuts.iter().map(|c| c % (data.len() + 1)).collect();
+                cuts.push(0);
+                cuts.push(data.len());
+                cuts.sort_unstable();
+                let segs: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+                let n = segs.len();
+                let mut order: Vec<usize> = (0..n).collect();
+                order.extend(raw_dups.iter().map(|d| d % n));
+                (
+                    Just(data),
+                    Just(limit),
+                    Just(isn),
+                    Just(segs),
+                    Just(order).prop_shuffle(),
+                )
+            })
+    }
+
+    fn deliver(s: &mut StreamPrefix, data: &[u8], base: u32, seg: (usize, usize)) -> Fed {
+        let bytes = &data[seg.0..seg.1];
+        s.segment(
+            base.wrapping_add(seg.0 as u32),
+            false,
+            bytes,
+            bytes.len() as u32,
+        )
+    }
+
+    fn expected(data: &[u8], limit: usize) -> &[u8] {
+        &data[..data.len().min(limit)]
+    }
+
+    proptest! {
+        #[test]
+        fn syn_first_any_order_any_duplication((data, limit, isn, segs, order) in scenario()) {
+            let mut s = StreamPrefix::new(limit);
+            s.segment(isn, true, b"", 0);
+            let base = isn.wrapping_add(1);
+            let mut previous = Vec::new();
+            for &i in &order {
+                let fed = deliver(&mut s, &data, base, segs[i]);
+                // Grew only ever extends, Unchanged changes nothing, never Rebased after a SYN.
+                prop_assert_ne!(fed, Fed::Rebased);
+                prop_assert!(s.data().starts_with(&previous));
+                prop_assert_eq!(fed == Fed::Grew, s.data().len() > previous.len());
+                previous = s.data().to_vec();
+            }
+            prop_assert_eq!(s.data(), expected(&data, limit));
+            prop_assert_eq!(s.is_full(), data.len() >= limit);
+            prop_assert!(!s.mid_stream());
+            prop_assert!(s.heap_bytes() <= limit + MAX_RANGES * 8);
+        }
+
+        #[test]
+        fn no_syn_first_segment_first((data, limit, isn, segs, mut order) in scenario()) {
+            let pos = order.iter().position(|&i| i == 0).unwrap_or(0);
+            order.swap(0, pos);
+            let mut s = StreamPrefix::new(limit);
+            for &i in &order {
+                let fed = deliver(&mut s, &data, isn, segs[i]);
+                prop_assert_ne!(fed, Fed::Rebased);
+            }
+            prop_assert_eq!(s.data(), expected(&data, limit));
+            prop_assert!(s.mid_stream());
+        }
+
+        #[test]
+        fn no_syn_any_first_segment_with_late_syn(
+            (data, limit, isn, segs, order) in scenario(),
+            syn_at in any::<prop::sample::Index>(),
+        ) {
+            let syn_at = syn_at.index(order.len() + 1);
+            let first_start = if syn_at == 0 { 0 } else { segs[order[0]].0 };
+            let mut s = StreamPrefix::new(limit);
+            let base = isn.wrapping_add(1);
+            for (k, &i) in order.iter().enumerate() {
+                if k == syn_at {
+                    s.segment(isn, true, b"", 0);
+                }
+                deliver(&mut s, &data, base, segs[i]);
+            }
+            if syn_at == order.len() {
+                s.segment(isn, true, b"", 0);
+            }
+            prop_assert!(s.data().len() <= limit);
+            if first_start <= limit {
+                prop_assert_eq!(s.data(), expected(&data, limit));
+                prop_assert!(!s.mid_stream());
+            }
+        }
+
+        #[test]
+        fn no_syn_any_order_rebases_to_the_start((data, limit, isn, segs, order) in scenario()) {
+            let first_start = segs[order[0]].0;
+            let mut s = StreamPrefix::new(limit);
+            for &i in &order {
+                deliver(&mut s, &data, isn, segs[i]);
+            }
+            prop_assert!(s.data().len() <= limit);
+            if first_start <= limit {
+                prop_assert_eq!(s.data(), expected(&data, limit));
+            }
+        }
+
+        #[test]
+        fn many_tiny_segments_never_give_wrong_bytes(
+            data in prop::collection::vec(any::<u8>(), 0..300),
+            limit in 1usize..200,
+            isn in any::<u32>(),
+            seed in prop::collection::vec(any::<u16>(), 0..300),
+        ) {
+            // One-byte segments in a scrambled order: the range cap may drop some, but whatever
+            // is reported is always the true prefix.
+            let mut order: Vec<usize> = (0..data.len()).collect();
+            for (k, r) in seed.iter().enumerate() {
+                if !order.is_empty() {
+                    let a = k % order.len();
+                    let b = *r as usize % order.len();
+                    order.swap(a, b);
+                }
+            }
+            let mut s = StreamPrefix::new(limit);
+            s.segment(isn, true, b"", 0);
+            for &i in &order {
+                deliver(&mut s, &data, isn.wrapping_add(1), (i, i + 1));
+                prop_assert!(expected(&data, limit).starts_with(s.data()));
+            }
+            prop_assert!(s.heap_bytes() <= limit + MAX_RANGES * 8);
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(
+            limit in 0usize..200,
+            ops in prop::collection::vec(
+                (
+                    prop_oneof![any::<u32>(), 0u32..600, (u32::MAX - 300)..=u32::MAX],
+                    any::<bool>(),
+                    prop::collection::vec(any::<u8>(), 0..80),
+                    prop_oneof![any::<u32>(), 0u32..100],
+                ),
+                0..60,
+            ),
+        ) {
+            let mut s = StreamPrefix::new(limit);
+            for (seq, syn, payload, wire_len) in &ops {
+                let before = s.data().to_vec();
+                let fed = s.segment(*seq, *syn, payload, *wire_len);
+                prop_assert!(s.data().len() <= limit);
+                prop_assert_eq!(s.is_full(), s.data().len() == limit);
+                prop_assert!(s.heap_bytes() <= limit + MAX_RANGES * 8);
+                match fed {
+                    Fed::Unchanged => prop_assert_eq!(s.data(), &before[..]),
+                    Fed::Grew => {
+                        prop_assert!(s.data().len() > before.len());
+                        prop_assert!(s.data().starts_with(&before));
+                    }
+                    Fed::Rebased => {}
+                }
+            }
+        }
+    }
 }

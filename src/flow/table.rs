@@ -63,7 +63,14 @@ impl Flow {
     }
 
     /// Accounts one packet sent by endpoint `idx` and feeds its payload to the probe.
-    fn observe(&mut self, idx: usize, view: &PacketView<'_>, ts_us: i64, wire_len: u32, prefix: usize) {
+    fn observe(
+        &mut self,
+        idx: usize,
+        view: &PacketView<'_>,
+        ts_us: i64,
+        wire_len: u32,
+        prefix: usize,
+    ) -> bool {
         self.first_us = self.first_us.min(ts_us);
         self.last_us = self.last_us.max(ts_us);
         self.packets[idx] += 1;
@@ -80,15 +87,17 @@ impl Flow {
             self.fin[idx] |= flags & tcp_flags::FIN != 0;
             self.rst |= flags & tcp_flags::RST != 0;
         }
-        let Some(ins) = self.inspect.as_mut() else { return };
+        let Some(ins) = self.inspect.as_mut() else {
+            return false;
+        };
         let state = match view.transport {
             Transport::Tcp => {
                 let syn = flags & tcp_flags::SYN != 0;
                 if (view.payload_len == 0 && !syn) || !ins.probe.wants(idx) {
-                    return;
+                    return false;
                 }
                 match ins.streams[idx].segment(view.tcp.seq, syn, view.payload, view.payload_len) {
-                    Fed::Unchanged => return,
+                    Fed::Unchanged => return false,
                     Fed::Grew => ins.probe.on_stream(idx, ins.streams[idx].data()),
                     Fed::Rebased => {
                         ins.probe = NdbProbe::new(prefix);
@@ -104,7 +113,7 @@ impl Flow {
             }
             Transport::Udp => {
                 if view.payload.is_empty() || !ins.probe.wants(idx) {
-                    return;
+                    return false;
                 }
                 ins.probe.on_datagram(idx, view.payload)
             }
@@ -114,7 +123,14 @@ impl Flow {
         if state != ProbeState::NeedMore || exhausted {
             self.decided = Some(Box::new(ins.probe.result()));
             self.inspect = None;
+            return true;
         }
+        false
+    }
+
+    /// FIN from both sides, or RST: the conversation is over.
+    pub fn ended(&self) -> bool {
+        self.rst || (self.fin[0] && self.fin[1])
     }
 
     /// The probe's decision, taken now if it had not decided yet.
@@ -128,21 +144,31 @@ impl Flow {
 
     /// Heap bytes held by this flow's reassembly buffers.
     pub fn heap_bytes(&self) -> usize {
-        self.inspect.as_ref().map_or(0, |i| i.streams.iter().map(StreamPrefix::heap_bytes).sum())
+        self.inspect
+            .as_ref()
+            .map_or(0, |i| i.streams.iter().map(StreamPrefix::heap_bytes).sum())
     }
 
-    fn state(&self, transport: Transport) -> FlowState {
-        match transport {
-            Transport::Udp => FlowState::Open,
-            Transport::Tcp if self.rst => FlowState::Reset,
-            Transport::Tcp if self.fin[0] && self.fin[1] => FlowState::Closed,
-            Transport::Tcp if self.fin[0] || self.fin[1] => FlowState::HalfClosed,
-            Transport::Tcp => FlowState::Open,
+    fn state(&self, transport: Transport, end: End) -> FlowState {
+        match (transport, end) {
+            (_, End::Evicted) => FlowState::Evicted,
+            (Transport::Udp, End::Idle) => FlowState::Idle,
+            (Transport::Udp, End::Running) => FlowState::Open,
+            (Transport::Tcp, _) if self.rst => FlowState::Reset,
+            (Transport::Tcp, _) if self.fin[0] && self.fin[1] => FlowState::Closed,
+            (Transport::Tcp, _) if self.fin[0] || self.fin[1] => FlowState::HalfClosed,
+            (Transport::Tcp, End::Idle) => FlowState::Idle,
+            (Transport::Tcp, End::Running) => FlowState::Open,
         }
     }
 
     /// Which endpoint index is the client, and what told us.
-    fn client_index(&self, key: &FlowKey, result: &ProbeResult, watch: &Watch) -> (usize, RolesFrom) {
+    fn client_index(
+        &self,
+        key: &FlowKey,
+        result: &ProbeResult,
+        watch: &Watch,
+    ) -> (usize, RolesFrom) {
         for i in 0..2 {
             if self.syn[i] && !self.syn[1 - i] {
                 return (i, RolesFrom::Handshake);
@@ -154,8 +180,10 @@ impl Flow {
             }
         }
         for i in 0..2 {
-            let client_like = result.roles[i] == Some(Role::Client) || result.roles[1 - i] == Some(Role::Server);
-            let contradicted = result.roles[i] == Some(Role::Server) || result.roles[1 - i] == Some(Role::Client);
+            let client_like =
+                result.roles[i] == Some(Role::Client) || result.roles[1 - i] == Some(Role::Server);
+            let contradicted =
+                result.roles[i] == Some(Role::Server) || result.roles[1 - i] == Some(Role::Client);
             if client_like && !contradicted {
                 return (i, RolesFrom::Content);
             }
@@ -165,11 +193,18 @@ impl Flow {
             return (if w[0] { 1 } else { 0 }, RolesFrom::Port);
         }
         // Neither or both on a watched port: the higher port is taken as the client's.
-        (if key.hi.port > key.lo.port || (key.hi.port == key.lo.port) { 1 } else { 0 }, RolesFrom::Port)
+        (
+            if key.hi.port > key.lo.port || (key.hi.port == key.lo.port) {
+                1
+            } else {
+                0
+            },
+            RolesFrom::Port,
+        )
     }
 
-    /// The report record for this flow.
-    pub fn record(&self, key: &FlowKey, watch: &Watch) -> FlowRecord {
+    /// The report record for this flow; `end` says why it is being reported.
+    pub fn record(&self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
         let result = self.result();
         let (c, roles_from) = self.client_index(key, &result, watch);
         let s = 1 - c;
@@ -194,9 +229,40 @@ impl Flow {
             bytes_to_client: self.bytes[s],
             first_seen: self.first_us,
             last_seen: self.last_us,
-            state: self.state(key.transport),
+            state: self.state(key.transport, end),
             vlan: self.vlan,
             roles_from,
+        }
+    }
+}
+
+/// Why a flow is being reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// Still running: the capture ended (or a verdict is being announced).
+    Running,
+    /// No packet for the idle timeout (or closed and lingered).
+    Idle,
+    /// Pushed out of a full table.
+    Evicted,
+}
+
+/// When flows are reported and freed, in microseconds of capture time (offline) or of the
+/// clock (live).
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub tcp_idle_us: i64,
+    pub udp_idle_us: i64,
+    /// How long a closed (FIN/FIN or RST) flow is kept for stray late packets.
+    pub linger_us: i64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            tcp_idle_us: 300_000_000,
+            udp_idle_us: 60_000_000,
+            linger_us: 5_000_000,
         }
     }
 }
@@ -207,20 +273,75 @@ pub struct FlowTable {
     prefix: usize,
 }
 
+fn record_order(a: &FlowRecord, b: &FlowRecord) -> std::cmp::Ordering {
+    (a.first_seen, a.client, a.server, a.transport.as_str()).cmp(&(
+        b.first_seen,
+        b.client,
+        b.server,
+        b.transport.as_str(),
+    ))
+}
+
 impl FlowTable {
     /// `prefix`: bytes of each TCP direction reassembled and shown to the probe.
     pub fn new(prefix: usize, shards: usize) -> FlowTable {
         let shards = shards.max(4).next_power_of_two();
-        FlowTable { map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, shards), prefix }
+        FlowTable {
+            map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, shards),
+            prefix,
+        }
     }
 
-    /// Accounts one decoded packet.
+    /// Accounts one decoded packet. When this packet made the probe decide and `announce` is
+    /// set, returns the flow's record as it stands, so a live run can print the verdict at once.
     #[inline]
-    pub fn observe(&self, view: &PacketView<'_>, ts_us: i64, wire_len: u32) {
+    pub fn observe(
+        &self,
+        view: &PacketView<'_>,
+        ts_us: i64,
+        wire_len: u32,
+        announce: Option<&Watch>,
+    ) -> Option<FlowRecord> {
         let (key, idx) = FlowKey::of(view);
         let prefix = self.prefix;
-        let mut flow = self.map.entry(key).or_insert_with(|| Flow::new(ts_us, view.vlan, prefix));
-        flow.observe(idx, view, ts_us, wire_len, prefix);
+        let mut flow = self
+            .map
+            .entry(key)
+            .or_insert_with(|| Flow::new(ts_us, view.vlan, prefix));
+        let decided = flow.observe(idx, view, ts_us, wire_len, prefix);
+        match announce {
+            Some(watch) if decided => Some(flow.record(&key, watch, End::Running)),
+            _ => None,
+        }
+    }
+
+    /// Removes and reports the flows that are over at time `now_us`: closed ones after the
+    /// linger time, others after the idle timeout of their transport.
+    pub fn sweep(&self, now_us: i64, t: &Timeouts, watch: &Watch) -> Vec<FlowRecord> {
+        let mut out = Vec::new();
+        self.map.retain(|key, flow| {
+            let quiet = now_us.saturating_sub(flow.last_us);
+            let limit = if flow.ended() {
+                t.linger_us
+            } else if key.transport == Transport::Tcp {
+                t.tcp_idle_us
+            } else {
+                t.udp_idle_us
+            };
+            if quiet >= limit {
+                out.push(flow.record(key, watch, End::Idle));
+                false
+            } else {
+                true
+            }
+        });
+        out.sort_by(record_order);
+        out
+    }
+
+    /// Heap bytes held by reassembly buffers across the table (walks every flow).
+    pub fn heap_bytes(&self) -> usize {
+        self.map.iter().map(|f| f.heap_bytes()).sum()
     }
 
     pub fn len(&self) -> usize {
@@ -237,11 +358,9 @@ impl FlowTable {
         let mut out: Vec<FlowRecord> = keys
             .into_iter()
             .filter_map(|k| self.map.remove(&k))
-            .map(|(k, f)| f.record(&k, watch))
+            .map(|(k, f)| f.record(&k, watch, End::Running))
             .collect();
-        out.sort_by(|a, b| {
-            (a.first_seen, a.client, a.server, a.transport.as_str()).cmp(&(b.first_seen, b.client, b.server, b.transport.as_str()))
-        });
+        out.sort_by(record_order);
         out
     }
 }

@@ -6,6 +6,7 @@
 //! Never: decides verdicts or reads packets.
 
 pub mod json;
+pub mod sink;
 pub mod text;
 pub mod time;
 
@@ -44,6 +45,10 @@ pub enum FlowState {
     Closed,
     /// RST seen.
     Reset,
+    /// No packet for the idle timeout; reported and freed.
+    Idle,
+    /// Pushed out of a full flow table; reported and freed.
+    Evicted,
 }
 
 impl FlowState {
@@ -53,6 +58,8 @@ impl FlowState {
             FlowState::HalfClosed => "half-closed",
             FlowState::Closed => "closed",
             FlowState::Reset => "reset",
+            FlowState::Idle => "idle",
+            FlowState::Evicted => "evicted",
         }
     }
 }
@@ -96,9 +103,12 @@ pub struct FlowRecord {
     pub roles_from: RolesFrom,
 }
 
-/// Counters for the whole run.
+/// Counters for the whole run (or, with `final` false, for the run so far).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
+    /// False for the periodic statistics of a running capture, true for the last one.
+    #[serde(rename = "final")]
+    pub is_final: bool,
     /// The file or interface read.
     pub source: String,
     /// libpcap's name for the link type, with its number, e.g. `EN10MB (1)`.
@@ -115,6 +125,16 @@ pub struct Summary {
     pub packets_other_ports: u64,
     pub packets_not_decoded: u64,
     pub not_decoded: BTreeMap<&'static str, u64>,
+    /// Live capture: packets the kernel saw for this capture (libpcap's ps_recv).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_by_kernel: Option<u64>,
+    /// Live capture: dropped because the kernel buffer was full (ps_drop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by_kernel: Option<u64>,
+    /// Live capture: dropped by the interface or its driver (ps_ifdrop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by_interface: Option<u64>,
+    /// Packets ndbsniff itself dropped because its workers were behind (live capture only).
     pub dropped_by_ndbsniff: u64,
     pub flows: u64,
     pub flows_by_verdict: BTreeMap<&'static str, u64>,
@@ -138,42 +158,4 @@ pub struct ServerRow {
     pub last_seen: i64,
     pub evidence: String,
     pub hint: Option<&'static str>,
-}
-
-/// Groups flows by server endpoint. A server is `ndb-mgm` when any of its flows is; its evidence
-/// and confidence are those of its most convincing flow of that verdict.
-pub fn server_rows(flows: &[FlowRecord]) -> Vec<ServerRow> {
-    let mut groups: BTreeMap<(SocketAddr, &'static str), Vec<&FlowRecord>> = BTreeMap::new();
-    for f in flows {
-        groups.entry((f.server, f.transport.as_str())).or_default().push(f);
-    }
-    groups
-        .into_iter()
-        .map(|((server, _), fs)| {
-            let transport = fs[0].transport;
-            let verdict = fs.iter().map(|f| f.verdict).max().unwrap_or(Verdict::Unknown);
-            let best = fs
-                .iter()
-                .filter(|f| f.verdict == verdict)
-                .max_by_key(|f| (f.confidence, !f.evidence.is_empty(), f.packets_to_server + f.packets_to_client))
-                .copied();
-            let mut clients: Vec<_> = fs.iter().map(|f| f.client.ip()).collect();
-            clients.sort_unstable();
-            clients.dedup();
-            ServerRow {
-                server,
-                transport,
-                verdict,
-                confidence: best.map_or(Confidence::Low, |b| b.confidence),
-                flows: fs.len() as u64,
-                clients: clients.len() as u64,
-                packets: fs.iter().map(|f| f.packets_to_server + f.packets_to_client).sum(),
-                bytes: fs.iter().map(|f| f.bytes_to_server + f.bytes_to_client).sum(),
-                first_seen: fs.iter().map(|f| f.first_seen).min().unwrap_or(0),
-                last_seen: fs.iter().map(|f| f.last_seen).max().unwrap_or(0),
-                evidence: best.map(|b| b.evidence.clone()).unwrap_or_default(),
-                hint: best.and_then(|b| b.hint),
-            }
-        })
-        .collect()
 }

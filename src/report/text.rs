@@ -45,8 +45,19 @@ pub fn write_servers(out: &mut dyn Write, rows: &[ServerRow]) -> io::Result<()> 
     if rows.is_empty() {
         return writeln!(out, "no TCP or UDP flows on the watched ports");
     }
-    let header =
-        ["SERVER", "PROTO", "VERDICT", "CONF", "FLOWS", "CLIENTS", "PACKETS", "BYTES", "FIRST SEEN", "LAST SEEN", "EVIDENCE"];
+    let header = [
+        "SERVER",
+        "PROTO",
+        "VERDICT",
+        "CONF",
+        "FLOWS",
+        "CLIENTS",
+        "PACKETS",
+        "BYTES",
+        "FIRST SEEN",
+        "LAST SEEN",
+        "EVIDENCE",
+    ];
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -73,8 +84,19 @@ pub fn write_flows(out: &mut dyn Write, flows: &[FlowRecord]) -> io::Result<()> 
         return writeln!(out, "no TCP or UDP flows on the watched ports");
     }
     let header = [
-        "CLIENT", "SERVER", "PROTO", "VERDICT", "CONF", "STATE", "PKTS C>S", "PKTS S>C", "BYTES C>S", "BYTES S>C",
-        "FIRST SEEN", "LAST SEEN", "EVIDENCE",
+        "CLIENT",
+        "SERVER",
+        "PROTO",
+        "VERDICT",
+        "CONF",
+        "STATE",
+        "PKTS C>S",
+        "PKTS S>C",
+        "BYTES C>S",
+        "BYTES S>C",
+        "FIRST SEEN",
+        "LAST SEEN",
+        "EVIDENCE",
     ];
     let cells: Vec<Vec<String>> = flows
         .iter()
@@ -114,17 +136,67 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         s.packets_decoded, s.packets_watched, s.packets_other_ports
     );
     if s.packets_not_decoded > 0 {
-        let reasons: Vec<String> = s.not_decoded.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        decoded.push_str(&format!("; not decoded {} ({})", s.packets_not_decoded, reasons.join(", ")));
+        let reasons: Vec<String> = s
+            .not_decoded
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        decoded.push_str(&format!(
+            "; not decoded {} ({})",
+            s.packets_not_decoded,
+            reasons.join(", ")
+        ));
     }
     writeln!(out, "{decoded}")?;
-    if s.dropped_by_ndbsniff > 0 {
-        writeln!(out, "dropped by ndbsniff (workers behind): {}", s.dropped_by_ndbsniff)?;
+    if s.received_by_kernel.is_some() || s.dropped_by_ndbsniff > 0 {
+        writeln!(out, "{}", drops_line(s))?;
     }
-    let verdicts: Vec<String> = s.flows_by_verdict.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let verdicts: Vec<String> = s
+        .flows_by_verdict
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     if verdicts.is_empty() {
         writeln!(out, "flows: 0")
     } else {
-        writeln!(out, "flows: {} ({}), servers: {}", s.flows, verdicts.join(", "), s.servers)
+        writeln!(
+            out,
+            "flows: {} ({}), servers: {}",
+            s.flows,
+            verdicts.join(", "),
+            s.servers
+        )
     }
+}
+
+/// Drop counters as tcpdump prints them at exit, plus ndbsniff's own.
+pub fn drops_line(s: &Summary) -> String {
+    let opt = |v: Option<u64>| v.map_or_else(|| "n/a".to_string(), |n| n.to_string());
+    format!(
+        "{} packets captured, {} received by filter, {} dropped by kernel, {} dropped by interface, {} dropped by ndbsniff",
+        s.packets_read,
+        opt(s.received_by_kernel),
+        opt(s.dropped_by_kernel),
+        opt(s.dropped_by_interface),
+        s.dropped_by_ndbsniff
+    )
+}
+
+/// One line of periodic statistics for a running capture.
+pub fn stats_line(s: &Summary) -> String {
+    let verdicts: Vec<String> = s
+        .flows_by_verdict
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    format!(
+        "{}; {} flows reported ({})",
+        drops_line(s),
+        s.flows,
+        if verdicts.is_empty() {
+            "none yet".to_string()
+        } else {
+            verdicts.join(", ")
+        }
+    )
 }

@@ -48,14 +48,25 @@ mod tests {
     #[test]
     fn known_instants() {
         assert_eq!(rfc3339_us(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(rfc3339_us(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
-        assert_eq!(rfc3339_us(951_782_400_000_000), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339_us(1_700_000_000_123_456),
+            "2023-11-14T22:13:20.123456Z"
+        );
+        assert_eq!(
+            rfc3339_us(951_782_400_000_000),
+            "2000-02-29T00:00:00.000000Z"
+        );
         assert_eq!(rfc3339_us(-1), "1969-12-31T23:59:59.999999Z");
     }
 
     #[test]
     fn extremes_do_not_panic() {
-        for us in [i64::MIN, i64::MIN + 1, i64::MAX, u32::MAX as i64 * 1_000_000] {
+        for us in [
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MAX,
+            u32::MAX as i64 * 1_000_000,
+        ] {
             assert!(rfc3339_us(us).ends_with('Z'));
         }
     }

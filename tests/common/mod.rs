@@ -40,7 +40,12 @@ impl Run {
     }
 
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code(), Some(code), "unexpected exit status\n{}", self.describe());
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "unexpected exit status\n{}",
+            self.describe()
+        );
         self
     }
 
@@ -49,14 +54,18 @@ impl Run {
         self.stdout()
             .lines()
             .map(|l| {
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}\n{}", self.describe()))
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}\n{}", self.describe()))
             })
             .collect()
     }
 
     /// The `"type":"flow"` objects of a JSON run.
     pub fn flows(&self) -> Vec<serde_json::Value> {
-        self.json_lines().into_iter().filter(|v| v["type"] == "flow").collect()
+        self.json_lines()
+            .into_iter()
+            .filter(|v| v["type"] == "flow")
+            .collect()
     }
 
     /// The `"type":"stats"` object of a JSON run.
@@ -73,7 +82,9 @@ pub fn run_bin(bin: &str, args: &[&str]) -> Run {
     let mut cmd = Command::new(bin);
     cmd.args(args).current_dir(root());
     let cmdline = format!("{} {}", bin, args.join(" "));
-    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmdline}: {e}"));
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmdline}: {e}"));
     Run { cmdline, output }
 }
 
@@ -86,7 +97,8 @@ pub fn ndbsniff(args: &[&str]) -> Run {
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
 }
 
