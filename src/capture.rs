@@ -429,6 +429,7 @@ impl BatchPipe {
     }
 }
 
+#[allow(clippy::unnecessary_cast)] // time_t and suseconds_t are not i64 on every platform
 fn timeval_us(tv: &libc::timeval) -> i64 {
     (tv.tv_sec as i64)
         .saturating_mul(1_000_000)

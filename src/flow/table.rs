@@ -194,11 +194,7 @@ impl Flow {
         }
         // Neither or both on a watched port: the higher port is taken as the client's.
         (
-            if key.hi.port > key.lo.port || (key.hi.port == key.lo.port) {
-                1
-            } else {
-                0
-            },
+            if key.hi.port >= key.lo.port { 1 } else { 0 },
             RolesFrom::Port,
         )
     }
