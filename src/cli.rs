@@ -67,6 +67,12 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub udp_idle_timeout: f64,
 
+    /// Flows tracked at once; when full, the least recently seen are evicted and reported
+    /// with state `evicted`.
+    #[arg(long, value_name = "N", default_value_t = ndbsniff::flow::table::DEFAULT_MAX_FLOWS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
+    pub max_flows: usize,
+
     /// Set both idle timeouts at once (seconds).
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,

@@ -28,9 +28,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use capture::{Batch, BatchPipe, CaptureError, CaptureReport, LiveCounters, LiveOptions, Source};
 use decode::SkipReason;
-use flow::table::{FlowTable, Timeouts};
+use flow::table::{FlowEvent as Event, FlowTable, Timeouts};
 use report::sink::{Sink, Style};
-use report::{FlowRecord, Summary};
+use report::Summary;
 
 /// The port ndbsniff watches when none is given.
 pub const DEFAULT_PORT: u16 = 3406;
@@ -128,6 +128,8 @@ pub struct Config {
     /// Print statistics this often while running.
     pub stats_interval: Option<Duration>,
     pub timeouts: Timeouts,
+    /// Flows tracked at once; beyond it the least recently seen are evicted and reported.
+    pub max_flows: usize,
     /// Set by a signal handler (or anything else) to end the capture early, cleanly.
     pub stop: Arc<AtomicBool>,
 }
@@ -182,14 +184,6 @@ struct WorkerCounters {
     skipped: [AtomicU64; SkipReason::ALL.len()],
 }
 
-/// What travels from the workers to the report sink.
-enum Event {
-    /// A flow ended (or went idle) and was removed from the table.
-    Ended(FlowRecord),
-    /// A flow's verdict was just decided; it is still in the table.
-    Decided(FlowRecord),
-}
-
 /// Sweeps are run at most once per this much capture time (offline).
 const SWEEP_EVERY_US: i64 = 1_000_000;
 
@@ -213,7 +207,7 @@ fn worker(
 ) {
     let (mut decoded, mut watched, mut other) = (0u64, 0u64, 0u64);
     let mut skipped = [0u64; SkipReason::ALL.len()];
-    let announce = shared.announce.then_some(shared.watch);
+    let mut table_events = Vec::new();
     for batch in full.iter() {
         let mut last_ts = i64::MIN;
         for meta in &batch.frames {
@@ -222,12 +216,21 @@ fn worker(
                     decoded += 1;
                     if shared.watch.matches(view.src_port, view.dst_port) {
                         watched += 1;
-                        if let Some(rec) =
-                            shared
-                                .table
-                                .observe(&view, meta.ts_us, meta.origlen, announce)
-                        {
-                            let _ = events.try_send(Event::Decided(rec));
+                        let table = shared.table;
+                        table.observe(
+                            &view,
+                            meta.ts_us,
+                            meta.origlen,
+                            shared.watch,
+                            shared.announce,
+                            &mut table_events,
+                        );
+                        for ev in table_events.drain(..) {
+                            match ev {
+                                // Announcements may be dropped when the sink is behind; endings never.
+                                Event::Decided(_) => drop(events.try_send(ev)),
+                                Event::Ended(_) => drop(events.send(ev)),
+                            }
                         }
                     } else {
                         other += 1;
@@ -348,7 +351,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let link_type = format!("{} ({})", capture::dlt_name(source.dlt), source.dlt);
     let link = source.link;
     let threads = cfg.threads.max(1);
-    let table = FlowTable::new(cfg.prefix_bytes, threads * 4);
+    let table = FlowTable::new(cfg.prefix_bytes, threads * 4, cfg.max_flows);
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Batch>(threads * 4);
     let (empty_tx, empty_rx) = crossbeam_channel::bounded::<Batch>(threads * 4 + 2);
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(16 * 1024);
@@ -512,6 +515,7 @@ fn summarize(
         dropped_by_ndbsniff: get(&capture.dropped_by_ndbsniff),
         flows: sink.flow_count,
         flows_by_verdict: sink.by_verdict.clone(),
+        flows_evicted: sink.evicted,
         servers: sink.server_count(),
         error: error.map(ToString::to_string),
         ..base.clone()

@@ -78,6 +78,7 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
             udp_idle_us: us("--udp-idle-timeout", udp_idle)?,
             ..Timeouts::default()
         },
+        max_flows: cli.max_flows,
         stop,
     })
 }

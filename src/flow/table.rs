@@ -1,11 +1,18 @@
 //! The flow table: one entry per conversation, shared by the decoder workers.
 //!
-//! Owns: per-flow counters, TCP flags seen, the bounded reassembly of each direction's prefix and
-//! the probe, until the probe decides; then the buffers are freed and only the verdict stays.
-//! Turning a flow into a [`FlowRecord`] (who is client, what the state is) happens here too.
+//! Owns: per-flow counters, TCP flags seen, and — only once a flow carries payload and until the
+//! probe decides — the bounded reassembly of each direction's prefix and the probe. After the
+//! decision the buffers are freed and only the verdict stays. Flows are reported and removed when
+//! they end or go idle ([`FlowTable::sweep`]) or when the table is full
+//! ([`FlowTable::observe`] evicts the least recently seen). Turning a flow into a [`FlowRecord`]
+//! (who is client, what the state is) happens here too.
 //!
-//! Never: blocks on anything but a dashmap shard lock, allocates per packet once a flow has
-//! decided, or keeps more than the configured prefix of any direction.
+//! Never: blocks on anything but a dashmap shard lock, allocates for a flow that carries no
+//! payload, keeps more than the configured prefix of any direction, or holds more flows than its
+//! limit for longer than one eviction round.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
@@ -24,45 +31,102 @@ struct Inspect {
     probe: NdbProbe,
 }
 
+impl Inspect {
+    fn new(prefix: usize, isn: [Option<u32>; 2]) -> Box<Inspect> {
+        let mut ins = Box::new(Inspect {
+            streams: [StreamPrefix::new(prefix), StreamPrefix::new(prefix)],
+            probe: NdbProbe::new(prefix),
+        });
+        for (stream, isn) in ins.streams.iter_mut().zip(isn) {
+            if let Some(isn) = isn {
+                stream.segment(isn, true, &[], 0);
+            }
+        }
+        ins
+    }
+
+    /// Feeds one packet's payload; returns the probe's state after it.
+    fn feed(&mut self, idx: usize, view: &PacketView<'_>, prefix: usize) -> ProbeState {
+        match view.transport {
+            Transport::Tcp => {
+                let syn = view.tcp.flags & tcp_flags::SYN != 0;
+                match self.streams[idx].segment(view.tcp.seq, syn, view.payload, view.payload_len) {
+                    Fed::Unchanged => ProbeState::NeedMore,
+                    Fed::Grew => self.probe.on_stream(idx, self.streams[idx].data()),
+                    Fed::Rebased => {
+                        // Earlier bytes arrived late: show the probe both directions afresh.
+                        self.probe = NdbProbe::new(prefix);
+                        let mut state = ProbeState::NeedMore;
+                        for i in 0..2 {
+                            if state == ProbeState::NeedMore && !self.streams[i].data().is_empty() {
+                                state = self.probe.on_stream(i, self.streams[i].data());
+                            }
+                        }
+                        state
+                    }
+                }
+            }
+            Transport::Udp => self.probe.on_datagram(idx, view.payload),
+        }
+    }
+
+    /// Nothing more can be learnt from TCP: both directions are full or unwanted.
+    fn exhausted(&self) -> bool {
+        (0..2).all(|i| self.streams[i].is_full() || !self.probe.wants(i))
+    }
+}
+
 /// Everything known about one conversation. Direction index 0 = sent by `key.lo`, 1 = by `key.hi`.
 #[derive(Debug)]
 pub struct Flow {
     pub first_us: i64,
     pub last_us: i64,
-    pub vlan: Option<u16>,
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
+    /// Initial sequence numbers from SYNs, kept until inspection starts.
+    isn: [u32; 2],
+    pub vlan: Option<u16>,
     /// A SYN without ACK was sent by this side.
     pub syn: [bool; 2],
     /// A SYN+ACK was sent by this side.
     pub synack: [bool; 2],
     pub fin: [bool; 2],
     pub rst: bool,
+    isn_seen: [bool; 2],
     inspect: Option<Box<Inspect>>,
     decided: Option<Box<ProbeResult>>,
 }
 
+/// What happened to a flow that a caller may need to report.
+#[derive(Debug)]
+pub enum FlowEvent {
+    /// The probe has just decided; the flow is still in the table.
+    Decided(FlowRecord),
+    /// The flow was removed from the table (evicted, idle, or closed and lingered).
+    Ended(FlowRecord),
+}
+
 impl Flow {
-    fn new(ts_us: i64, vlan: Option<u16>, prefix: usize) -> Flow {
+    fn new(ts_us: i64, vlan: Option<u16>) -> Flow {
         Flow {
             first_us: ts_us,
             last_us: ts_us,
-            vlan,
             packets: [0; 2],
             bytes: [0; 2],
+            isn: [0; 2],
+            vlan,
             syn: [false; 2],
             synack: [false; 2],
             fin: [false; 2],
             rst: false,
-            inspect: Some(Box::new(Inspect {
-                streams: [StreamPrefix::new(prefix), StreamPrefix::new(prefix)],
-                probe: NdbProbe::new(prefix),
-            })),
+            isn_seen: [false; 2],
+            inspect: None,
             decided: None,
         }
     }
 
     /// Accounts one packet sent by endpoint `idx` and feeds its payload to the probe.
+    /// Returns true when the probe decided with this packet.
     fn observe(
         &mut self,
         idx: usize,
@@ -86,46 +150,36 @@ impl Flow {
             self.synack[idx] |= syn && ack;
             self.fin[idx] |= flags & tcp_flags::FIN != 0;
             self.rst |= flags & tcp_flags::RST != 0;
+            if syn && !self.isn_seen[idx] {
+                self.isn_seen[idx] = true;
+                self.isn[idx] = view.tcp.seq;
+            }
         }
-        let Some(ins) = self.inspect.as_mut() else {
+        if self.decided.is_some() || view.payload_len == 0 || view.payload.is_empty() {
+            // Decided flows, and packets without payload bytes, teach the probe nothing. (A SYN's
+            // sequence number was kept above for when inspection starts.)
+            if let Some(ins) = self.inspect.as_mut() {
+                if flags & tcp_flags::SYN != 0 {
+                    ins.streams[idx].segment(view.tcp.seq, true, &[], 0);
+                }
+            }
             return false;
-        };
-        let state = match view.transport {
-            Transport::Tcp => {
-                let syn = flags & tcp_flags::SYN != 0;
-                if (view.payload_len == 0 && !syn) || !ins.probe.wants(idx) {
-                    return false;
-                }
-                match ins.streams[idx].segment(view.tcp.seq, syn, view.payload, view.payload_len) {
-                    Fed::Unchanged => return false,
-                    Fed::Grew => ins.probe.on_stream(idx, ins.streams[idx].data()),
-                    Fed::Rebased => {
-                        ins.probe = NdbProbe::new(prefix);
-                        let mut state = ProbeState::NeedMore;
-                        for i in 0..2 {
-                            if state == ProbeState::NeedMore && !ins.streams[i].data().is_empty() {
-                                state = ins.probe.on_stream(i, ins.streams[i].data());
-                            }
-                        }
-                        state
-                    }
-                }
-            }
-            Transport::Udp => {
-                if view.payload.is_empty() || !ins.probe.wants(idx) {
-                    return false;
-                }
-                ins.probe.on_datagram(idx, view.payload)
-            }
-        };
-        let exhausted = view.transport == Transport::Tcp
-            && (0..2).all(|i| ins.streams[i].is_full() || !ins.probe.wants(i));
-        if state != ProbeState::NeedMore || exhausted {
+        }
+        let isn = [0, 1].map(|i| self.isn_seen[i].then_some(self.isn[i]));
+        let ins = self
+            .inspect
+            .get_or_insert_with(|| Inspect::new(prefix, isn));
+        if !ins.probe.wants(idx) {
+            return false;
+        }
+        let state = ins.feed(idx, view, prefix);
+        let done =
+            state != ProbeState::NeedMore || (view.transport == Transport::Tcp && ins.exhausted());
+        if done {
             self.decided = Some(Box::new(ins.probe.result()));
             self.inspect = None;
-            return true;
         }
-        false
+        done
     }
 
     /// FIN from both sides, or RST: the conversation is over.
@@ -142,11 +196,24 @@ impl Flow {
         }
     }
 
-    /// Heap bytes held by this flow's reassembly buffers.
+    /// Heap bytes held by this flow beyond its table entry (reassembly buffers, probe, verdict).
     pub fn heap_bytes(&self) -> usize {
-        self.inspect
-            .as_ref()
-            .map_or(0, |i| i.streams.iter().map(StreamPrefix::heap_bytes).sum())
+        let inspect = self.inspect.as_ref().map_or(0, |i| {
+            std::mem::size_of::<Inspect>()
+                + i.streams
+                    .iter()
+                    .map(StreamPrefix::heap_bytes)
+                    .sum::<usize>()
+        });
+        let decided = self.decided.as_ref().map_or(0, |d| {
+            std::mem::size_of::<ProbeResult>()
+                + d.evidence
+                    .iter()
+                    .flatten()
+                    .map(String::capacity)
+                    .sum::<usize>()
+        });
+        inspect + decided
     }
 
     fn state(&self, transport: Transport, end: End) -> FlowState {
@@ -263,10 +330,18 @@ impl Default for Timeouts {
     }
 }
 
+/// The default cap on flows tracked at once.
+pub const DEFAULT_MAX_FLOWS: usize = 1_000_000;
+
 /// All flows of a run, keyed canonically, shared by the workers.
 pub struct FlowTable {
     map: DashMap<FlowKey, Flow, FxBuildHasher>,
     prefix: usize,
+    max_flows: usize,
+    /// Flows in the map (kept here because DashMap::len locks every shard).
+    count: AtomicUsize,
+    evicting: Mutex<()>,
+    evicted: AtomicUsize,
 }
 
 fn record_order(a: &FlowRecord, b: &FlowRecord) -> std::cmp::Ordering {
@@ -279,35 +354,80 @@ fn record_order(a: &FlowRecord, b: &FlowRecord) -> std::cmp::Ordering {
 }
 
 impl FlowTable {
-    /// `prefix`: bytes of each TCP direction reassembled and shown to the probe.
-    pub fn new(prefix: usize, shards: usize) -> FlowTable {
+    /// `prefix`: bytes of each TCP direction reassembled and shown to the probe; `max_flows`:
+    /// flows tracked at once before the least recently seen are evicted.
+    pub fn new(prefix: usize, shards: usize, max_flows: usize) -> FlowTable {
         let shards = shards.max(4).next_power_of_two();
         FlowTable {
             map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, shards),
             prefix,
+            max_flows: max_flows.max(1),
+            count: AtomicUsize::new(0),
+            evicting: Mutex::new(()),
+            evicted: AtomicUsize::new(0),
         }
     }
 
-    /// Accounts one decoded packet. When this packet made the probe decide and `announce` is
-    /// set, returns the flow's record as it stands, so a live run can print the verdict at once.
+    /// Accounts one decoded packet. Pushes to `events` the flows evicted to make room for it
+    /// and, when `announce` is set and this packet made the probe decide, the flow's record as
+    /// it stands (so a live run can print the verdict at once).
     #[inline]
     pub fn observe(
         &self,
         view: &PacketView<'_>,
         ts_us: i64,
         wire_len: u32,
-        announce: Option<&Watch>,
-    ) -> Option<FlowRecord> {
+        watch: &Watch,
+        announce: bool,
+        events: &mut Vec<FlowEvent>,
+    ) {
         let (key, idx) = FlowKey::of(view);
         let prefix = self.prefix;
-        let mut flow = self
-            .map
-            .entry(key)
-            .or_insert_with(|| Flow::new(ts_us, view.vlan, prefix));
-        let decided = flow.observe(idx, view, ts_us, wire_len, prefix);
-        match announce {
-            Some(watch) if decided => Some(flow.record(&key, watch, End::Running)),
-            _ => None,
+        if let Some(mut flow) = self.map.get_mut(&key) {
+            if flow.observe(idx, view, ts_us, wire_len, prefix) && announce {
+                events.push(FlowEvent::Decided(flow.record(&key, watch, End::Running)));
+            }
+            return;
+        }
+        if self.count.load(Ordering::Relaxed) >= self.max_flows {
+            self.evict_oldest(watch, events);
+        }
+        let mut inserted = false;
+        let mut flow = self.map.entry(key).or_insert_with(|| {
+            inserted = true;
+            Flow::new(ts_us, view.vlan)
+        });
+        if inserted {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
+        if flow.observe(idx, view, ts_us, wire_len, prefix) && announce {
+            events.push(FlowEvent::Decided(flow.record(&key, watch, End::Running)));
+        }
+    }
+
+    /// Removes the least recently seen sixteenth of the table (at least one flow) and reports
+    /// them as evicted. One worker evicts at a time; the others carry on meanwhile.
+    fn evict_oldest(&self, watch: &Watch, events: &mut Vec<FlowEvent>) {
+        let Ok(_guard) = self.evicting.try_lock() else {
+            return;
+        };
+        if self.count.load(Ordering::Relaxed) < self.max_flows {
+            return;
+        }
+        let mut ages: Vec<(i64, FlowKey)> =
+            self.map.iter().map(|e| (e.last_us, *e.key())).collect();
+        let n = (self.max_flows / 16).clamp(1, ages.len().max(1));
+        if ages.len() > n {
+            ages.select_nth_unstable_by_key(n - 1, |a| a.0);
+            ages.truncate(n);
+        }
+        ages.sort_unstable_by_key(|a| a.0);
+        for (_, key) in ages {
+            if let Some((k, flow)) = self.map.remove(&key) {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                self.evicted.fetch_add(1, Ordering::Relaxed);
+                events.push(FlowEvent::Ended(flow.record(&k, watch, End::Evicted)));
+            }
         }
     }
 
@@ -331,21 +451,28 @@ impl FlowTable {
                 true
             }
         });
+        self.count.fetch_sub(out.len(), Ordering::Relaxed);
         out.sort_by(record_order);
         out
     }
 
-    /// Heap bytes held by reassembly buffers across the table (walks every flow).
-    pub fn heap_bytes(&self) -> usize {
-        self.map.iter().map(|f| f.heap_bytes()).sum()
-    }
-
+    /// Flows tracked now.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.count.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
+    }
+
+    /// Flows evicted so far because the table was full.
+    pub fn evicted(&self) -> usize {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Heap bytes held by reassembly buffers, probes and verdicts across the table (walks every flow).
+    pub fn heap_bytes(&self) -> usize {
+        self.map.iter().map(|f| f.heap_bytes()).sum()
     }
 
     /// Removes every flow and returns their records, ordered by first packet time then endpoints.
@@ -356,6 +483,7 @@ impl FlowTable {
             .filter_map(|k| self.map.remove(&k))
             .map(|(k, f)| f.record(&k, watch, End::Running))
             .collect();
+        self.count.store(0, Ordering::Relaxed);
         out.sort_by(record_order);
         out
     }

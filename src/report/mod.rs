@@ -138,6 +138,8 @@ pub struct Summary {
     pub dropped_by_ndbsniff: u64,
     pub flows: u64,
     pub flows_by_verdict: BTreeMap<&'static str, u64>,
+    /// Flows pushed out of a full table (`--max-flows`), each reported with state `evicted`.
+    pub flows_evicted: u64,
     pub servers: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

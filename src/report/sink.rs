@@ -39,6 +39,7 @@ pub struct Sink<'a> {
     flows: Vec<FlowRecord>,
     announced: BTreeMap<(SocketAddr, &'static str), (Verdict, Confidence)>,
     pub flow_count: u64,
+    pub evicted: u64,
     pub by_verdict: BTreeMap<&'static str, u64>,
 }
 
@@ -51,6 +52,7 @@ impl<'a> Sink<'a> {
             flows: Vec::new(),
             announced: BTreeMap::new(),
             flow_count: 0,
+            evicted: 0,
             by_verdict: BTreeMap::new(),
         }
     }
@@ -58,6 +60,7 @@ impl<'a> Sink<'a> {
     /// A flow that ended (or the capture did).
     pub fn flow(&mut self, rec: FlowRecord) -> io::Result<()> {
         self.flow_count += 1;
+        self.evicted += u64::from(rec.state == super::FlowState::Evicted);
         *self.by_verdict.entry(rec.verdict.as_str()).or_default() += 1;
         match self.style {
             Style::Json => {
