@@ -16,6 +16,7 @@ pub mod filter;
 pub mod flow;
 pub mod privilege;
 pub mod report;
+pub mod synth;
 
 use std::io::Write;
 use std::path::PathBuf;

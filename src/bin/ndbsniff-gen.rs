@@ -1,0 +1,212 @@
+//! `ndbsniff-gen`: writes synthetic captures from the `ndbsniff::synth` library.
+//!
+//! Owns: argument parsing and mapping to library calls. Must never contain generation logic of
+//! its own (everything reusable lives in the library) and never read the clock.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ndbsniff::synth::testdata::{flow_addr, write_testdata, BASE_TS_NS};
+use ndbsniff::synth::{
+    lookalike, ndb, schedule, write_capture, ByteOrder, CaptureFormat, CaptureStart, Close, Encap,
+    FixedSegments, Link, PlacedFlow, Script, Side, TcpPlan, Transform,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "ndbsniff-gen",
+    about = "Write deterministic synthetic captures for ndbsniff"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the project's test captures and MANIFEST.tsv into DIR.
+    Testdata {
+        /// Output directory (created if missing).
+        dir: PathBuf,
+    },
+    /// List the conversations `conversation` can write.
+    List,
+    /// Write one conversation to a capture file.
+    Conversation(ConversationArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Pcap,
+    PcapNs,
+    Pcapng,
+    PcapngNs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SideArg {
+    Client,
+    Server,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CloseArg {
+    Fin,
+    Rst,
+    None,
+}
+
+#[derive(clap::Args)]
+struct ConversationArgs {
+    /// Conversation name (see `ndbsniff-gen list`).
+    name: String,
+    /// Output file.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+    /// Link type: eth, sll, sll2, raw, rawv4, rawv6, null, loop.
+    #[arg(long, default_value = "eth")]
+    link: String,
+    /// Number of VLAN tags on Ethernet (0-3).
+    #[arg(long, default_value_t = 0)]
+    vlans: usize,
+    /// Use IPv6 addresses.
+    #[arg(long)]
+    ipv6: bool,
+    /// Server port.
+    #[arg(long, default_value_t = 3406)]
+    port: u16,
+    /// File format.
+    #[arg(long, value_enum, default_value = "pcap")]
+    format: FormatArg,
+    /// Write a big-endian file.
+    #[arg(long)]
+    big_endian: bool,
+    /// Snap length.
+    #[arg(long, default_value_t = CaptureFormat::DEFAULT_SNAPLEN)]
+    snaplen: u32,
+    /// Maximum payload bytes per segment.
+    #[arg(long, default_value_t = 1448)]
+    segment_size: usize,
+    /// Fixed segment size (1: one-byte segments).
+    #[arg(long)]
+    fixed_segment: Option<usize>,
+    /// Apply the fixed segment size only to the first N bytes of each direction.
+    #[arg(long)]
+    fixed_for: Option<usize>,
+    /// Deliver every Nth data segment out of order.
+    #[arg(long)]
+    out_of_order: Option<u32>,
+    /// Retransmit every Nth data segment.
+    #[arg(long)]
+    retransmit: Option<u32>,
+    /// Follow every Nth data segment by an overlapping retransmission.
+    #[arg(long)]
+    overlap: Option<u32>,
+    /// Start the capture at script message N (drops the handshake).
+    #[arg(long)]
+    start_at_message: Option<usize>,
+    /// Keep only the packets of one side.
+    #[arg(long, value_enum)]
+    only: Option<SideArg>,
+    /// Override how the connection ends.
+    #[arg(long, value_enum)]
+    close: Option<CloseArg>,
+    /// Seed for sequence numbers, ports and timing.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn find_script(name: &str) -> Option<Script> {
+    ndb::CONVERSATIONS
+        .iter()
+        .chain(lookalike::CONVERSATIONS)
+        .find(|c| c.name == name)
+        .map(|c| (c.build)())
+}
+
+fn conversation(a: &ConversationArgs) -> Result<(), String> {
+    let script =
+        find_script(&a.name).ok_or_else(|| format!("unknown conversation '{}'", a.name))?;
+    let link = Link::from_name(&a.link).ok_or_else(|| format!("unknown link type '{}'", a.link))?;
+    let encap = Encap::new(link)
+        .with_vlan_stack(a.vlans)
+        .map_err(|e| e.to_string())?;
+    let mut format = match a.format {
+        FormatArg::Pcap => CaptureFormat::PCAP_US,
+        FormatArg::PcapNs => CaptureFormat::PCAP_NS,
+        FormatArg::Pcapng => CaptureFormat::PCAPNG_US,
+        FormatArg::PcapngNs => CaptureFormat::PCAPNG_NS,
+    }
+    .with_snaplen(a.snaplen);
+    if a.big_endian {
+        format = format.with_byte_order(ByteOrder::Big);
+    }
+    let mut plan = TcpPlan {
+        max_segment: a.segment_size,
+        seed: a.seed,
+        ..TcpPlan::default()
+    };
+    if let Some(size) = a.fixed_segment {
+        plan.fixed = Some(FixedSegments {
+            size,
+            first_bytes: a.fixed_for,
+        });
+    }
+    if let Some(every) = a.out_of_order {
+        plan.transforms.push(Transform::OutOfOrder { every });
+    }
+    if let Some(every) = a.retransmit {
+        plan.transforms.push(Transform::Retransmit { every });
+    }
+    if let Some(every) = a.overlap {
+        plan.transforms.push(Transform::OverlapRetransmit { every });
+    }
+    if let Some(n) = a.start_at_message {
+        plan.start = CaptureStart::AtMessage(n);
+    }
+    plan.only = a.only.map(|s| match s {
+        SideArg::Client => Side::Client,
+        SideArg::Server => Side::Server,
+    });
+    plan.close = a.close.map(|c| match c {
+        CloseArg::Fin => Close::Fin { by: Side::Client },
+        CloseArg::Rst => Close::Rst { by: Side::Client },
+        CloseArg::None => Close::None,
+    });
+    let flow = PlacedFlow {
+        addr: flow_addr(0, a.ipv6, 40_000 + (a.seed % 20_000) as u16, a.port),
+        start_ns: BASE_TS_NS,
+        packets: schedule(&script, &plan),
+        ip_id_seed: a.seed as u16,
+    };
+    let bytes = write_capture(format, &encap, &[flow]).map_err(|e| e.to_string())?;
+    std::fs::write(&a.output, bytes).map_err(|e| format!("{}: {e}", a.output.display()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Testdata { dir } => write_testdata(dir)
+            .map(|files| {
+                for (name, len) in files {
+                    println!("{len:>8}  {name}");
+                }
+            })
+            .map_err(|e| format!("{}: {e}", dir.display())),
+        Command::List => {
+            for c in ndb::CONVERSATIONS.iter().chain(lookalike::CONVERSATIONS) {
+                println!("{:<22} {}", c.name, c.description);
+            }
+            Ok(())
+        }
+        Command::Conversation(a) => conversation(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ndbsniff-gen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
