@@ -376,10 +376,17 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         announce: live && cfg.format == Format::Text,
     };
     let mut sink = Sink::new(out, style);
+    let watching = match cfg.watch.port_list() {
+        _ if cfg.watch.is_any() => "any port".to_string(),
+        [p] => format!("port {p}"),
+        ps => format!("ports {}", ps.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
+    };
     let base = Summary {
         source: source_name(cfg),
         link_type,
+        watching,
         filter: expr,
+        user_filter: cfg.filter.clone(),
         ..Summary::default()
     };
     let stop = &cfg.stop;

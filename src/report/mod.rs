@@ -113,8 +113,14 @@ pub struct Summary {
     pub source: String,
     /// libpcap's name for the link type, with its number, e.g. `EN10MB (1)`.
     pub link_type: String,
+    /// The ports watched, e.g. `port 3406`, or `any port`.
+    pub watching: String,
+    /// The BPF expression in force (the user's, and the port selection).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// The user's own BPF expression, if any.
+    #[serde(skip)]
+    pub user_filter: Option<String>,
     pub packets_read: u64,
     pub bytes_read: u64,
     /// TCP or UDP packets decoded (on any port).

@@ -124,10 +124,10 @@ pub fn write_flows(out: &mut dyn Write, flows: &[FlowRecord]) -> io::Result<()> 
 pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(out)?;
     let mut line = format!(
-        "{}: {} packets read ({} bytes), link type {}",
-        s.source, s.packets_read, s.bytes_read, s.link_type
+        "{}: {} packets read ({} bytes), link type {}, watching {}",
+        s.source, s.packets_read, s.bytes_read, s.link_type, s.watching
     );
-    if let Some(f) = &s.filter {
+    if let Some(f) = &s.user_filter {
         line.push_str(&format!(", filter: {f}"));
     }
     writeln!(out, "{line}")?;
