@@ -1,0 +1,367 @@
+//! Live capture on the loopback interface, as root: real TCP conversations on 127.0.0.1, one
+//! speaking the NDB management protocol and one HTTP, on the watched port; stopped with SIGINT.
+//! Skips with a message when not root or when `lo` cannot be captured. Traffic stays on 127.0.0.1.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A port on 127.0.0.1 nothing listens on (3406 itself when free).
+fn free_port() -> u16 {
+    if TcpListener::bind(("127.0.0.1", 3406)).is_ok() {
+        return 3406;
+    }
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(34060)
+}
+
+struct Sniffer {
+    child: Child,
+    stderr_lines: mpsc::Receiver<String>,
+    stderr_seen: Vec<String>,
+}
+
+impl Sniffer {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Sniffer {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ndbsniff"));
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start ndbsniff");
+        let stderr = child.stderr.take().expect("stderr pipe");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Sniffer {
+            child,
+            stderr_lines: rx,
+            stderr_seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`; None if the process ended or time ran out.
+    fn wait_stderr(&mut self, needle: &str, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(line) = self.stderr_lines.recv_timeout(Duration::from_millis(50)) {
+                self.stderr_seen.push(line.clone());
+                if line.contains(needle) {
+                    return Some(line);
+                }
+            }
+        }
+        None
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends SIGINT and collects stdout, the rest of stderr and the exit code (within 5 s).
+    fn interrupt(mut self) -> (String, Vec<String>, Option<i32>) {
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(self.pid(), libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let status = loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                break Some(st);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        if let Some(mut s) = self.child.stdout.take() {
+            let _ = s.read_to_string(&mut out);
+        }
+        while let Ok(line) = self.stderr_lines.recv_timeout(Duration::from_millis(200)) {
+            self.stderr_seen.push(line);
+        }
+        (out, self.stderr_seen, status.and_then(|s| s.code()))
+    }
+}
+
+/// Reads one request or reply: up to and including the empty line that ends it.
+fn read_message(stream: &mut BufReader<TcpStream>) -> String {
+    let mut msg = String::new();
+    loop {
+        let mut line = String::new();
+        match stream.read_line(&mut line) {
+            Ok(0) | Err(_) => return msg,
+            Ok(_) => {
+                let end = line.trim_end_matches(['\r', '\n']).is_empty();
+                msg.push_str(&line);
+                if end {
+                    return msg;
+                }
+            }
+        }
+    }
+}
+
+/// A tiny management server: answers `get version` and `get nodeid` as ndb_mgmd 8.0 does.
+fn ndb_server(listener: TcpListener) {
+    let Ok((stream, _)) = listener.accept() else {
+        return;
+    };
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    loop {
+        let req = read_message(&mut reader);
+        if req.is_empty() {
+            return;
+        }
+        let reply = if req.starts_with("get version") {
+            "version\nid: 524323\nmajor: 8\nminor: 0\nbuild: 35\nstring: mysql-8.0.35 ndb-8.0.35\nmysql_major: 8\nmysql_minor: 0\nmysql_build: 35\n\n".to_string()
+        } else if req.starts_with("get nodeid") {
+            "get nodeid reply\nnodeid: 50\nresult: Ok\n\n".to_string()
+        } else {
+            format!(
+                "result: Unknown command, '{}'\n\n",
+                req.lines().next().unwrap_or("")
+            )
+        };
+        if writer.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn ndb_client(port: u16) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to NDB server");
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    writer
+        .write_all(b"get nodeid\nname:\"mysqld --server-id=1\"\nendian:\"little\"\npublic key:\"a public key\"\npassword:\"mysqld\"\nlog_event: 1\nuser:\"mysqld\"\nnodeid: 0\nnodetype: 1\nversion: 524323\n\n")
+        .expect("send get nodeid");
+    assert!(read_message(&mut reader).starts_with("get nodeid reply"));
+    writer
+        .write_all(b"get version\n\n")
+        .expect("send get version");
+    assert!(read_message(&mut reader).starts_with("version\n"));
+}
+
+fn http_exchange(listener: TcpListener, port: u16) {
+    let server = thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut writer = stream.try_clone().expect("clone");
+        let _ = read_message(&mut BufReader::new(stream));
+        let _ = writer.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok",
+        );
+    });
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect to HTTP server");
+    c.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\n\r\n")
+        .expect("send HTTP");
+    let mut reply = String::new();
+    let _ = c.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 200"));
+    let _ = server.join();
+}
+
+/// Runs the two conversations on `port`, one after the other.
+fn talk(port: u16) {
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind NDB server");
+    let server = thread::spawn(move || ndb_server(listener));
+    ndb_client(port);
+    let _ = server.join();
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind HTTP server");
+    http_exchange(listener, port);
+}
+
+fn uid_line(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap_or("")
+        .to_string()
+}
+
+fn skip_reason() -> Option<String> {
+    if !is_root() {
+        return Some("not running as root".into());
+    }
+    let probe = common::ndbsniff(&["-i", "lo", "--duration", "0.2", "--format", "json"]);
+    if probe.code() != Some(0) {
+        return Some(format!("cannot capture on lo: {}", probe.stderr().trim()));
+    }
+    None
+}
+
+#[test]
+fn live_loopback_json_verdicts_drops_and_privilege_drop() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let port = free_port();
+    let port_s = port.to_string();
+    let dir = common::temp_dir("live-json");
+    let pcap_out = dir.join("watched.pcap");
+    let pcap_s = pcap_out.to_str().expect("utf-8 path").to_string();
+    let mut sniffer = Sniffer::start(
+        &[
+            "-i", "lo", "--port", &port_s, "--format", "json", "-w", &pcap_s,
+        ],
+        &[("SUDO_UID", "65534"), ("SUDO_GID", "65534")],
+    );
+    let listening = sniffer.wait_stderr("listening on lo", Duration::from_secs(10));
+    assert!(
+        listening.is_some(),
+        "no 'listening on' line: {:?}",
+        sniffer.stderr_seen
+    );
+    let uid = uid_line(sniffer.pid());
+    assert!(uid.starts_with("Uid:"), "cannot read the process status");
+    assert!(
+        uid.split_whitespace().skip(1).all(|u| u == "65534"),
+        "still privileged after opening: {uid}"
+    );
+
+    talk(port);
+    thread::sleep(Duration::from_millis(500));
+    let (stdout, stderr, code) = sniffer.interrupt();
+    assert_eq!(
+        code,
+        Some(0),
+        "exit status; stderr: {stderr:?}\nstdout: {stdout}"
+    );
+
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+        .collect();
+    let flows: Vec<&serde_json::Value> = lines.iter().filter(|v| v["type"] == "flow").collect();
+    let server = format!("127.0.0.1:{port}");
+    let verdicts: Vec<&str> = flows
+        .iter()
+        .filter(|f| f["server"] == server.as_str())
+        .map(|f| f["verdict"].as_str().unwrap_or("?"))
+        .collect();
+    assert!(
+        verdicts.contains(&"ndb-mgm"),
+        "no ndb-mgm flow on {server}: {stdout}"
+    );
+    assert!(
+        verdicts.contains(&"unknown"),
+        "no unknown (HTTP) flow on {server}: {stdout}"
+    );
+    let stats = lines
+        .iter()
+        .rev()
+        .find(|v| v["type"] == "stats")
+        .expect("final stats object");
+    assert_eq!(stats["final"], true);
+    for key in [
+        "received_by_kernel",
+        "dropped_by_kernel",
+        "dropped_by_interface",
+        "dropped_by_ndbsniff",
+    ] {
+        assert!(stats[key].is_u64(), "stats lacks {key}: {stats}");
+    }
+    assert!(stats["packets_read"].as_u64().unwrap_or(0) >= 10, "{stats}");
+
+    // The -w file is a readable capture holding the same conversations.
+    let replay = common::ndbsniff(&["-r", &pcap_s, "--port", &port_s, "--format", "json"]);
+    replay.expect_code(0);
+    let replayed: Vec<String> = replay
+        .flows()
+        .iter()
+        .map(|f| f["verdict"].as_str().unwrap_or("?").to_string())
+        .collect();
+    assert!(
+        replayed.contains(&"ndb-mgm".to_string()) && replayed.contains(&"unknown".to_string()),
+        "{}",
+        replay.describe()
+    );
+}
+
+#[test]
+fn live_text_announces_verdicts_while_running() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    // Both tests may run at once: this one uses its own port.
+    let port = TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let port_s = port.to_string();
+    let mut sniffer = Sniffer::start(
+        &["-i", "lo", "--port", &port_s, "--stats-interval", "0.3"],
+        &[],
+    );
+    assert!(
+        sniffer
+            .wait_stderr("listening on lo", Duration::from_secs(10))
+            .is_some(),
+        "{:?}",
+        sniffer.stderr_seen
+    );
+    let stdout = sniffer.child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    let server = thread::spawn(move || ndb_server(listener));
+    ndb_client(port);
+    // The verdict line must appear while the capture is still running.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut announced = None;
+    while announced.is_none() && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+            if line.contains(&format!("127.0.0.1:{port} tcp ndb-mgm")) {
+                announced = Some(line);
+            }
+        }
+    }
+    let _ = server.join();
+    assert!(announced.is_some(), "no verdict line while running");
+    assert!(
+        sniffer
+            .wait_stderr("dropped by kernel", Duration::from_secs(3))
+            .is_some(),
+        "no periodic stats line"
+    );
+    let (_, stderr, code) = sniffer.interrupt();
+    assert_eq!(code, Some(0), "{stderr:?}");
+    let mut rest = Vec::new();
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(300)) {
+        rest.push(l);
+    }
+    assert!(
+        rest.iter().any(|l| l.contains("dropped by kernel")),
+        "no drop counters at exit: {rest:?}"
+    );
+}

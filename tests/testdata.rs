@@ -1,0 +1,175 @@
+//! Runs ndbsniff on every capture in testdata/ and checks it two ways: against the verdicts
+//! MANIFEST.tsv promises, and line by line against the reviewed `<file>.expected.json` beside it.
+//!
+//! After a reviewed change of output, regenerate the expectations with
+//! `NDBSNIFF_BLESS=1 cargo test --release --test testdata`.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+struct Case {
+    file: String,
+    args: Vec<String>,
+    expect: String,
+}
+
+fn manifest() -> Vec<Case> {
+    let text = std::fs::read_to_string(common::root().join("testdata/MANIFEST.tsv"))
+        .expect("read testdata/MANIFEST.tsv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("MANIFEST.tsv has no {name} column"))
+    };
+    let (f, a, e) = (col("file"), col("args"), col("expect"));
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            let cell = |i: usize| cells.get(i).copied().unwrap_or("").trim().to_string();
+            Case {
+                file: cell(f),
+                args: cell(a).split_whitespace().map(String::from).collect(),
+                expect: cell(e),
+            }
+        })
+        .collect()
+}
+
+fn run_case(case: &Case) -> common::Run {
+    let path = format!("testdata/{}", case.file);
+    let mut args: Vec<&str> = vec!["-r", &path, "--format", "json", "--threads", "1"];
+    args.extend(case.args.iter().map(String::as_str));
+    common::ndbsniff(&args)
+}
+
+/// Checks the verdicts the manifest promises; returns a description of what is wrong.
+fn check_manifest(case: &Case, run: &common::Run) -> Result<(), String> {
+    let flows = run.flows();
+    let mut by_verdict: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &flows {
+        *by_verdict
+            .entry(f["verdict"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+    }
+    let code = run.code();
+    let fail = |why: String| Err(format!("{}: {why}\n{}", case.file, run.describe()));
+    match case.expect.as_str() {
+        "error" => {
+            if code != Some(2) || !flows.is_empty() {
+                return fail("expected exit 2 and no flows".into());
+            }
+        }
+        "partial" => {
+            if code != Some(1) || flows.is_empty() {
+                return fail("expected exit 1 with flows reported".into());
+            }
+        }
+        "ndb-mgm" | "unknown" => {
+            if code != Some(0) || flows.is_empty() {
+                return fail("expected exit 0 and at least one flow".into());
+            }
+            if let Some(bad) = flows.iter().find(|f| f["verdict"] != case.expect.as_str()) {
+                return fail(format!("expected every flow {}, got {bad}", case.expect));
+            }
+        }
+        counts => {
+            let mut want: BTreeMap<String, usize> = BTreeMap::new();
+            for part in counts.split(',') {
+                let (v, n) = part.split_once('=').unwrap_or((part, "1"));
+                want.insert(v.trim().to_string(), n.trim().parse().unwrap_or(usize::MAX));
+            }
+            if by_verdict != want {
+                return fail(format!(
+                    "expected flows by verdict {want:?}, got {by_verdict:?}"
+                ));
+            }
+        }
+    }
+    if code != Some(0) {
+        let err = run.stderr();
+        if err.lines().count() != 1 || !err.contains(&case.file) {
+            return fail("expected a one-line error naming the file".into());
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn testdata_matches_manifest_and_expected_output() {
+    let cases = manifest();
+    assert!(!cases.is_empty(), "testdata/MANIFEST.tsv lists no captures");
+    let bless = std::env::var_os("NDBSNIFF_BLESS").is_some();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let run = run_case(case);
+        if let Err(e) = check_manifest(case, &run) {
+            failures.push(e);
+            continue;
+        }
+        let expected_path = common::root().join(format!("testdata/{}.expected.json", case.file));
+        if bless {
+            std::fs::write(&expected_path, run.stdout()).expect("write expected output");
+            continue;
+        }
+        match std::fs::read_to_string(&expected_path) {
+            Err(_) => failures.push(format!(
+                "{}: no {} (review the output, then NDBSNIFF_BLESS=1 cargo test --release --test testdata)",
+                case.file,
+                expected_path.display()
+            )),
+            Ok(expected) if expected != run.stdout() => {
+                let diff: Vec<String> = expected
+                    .lines()
+                    .zip(run.stdout().lines().chain(std::iter::repeat("<missing>")))
+                    .filter(|(e, g)| e != g)
+                    .take(3)
+                    .map(|(e, g)| format!("  expected: {e}\n  got:      {g}"))
+                    .collect();
+                failures.push(format!("{}: output differs from expected\n{}", case.file, diff.join("\n")));
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} testdata captures failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn generator_reproduces_testdata_byte_for_byte() {
+    let dir = common::temp_dir("regenerated-testdata");
+    let out = common::run_bin(
+        env!("CARGO_BIN_EXE_ndbsniff-gen"),
+        &["testdata", dir.to_str().unwrap()],
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&dir).expect("read regenerated dir") {
+        let entry = entry.expect("dir entry");
+        let name = entry.file_name();
+        let committed = common::root().join("testdata").join(&name);
+        let fresh = std::fs::read(entry.path()).expect("read regenerated file");
+        let old = std::fs::read(&committed).unwrap_or_else(|_| {
+            panic!(
+                "{} is generated but not in testdata/",
+                name.to_string_lossy()
+            )
+        });
+        assert!(
+            fresh == old,
+            "testdata/{} differs from what the generator writes now",
+            name.to_string_lossy()
+        );
+        compared += 1;
+    }
+    assert!(compared > 10, "the generator wrote only {compared} files");
+}
