@@ -12,7 +12,7 @@
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -319,12 +319,17 @@ impl Source {
     /// Reads until the end of the file, `limit` packets, or `stop`, sending batches to the workers.
     /// A file is replayed losslessly (blocking when the workers are behind); a live capture never
     /// blocks and counts the batches it had to drop.
+    ///
+    /// `after_batch` is called (offline only) after each batch is handed over, with the capture
+    /// time of its last frame; the pipeline uses it to sweep ended flows at a point where every
+    /// earlier batch has been processed.
     pub fn run(
         self,
-        pipe: BatchPipe,
+        pipe: BatchPipe<'_>,
         limit: Option<u64>,
         stop: &AtomicBool,
         counters: &LiveCounters,
+        after_batch: &mut dyn FnMut(i64),
     ) -> CaptureReport {
         let Source {
             name,
@@ -343,6 +348,7 @@ impl Source {
                 None,
                 counters,
                 &mut savefile,
+                after_batch,
                 |caplen| {
                     offset += 16 + caplen as u64;
                 },
@@ -358,6 +364,7 @@ impl Source {
                     Some(fd),
                     counters,
                     &mut savefile,
+                    &mut |_| {},
                     |_| {},
                 )
             }
@@ -412,12 +419,14 @@ pub fn pcap_message(e: &pcap::Error) -> String {
 }
 
 /// The two channels between the capture thread and the workers: full batches out, empty ones back.
-pub struct BatchPipe {
+pub struct BatchPipe<'a> {
     pub full: Sender<Batch>,
     pub empty: Receiver<Batch>,
+    /// Batches sent and not yet finished by a worker (workers decrement it).
+    pub in_flight: &'a AtomicUsize,
 }
 
-impl BatchPipe {
+impl BatchPipe<'_> {
     fn fresh(&self) -> Batch {
         match self.empty.try_recv() {
             Ok(mut b) => {
@@ -439,12 +448,13 @@ fn timeval_us(tv: &libc::timeval) -> i64 {
 #[allow(clippy::too_many_arguments)]
 fn read_loop<T: Activated + ?Sized>(
     capture: &mut Capture<T>,
-    pipe: &BatchPipe,
+    pipe: &BatchPipe<'_>,
     limit: Option<u64>,
     stop: &AtomicBool,
     live_fd: Option<i32>,
     counters: &LiveCounters,
     savefile: &mut Option<pcap::Savefile>,
+    after_batch: &mut dyn FnMut(i64),
     mut on_record: impl FnMut(u32),
 ) -> CaptureReport {
     let lossless = live_fd.is_none();
@@ -467,11 +477,15 @@ fn read_loop<T: Activated + ?Sized>(
                 }
                 batch.push(timeval_us(&pkt.header.ts), pkt.data, pkt.header.len);
                 if batch.is_full() || (!lossless && batch_started.elapsed() >= LIVE_FLUSH) {
+                    let last_ts = batch.frames.last().map_or(0, |f| f.ts_us);
                     let full = std::mem::replace(&mut batch, pipe.fresh());
                     if !send(pipe, full, lossless, &mut report, &mut batch) {
                         return report;
                     }
                     publish(capture, &report, counters, lossless, &mut last_stats);
+                    if lossless {
+                        after_batch(last_ts);
+                    }
                 }
             }
             Err(pcap::Error::NoMorePackets) => break,
@@ -558,24 +572,33 @@ fn publish<T: Activated + ?Sized>(
 /// Sends a batch; returns false when the workers are gone. When a live batch cannot be queued its
 /// frames are counted as dropped and its buffer becomes `reuse`, so no allocation follows a drop.
 fn send(
-    pipe: &BatchPipe,
+    pipe: &BatchPipe<'_>,
     batch: Batch,
     lossless: bool,
     report: &mut CaptureReport,
     reuse: &mut Batch,
 ) -> bool {
+    pipe.in_flight.fetch_add(1, Ordering::AcqRel);
     if lossless {
-        return pipe.full.send(batch).is_ok();
+        let sent = pipe.full.send(batch).is_ok();
+        if !sent {
+            pipe.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+        return sent;
     }
     match pipe.full.try_send(batch) {
         Ok(()) => true,
         Err(crossbeam_channel::TrySendError::Full(mut b)) => {
+            pipe.in_flight.fetch_sub(1, Ordering::AcqRel);
             report.dropped_by_ndbsniff += b.frames.len() as u64;
             b.clear();
             *reuse = b;
             true
         }
-        Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,
+        Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+            pipe.in_flight.fetch_sub(1, Ordering::AcqRel);
+            false
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub mod synth;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -193,9 +193,8 @@ struct Shared<'a> {
     watch: &'a Watch,
     timeouts: Timeouts,
     counters: &'a WorkerCounters,
-    /// Offline: sweep by capture time, from the workers. Live: the main thread sweeps by clock.
-    sweep_by_capture_time: bool,
-    next_sweep_us: &'a AtomicI64,
+    /// Batches handed to the workers and not yet finished.
+    in_flight: &'a AtomicUsize,
     announce: bool,
 }
 
@@ -254,31 +253,34 @@ fn worker(
                 total.fetch_add(std::mem::take(n), Ordering::Relaxed);
             }
         }
-        if shared.sweep_by_capture_time && last_ts != i64::MIN {
-            sweep_if_due(shared, last_ts, &events);
-        }
+        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// Offline: one worker at a time sweeps the table when capture time has moved on by a second.
-fn sweep_if_due(shared: &Shared<'_>, now_us: i64, events: &Sender<Event>) {
-    let due = shared.next_sweep_us.load(Ordering::Relaxed);
-    // A capture whose clock jumps backwards (joined captures) restarts the schedule.
-    let jumped_back = now_us < due.saturating_sub(10 * SWEEP_EVERY_US);
-    if now_us < due && !jumped_back {
-        return;
-    }
-    let next = now_us.saturating_add(SWEEP_EVERY_US);
-    if shared
-        .next_sweep_us
-        .compare_exchange(due, next, Ordering::AcqRel, Ordering::Relaxed)
-        .is_err()
-    {
-        return;
-    }
-    for rec in shared.table.sweep(now_us, &shared.timeouts, shared.watch) {
-        if events.send(Event::Ended(rec)).is_err() {
+/// Offline sweeps: once capture time has moved on by a second, wait until the workers have
+/// finished every batch handed out so far, then report and free the flows that ended or went
+/// idle. Sweeping only at such quiet points makes the output the same for any thread count.
+struct CaptureTimeSweeper<'a> {
+    shared: &'a Shared<'a>,
+    events: Sender<Event>,
+    next_due_us: i64,
+}
+
+impl CaptureTimeSweeper<'_> {
+    fn after_batch(&mut self, now_us: i64) {
+        // A capture whose clock jumps backwards (joined captures) restarts the schedule.
+        let jumped_back = now_us < self.next_due_us.saturating_sub(10 * SWEEP_EVERY_US);
+        if now_us < self.next_due_us && !jumped_back {
             return;
+        }
+        self.next_due_us = now_us.saturating_add(SWEEP_EVERY_US);
+        while self.shared.in_flight.load(Ordering::Acquire) > 0 {
+            thread::yield_now();
+        }
+        for rec in self.shared.table.sweep(now_us, &self.shared.timeouts, self.shared.watch) {
+            if self.events.send(Event::Ended(rec)).is_err() {
+                return;
+            }
         }
     }
 }
@@ -358,7 +360,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(16 * 1024);
     let live_counters = LiveCounters::default();
     let worker_counters = WorkerCounters::default();
-    let next_sweep = AtomicI64::new(i64::MIN);
+    let in_flight = AtomicUsize::new(0);
     let style = match cfg.format {
         Format::Json => Style::Json,
         Format::Text => Style::Text {
@@ -371,8 +373,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         watch: &cfg.watch,
         timeouts: cfg.timeouts,
         counters: &worker_counters,
-        sweep_by_capture_time: !live,
-        next_sweep_us: &next_sweep,
+        in_flight: &in_flight,
         announce: live && cfg.format == Format::Text,
     };
     let mut sink = Sink::new(out, style);
@@ -406,14 +407,19 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         }
         drop(full_rx);
         drop(empty_tx);
-        let pipe = BatchPipe {
-            full: full_tx,
-            empty: empty_rx,
-        };
+        let pipe = BatchPipe { full: full_tx, empty: empty_rx, in_flight: &in_flight };
         let (count, counters) = (cfg.count, &live_counters);
+        let mut sweeper = CaptureTimeSweeper { shared, events: event_tx.clone(), next_due_us: i64::MIN };
         let capture = thread::Builder::new()
             .name("capture".into())
-            .spawn_scoped(s, move || source.run(pipe, count, stop, counters))
+            .spawn_scoped(s, move || {
+                let mut after_batch = |ts: i64| {
+                    if !live {
+                        sweeper.after_batch(ts);
+                    }
+                };
+                source.run(pipe, count, stop, counters, &mut after_batch)
+            })
             .map_err(|e| {
                 RunError::Output(std::io::Error::other(format!(
                     "cannot start the capture thread: {e}"

@@ -173,3 +173,15 @@ fn generator_reproduces_testdata_byte_for_byte() {
     }
     assert!(compared > 10, "the generator wrote only {compared} files");
 }
+
+#[test]
+fn output_is_the_same_with_several_workers() {
+    for case in manifest().iter().filter(|c| c.expect != "error") {
+        let one = run_case(case);
+        let path = format!("testdata/{}", case.file);
+        let mut args: Vec<&str> = vec!["-r", &path, "--format", "json", "--threads", "3"];
+        args.extend(case.args.iter().map(String::as_str));
+        let three = common::ndbsniff(&args);
+        assert_eq!(one.stdout(), three.stdout(), "{}: --threads 3 differs from --threads 1", case.file);
+    }
+}
