@@ -377,6 +377,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         announce: live && cfg.format == Format::Text,
     };
     let mut sink = Sink::new(out, style);
+    sink.flush_each = live;
     let watching = match cfg.watch.port_list() {
         _ if cfg.watch.is_any() => "any port".to_string(),
         [p] => format!("port {p}"),

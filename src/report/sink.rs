@@ -38,6 +38,8 @@ pub struct Sink<'a> {
     servers: BTreeMap<(SocketAddr, &'static str), ServerAgg>,
     flows: Vec<FlowRecord>,
     announced: BTreeMap<(SocketAddr, &'static str), (Verdict, Confidence)>,
+    /// Flush after every record (live runs, so a reader sees records as flows end).
+    pub flush_each: bool,
     pub flow_count: u64,
     pub evicted: u64,
     pub by_verdict: BTreeMap<&'static str, u64>,
@@ -51,6 +53,7 @@ impl<'a> Sink<'a> {
             servers: BTreeMap::new(),
             flows: Vec::new(),
             announced: BTreeMap::new(),
+            flush_each: false,
             flow_count: 0,
             evicted: 0,
             by_verdict: BTreeMap::new(),
@@ -62,16 +65,19 @@ impl<'a> Sink<'a> {
         self.flow_count += 1;
         self.evicted += u64::from(rec.state == super::FlowState::Evicted);
         *self.by_verdict.entry(rec.verdict.as_str()).or_default() += 1;
+        self.aggregate(&rec);
         match self.style {
             Style::Json => {
                 json::write_flow(self.out, &rec)?;
-                self.out.flush()
+                if self.flush_each {
+                    self.out.flush()?;
+                }
+                Ok(())
             }
             Style::Text { per_flow, announce } => {
                 if announce {
                     self.announce(&rec)?;
                 }
-                self.aggregate(&rec);
                 if per_flow {
                     self.flows.push(rec);
                 }
