@@ -379,7 +379,17 @@ impl Source {
         }
         if let Some(e) = report.error.as_mut() {
             e.source = name;
-            if !e.message.starts_with("read error") {
+            if e.message
+                .contains("different from the type of the first interface")
+            {
+                e.message = format!(
+                    "stopped at record {}: the pcapng file's interfaces differ in link type, which libpcap \
+                     cannot read in one pass ({}); split it per interface first, e.g. with \
+                     `tshark -r FILE -Y 'frame.interface_id == 0' -w part0.pcapng`",
+                    report.packets + 1,
+                    e.message
+                );
+            } else if !e.message.starts_with("read error") {
                 let pos = if classic_pcap {
                     format!("record {} at byte offset {}", report.packets + 1, offset)
                 } else {
@@ -402,8 +412,8 @@ fn live_open_message(e: &pcap::Error) -> String {
     let lower = m.to_lowercase();
     if lower.contains("permission") || lower.contains("operation not permitted") {
         format!(
-            "{m}: run it as root (sudo ndbsniff -i …) or give the binary the capture capabilities \
-             (sudo setcap cap_net_raw,cap_net_admin=eip $(command -v ndbsniff))"
+            "no permission to capture ({m}): run it as root (sudo ndbsniff -i …) or give the binary \
+             the capture capabilities once (sudo setcap cap_net_raw,cap_net_admin=eip $(command -v ndbsniff))"
         )
     } else {
         m

@@ -277,7 +277,11 @@ impl CaptureTimeSweeper<'_> {
         while self.shared.in_flight.load(Ordering::Acquire) > 0 {
             thread::yield_now();
         }
-        for rec in self.shared.table.sweep(now_us, &self.shared.timeouts, self.shared.watch) {
+        for rec in self
+            .shared
+            .table
+            .sweep(now_us, &self.shared.timeouts, self.shared.watch)
+        {
             if self.events.send(Event::Ended(rec)).is_err() {
                 return;
             }
@@ -381,7 +385,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let watching = match cfg.watch.port_list() {
         _ if cfg.watch.is_any() => "any port".to_string(),
         [p] => format!("port {p}"),
-        ps => format!("ports {}", ps.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
+        ps => format!(
+            "ports {}",
+            ps.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+        ),
     };
     let base = Summary {
         source: source_name(cfg),
@@ -408,9 +415,17 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         }
         drop(full_rx);
         drop(empty_tx);
-        let pipe = BatchPipe { full: full_tx, empty: empty_rx, in_flight: &in_flight };
+        let pipe = BatchPipe {
+            full: full_tx,
+            empty: empty_rx,
+            in_flight: &in_flight,
+        };
         let (count, counters) = (cfg.count, &live_counters);
-        let mut sweeper = CaptureTimeSweeper { shared, events: event_tx.clone(), next_due_us: i64::MIN };
+        let mut sweeper = CaptureTimeSweeper {
+            shared,
+            events: event_tx.clone(),
+            next_due_us: i64::MIN,
+        };
         let capture = thread::Builder::new()
             .name("capture".into())
             .spawn_scoped(s, move || {

@@ -182,6 +182,11 @@ fn output_is_the_same_with_several_workers() {
         let mut args: Vec<&str> = vec!["-r", &path, "--format", "json", "--threads", "3"];
         args.extend(case.args.iter().map(String::as_str));
         let three = common::ndbsniff(&args);
-        assert_eq!(one.stdout(), three.stdout(), "{}: --threads 3 differs from --threads 1", case.file);
+        assert_eq!(
+            one.stdout(),
+            three.stdout(),
+            "{}: --threads 3 differs from --threads 1",
+            case.file
+        );
     }
 }

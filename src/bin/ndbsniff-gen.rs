@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ndbsniff::synth::testdata::{flow_addr, write_testdata, BASE_TS_NS};
+use ndbsniff::synth::traffic::{self, Profile, TrafficSpec};
 use ndbsniff::synth::{
     lookalike, ndb, schedule, write_capture, ByteOrder, CaptureFormat, CaptureStart, Close, Encap,
     FixedSegments, Link, PlacedFlow, Script, Side, TcpPlan, Transform,
@@ -34,6 +35,62 @@ enum Command {
     List,
     /// Write one conversation to a capture file.
     Conversation(ConversationArgs),
+    /// Write bulk benchmark traffic (many overlapping flows) to a pcap file.
+    Traffic(TrafficArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    /// About 80-byte frames on average.
+    Small,
+    /// About 500-byte frames on average, a fifth of them at full MTU.
+    Mixed,
+}
+
+#[derive(clap::Args)]
+struct TrafficArgs {
+    /// Packets to write (approximately; the exact count is reported).
+    #[arg(long, default_value_t = 1_000_000)]
+    packets: u64,
+    /// Flows to write [default: packets / 24].
+    #[arg(long, conflicts_with = "packets_per_flow")]
+    flows: Option<u64>,
+    /// Mean packets per flow (instead of --flows).
+    #[arg(long)]
+    packets_per_flow: Option<u64>,
+    /// Frame-size profile.
+    #[arg(long, value_enum, default_value = "small")]
+    profile: ProfileArg,
+    /// Share of flows with the server on port 3406 [default: 0.1].
+    #[arg(long = "share-3406")]
+    share_3406: Option<f64>,
+    /// Share of the port-3406 flows speaking NDB; the others are look-alikes [default: 0.5].
+    #[arg(long)]
+    share_ndb: Option<f64>,
+    /// Share of IPv6 flows [default: 0.1].
+    #[arg(long)]
+    share_ipv6: Option<f64>,
+    /// Share of flows with one 802.1Q tag [default: 0.03].
+    #[arg(long)]
+    share_vlan: Option<f64>,
+    /// Share of QinQ (802.1ad + 802.1Q) flows [default: 0.01].
+    #[arg(long)]
+    share_qinq: Option<f64>,
+    /// Share of the other flows that are DNS-style UDP [default: 0.05].
+    #[arg(long)]
+    share_udp: Option<f64>,
+    /// New flows per second of capture time [default: 4000].
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Mean idle time between the exchanges of a connection, in ms [default: 800].
+    #[arg(long)]
+    think_ms: Option<f64>,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output pcap file.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -184,6 +241,42 @@ fn conversation(a: &ConversationArgs) -> Result<(), String> {
     std::fs::write(&a.output, bytes).map_err(|e| format!("{}: {e}", a.output.display()))
 }
 
+fn traffic_spec(a: &TrafficArgs) -> TrafficSpec {
+    let profile = match a.profile {
+        ProfileArg::Small => Profile::Small,
+        ProfileArg::Mixed => Profile::Mixed,
+    };
+    let flows = match (a.flows, a.packets_per_flow) {
+        (Some(f), _) => f,
+        (None, Some(k)) => a.packets.div_ceil(k.max(1)),
+        (None, None) => a.packets.div_ceil(24),
+    };
+    let d = TrafficSpec::new(profile, a.packets, flows);
+    TrafficSpec {
+        share_3406: a.share_3406.unwrap_or(d.share_3406),
+        share_ndb: a.share_ndb.unwrap_or(d.share_ndb),
+        share_ipv6: a.share_ipv6.unwrap_or(d.share_ipv6),
+        share_vlan: a.share_vlan.unwrap_or(d.share_vlan),
+        share_qinq: a.share_qinq.unwrap_or(d.share_qinq),
+        share_udp: a.share_udp.unwrap_or(d.share_udp),
+        flow_rate: a.rate.unwrap_or(d.flow_rate),
+        think_ms: a.think_ms.unwrap_or(d.think_ms),
+        seed: a.seed,
+        ..d
+    }
+}
+
+fn write_traffic(a: &TrafficArgs) -> Result<(), String> {
+    let spec = traffic_spec(a);
+    spec.validate()?;
+    let name = a.output.display();
+    let file = std::fs::File::create(&a.output).map_err(|e| format!("{name}: {e}"))?;
+    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let (stats, _) = traffic::write_pcap(&spec, out).map_err(|e| format!("{name}: {e}"))?;
+    eprintln!("{stats}");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -201,6 +294,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Conversation(a) => conversation(a),
+        Command::Traffic(a) => write_traffic(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,9 +9,11 @@
 //! * [`script`]: what each side says ([`Script`], [`Message`]).
 //! * [`sched`]: turns a script into packets (handshake, seq/ack, segmentation, close) and
 //!   transforms the schedule (out-of-order, retransmissions, mid-stream start, one side only).
-//! * [`emit`]: merges scheduled flows by timestamp and writes frames into a sink.
+//! * [`emit`]: merges scheduled flows by timestamp and writes frames into a sink, either all
+//!   at once or streaming ([`StreamMerge`]) with flows joining and leaving while it runs.
 //! * [`ndb`] and [`lookalike`]: the conversation library.
 //! * [`testdata`]: the committed test captures and their manifest.
+//! * [`traffic`]: bulk benchmark traffic (many overlapping flows, streamed to a pcap).
 //!
 //! Must never read the clock or any entropy source: the same inputs always give byte-identical
 //! files. Must never panic on its own data; errors are returned.
@@ -24,9 +26,10 @@ pub mod rng;
 pub mod sched;
 pub mod script;
 pub mod testdata;
+pub mod traffic;
 pub mod writer;
 
-pub use emit::{write_capture, write_flows, PlacedFlow, SynthError};
+pub use emit::{write_capture, write_flows, PlacedFlow, StreamMerge, SynthError, Written};
 pub use frame::{
     build_tcp_frame, build_udp_frame, tcp_flags, Encap, FrameError, Link, TcpFields, VlanTag,
 };
