@@ -17,9 +17,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use memmap2::Mmap;
 use pcap::{Activated, Capture};
 
 use crate::decode::LinkKind;
+use crate::pcapfile::{Next, PcapFile};
 
 /// Packets per batch handed to a worker.
 pub const BATCH_PACKETS: usize = 512;
@@ -31,8 +33,8 @@ pub const BATCH_BYTES: usize = 512 * 1024;
 pub struct FrameMeta {
     /// Capture time, microseconds since the Unix epoch.
     pub ts_us: i64,
-    /// Offset of the frame's first byte in [`Batch::data`].
-    pub offset: u32,
+    /// Offset of the frame's first byte in [`Batch::data`] (or in the mapped file).
+    pub offset: usize,
     /// Captured length (bytes present).
     pub caplen: u32,
     /// Length on the wire.
@@ -42,7 +44,10 @@ pub struct FrameMeta {
 /// A group of frames copied into one buffer: one allocation reused for many packets.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// Copied frames (libpcap sources).
     pub data: Vec<u8>,
+    /// The mapped capture file the frames point into (memory-mapped sources: nothing copied).
+    pub map: Option<Arc<Mmap>>,
     pub frames: Vec<FrameMeta>,
 }
 
@@ -50,25 +55,30 @@ impl Batch {
     pub fn with_capacity() -> Batch {
         Batch {
             data: Vec::with_capacity(BATCH_BYTES + 65536),
+            map: None,
             frames: Vec::with_capacity(BATCH_PACKETS),
         }
     }
 
     /// The captured bytes of one frame.
+    #[inline]
     pub fn frame(&self, meta: &FrameMeta) -> &[u8] {
-        let start = meta.offset as usize;
-        self.data
-            .get(start..start + meta.caplen as usize)
+        let base: &[u8] = match &self.map {
+            Some(m) => m,
+            None => &self.data,
+        };
+        base.get(meta.offset..meta.offset + meta.caplen as usize)
             .unwrap_or(&[])
     }
 
     fn clear(&mut self) {
         self.data.clear();
+        self.map = None;
         self.frames.clear();
     }
 
     fn push(&mut self, ts_us: i64, frame: &[u8], origlen: u32) {
-        let offset = self.data.len() as u32;
+        let offset = self.data.len();
         self.data.extend_from_slice(frame);
         self.frames.push(FrameMeta {
             ts_us,
@@ -194,7 +204,42 @@ pub struct LiveOptions {
 
 enum Handle {
     File(Capture<pcap::Offline>),
+    Mapped(Mapped),
     Live(Capture<pcap::Active>),
+}
+
+/// A classic pcap file read through a memory map, with libpcap only compiling and running the
+/// BPF program and writing `-w` files.
+struct Mapped {
+    file: PcapFile,
+    /// A handle with the file's link type, for compiling filters and opening `-w` files.
+    dead: Capture<pcap::Dead>,
+    filter: Option<Bpf>,
+}
+
+/// A compiled BPF program owned by one thread.
+struct Bpf(pcap::BpfProgram);
+
+// SAFETY: the program is an owned array of instructions that libpcap only reads; it is moved
+// to the capture thread with its Source and never shared between threads.
+unsafe impl Send for Bpf {}
+
+/// How offline files are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reader {
+    /// Classic pcap through a memory map (fastest), everything else through libpcap.
+    #[default]
+    Auto,
+    /// Always libpcap (`pcap_next_ex`).
+    Libpcap,
+}
+
+/// The DLT value libpcap uses in memory for a link-type number stored in a file.
+fn linktype_to_dlt(linktype: u32) -> i32 {
+    match linktype {
+        101 => 12, // LINKTYPE_RAW is DLT_RAW
+        other => other as i32,
+    }
 }
 
 /// An opened capture (file or interface), ready for the capture thread.
@@ -219,7 +264,7 @@ fn unsupported_link(dlt: i32) -> String {
 
 impl Source {
     /// Opens a capture file and checks that its link type can be decoded.
-    pub fn open_file(path: &Path) -> Result<Source, CaptureError> {
+    pub fn open_file(path: &Path, reader: Reader) -> Result<Source, CaptureError> {
         let name = path.display().to_string();
         let err = |message: String| CaptureError {
             source: name.clone(),
@@ -238,6 +283,34 @@ impl Source {
                 )
             };
             return Err(err(what));
+        }
+        if classic_pcap && reader == Reader::Auto {
+            // NULL and LOOP stay with libpcap: it adjusts their address-family header for the
+            // file's byte order before BPF sees it.
+            let mapped = PcapFile::open(path)
+                .ok()
+                .flatten()
+                .filter(|f| ![0, 108].contains(&f.linktype));
+            if let Some(file) = mapped {
+                let dlt = linktype_to_dlt(file.linktype);
+                let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
+                let dead = Capture::dead(pcap::Linktype(dlt)).map_err(|e| err(pcap_message(&e)))?;
+                let snaplen = file.snaplen as i32;
+                let handle = Handle::Mapped(Mapped {
+                    file,
+                    dead,
+                    filter: None,
+                });
+                return Ok(Source {
+                    name,
+                    link,
+                    dlt,
+                    snaplen,
+                    handle,
+                    classic_pcap,
+                    savefile: None,
+                });
+            }
         }
         let capture = Capture::from_file(path).map_err(|e| err(pcap_message(&e)))?;
         let dlt = capture.get_datalink().0;
@@ -296,6 +369,10 @@ impl Source {
         let r = match &mut self.handle {
             Handle::File(c) => c.filter(expr, true),
             Handle::Live(c) => c.filter(expr, true),
+            Handle::Mapped(m) => m
+                .dead
+                .compile(expr, true)
+                .map(|prog| m.filter = Some(Bpf(prog))),
         };
         r.map_err(|e| CaptureError {
             source: self.name.clone(),
@@ -308,6 +385,7 @@ impl Source {
         let r = match &self.handle {
             Handle::File(c) => c.savefile(path),
             Handle::Live(c) => c.savefile(path),
+            Handle::Mapped(m) => m.dead.savefile(path),
         };
         self.savefile = Some(r.map_err(|e| CaptureError {
             source: path.display().to_string(),
@@ -353,6 +431,15 @@ impl Source {
                     offset += 16 + caplen as u64;
                 },
             ),
+            Handle::Mapped(mut m) => read_mapped(
+                &mut m,
+                &pipe,
+                limit,
+                stop,
+                counters,
+                &mut savefile,
+                after_batch,
+            ),
             Handle::Live(mut c) => {
                 use std::os::unix::io::AsRawFd;
                 let fd = c.as_raw_fd();
@@ -389,7 +476,9 @@ impl Source {
                     report.packets + 1,
                     e.message
                 );
-            } else if !e.message.starts_with("read error") {
+            } else if !e.message.starts_with("read error")
+                && !e.message.starts_with("damaged capture")
+            {
                 let pos = if classic_pcap {
                     format!("record {} at byte offset {}", report.packets + 1, offset)
                 } else {
@@ -535,6 +624,117 @@ fn read_loop<T: Activated + ?Sized>(
     report
 }
 
+/// The offline loop over a memory-mapped classic pcap file: batches carry offsets into the map,
+/// so no frame is copied; the BPF filter (if any) runs here, as libpcap would run it.
+fn read_mapped(
+    m: &mut Mapped,
+    pipe: &BatchPipe<'_>,
+    limit: Option<u64>,
+    stop: &AtomicBool,
+    counters: &LiveCounters,
+    savefile: &mut Option<pcap::Savefile>,
+    after_batch: &mut dyn FnMut(i64),
+) -> CaptureReport {
+    let mut report = CaptureReport::default();
+    let limit = limit.unwrap_or(u64::MAX);
+    let map = Arc::clone(m.file.map());
+    let mut batch = pipe.fresh();
+    batch.map = Some(Arc::clone(&map));
+    let mut released = 0usize;
+    while report.packets < limit {
+        let rec = match m.file.next_record() {
+            Next::Record(r) => r,
+            Next::End => break,
+            Next::Damaged(message) => {
+                report.error = Some(CaptureError {
+                    source: String::new(),
+                    message: format!("damaged capture at {message}"),
+                });
+                break;
+            }
+        };
+        let frame = map
+            .get(rec.offset..rec.offset + rec.caplen as usize)
+            .unwrap_or(&[]);
+        if let Some(Bpf(prog)) = &m.filter {
+            if !prog.filter(frame) {
+                continue;
+            }
+        }
+        if let Some(sf) = savefile.as_mut() {
+            let header = pcap::PacketHeader {
+                ts: libc::timeval {
+                    tv_sec: (rec.ts_us.div_euclid(1_000_000)) as libc::time_t,
+                    tv_usec: (rec.ts_us.rem_euclid(1_000_000)) as libc::suseconds_t,
+                },
+                caplen: rec.caplen,
+                len: rec.origlen,
+            };
+            sf.write(&pcap::Packet::new(&header, frame));
+        }
+        report.packets += 1;
+        report.bytes += rec.origlen as u64;
+        batch.frames.push(FrameMeta {
+            ts_us: rec.ts_us,
+            offset: rec.offset,
+            caplen: rec.caplen,
+            origlen: rec.origlen,
+        });
+        if batch.frames.len() >= BATCH_PACKETS {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let last_ts = rec.ts_us;
+            let mut next = pipe.fresh();
+            next.map = Some(Arc::clone(&map));
+            let full = std::mem::replace(&mut batch, next);
+            if !send(pipe, full, true, &mut report, &mut Batch::default()) {
+                return report;
+            }
+            publish_counts(&report, counters);
+            after_batch(last_ts);
+            released = release_consumed(&map, pipe, released, m.file.position());
+        }
+    }
+    if !batch.frames.is_empty() {
+        send(pipe, batch, true, &mut report, &mut Batch::default());
+    }
+    publish_counts(&report, counters);
+    report
+}
+
+/// Mapped pages are given back in steps of this many bytes once the workers are past them.
+const RELEASE_STEP: usize = 16 << 20;
+
+/// Gives the pages of the map before `upto` back to the kernel once every batch handed out has
+/// been processed, so resident memory stays flat however large the file is (the data stays in
+/// the page cache). Returns the new released offset.
+fn release_consumed(map: &Mmap, pipe: &BatchPipe<'_>, released: usize, upto: usize) -> usize {
+    let page = 4096;
+    let end = upto / page * page;
+    if end < released + RELEASE_STEP {
+        return released;
+    }
+    while pipe.in_flight.load(Ordering::Acquire) > 0 {
+        std::thread::yield_now();
+    }
+    // SAFETY: the map is a private read-only file mapping, and no batch refers to bytes before
+    // `upto` any more (none is in flight, and the next batch starts at `upto`). Dropping the pages
+    // only means a later read would fetch them again from the file.
+    let _ = unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, end - released)
+    };
+    end
+}
+
+fn publish_counts(report: &CaptureReport, counters: &LiveCounters) {
+    counters.packets.store(report.packets, Ordering::Relaxed);
+    counters.bytes.store(report.bytes, Ordering::Relaxed);
+    counters
+        .dropped_by_ndbsniff
+        .store(report.dropped_by_ndbsniff, Ordering::Relaxed);
+}
+
 /// Waits until the capture descriptor has data, or `ms` milliseconds.
 fn wait_readable(fd: i32, ms: i32) {
     let mut pfd = libc::pollfd {
@@ -556,11 +756,7 @@ fn publish<T: Activated + ?Sized>(
     lossless: bool,
     last_stats: &mut Instant,
 ) {
-    counters.packets.store(report.packets, Ordering::Relaxed);
-    counters.bytes.store(report.bytes, Ordering::Relaxed);
-    counters
-        .dropped_by_ndbsniff
-        .store(report.dropped_by_ndbsniff, Ordering::Relaxed);
+    publish_counts(report, counters);
     if lossless || last_stats.elapsed() < Duration::from_secs(1) {
         return;
     }

@@ -12,6 +12,14 @@ pub enum FormatArg {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReaderArg {
+    /// Classic pcap files through a memory map (no copy, fastest); pcapng through libpcap.
+    Auto,
+    /// Every file through libpcap's own reader (pcap_next_ex).
+    Libpcap,
+}
+
 /// Passively classify the TCP/UDP flows on port 3406 (or any port): NDB Cluster management
 /// protocol (`ndb-mgm`) or `unknown`, with the evidence.
 #[derive(Debug, Parser)]
@@ -100,6 +108,10 @@ pub struct Cli {
     /// Bytes of each TCP direction reassembled and inspected per flow.
     #[arg(long, value_name = "BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
     pub inspect_bytes: u32,
+
+    /// How -r files are read.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub reader: ReaderArg,
 
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]

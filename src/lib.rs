@@ -14,6 +14,7 @@ pub mod decode;
 pub mod escape;
 pub mod filter;
 pub mod flow;
+pub mod pcapfile;
 pub mod privilege;
 pub mod report;
 pub mod synth;
@@ -131,6 +132,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Flows tracked at once; beyond it the least recently seen are evicted and reported.
     pub max_flows: usize,
+    /// How offline files are read (memory map for classic pcap, or always libpcap).
+    pub reader: capture::Reader,
     /// Set by a signal handler (or anything else) to end the capture early, cleanly.
     pub stop: Arc<AtomicBool>,
 }
@@ -292,7 +295,7 @@ impl CaptureTimeSweeper<'_> {
 /// Opens the capture, applies the filter, and returns the BPF expression text in force.
 fn open_source(cfg: &Config) -> Result<(Source, Option<String>), CaptureError> {
     let mut source = match &cfg.input {
-        Input::File(p) => Source::open_file(p)?,
+        Input::File(p) => Source::open_file(p, cfg.reader)?,
         Input::Live(opts) => Source::open_live(opts)?,
     };
     if let Some(user) = cfg.filter.as_deref() {

@@ -79,6 +79,10 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
             ..Timeouts::default()
         },
         max_flows: cli.max_flows,
+        reader: match cli.reader {
+            cli::ReaderArg::Auto => ndbsniff::capture::Reader::Auto,
+            cli::ReaderArg::Libpcap => ndbsniff::capture::Reader::Libpcap,
+        },
         stop,
     })
 }

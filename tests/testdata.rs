@@ -190,3 +190,32 @@ fn output_is_the_same_with_several_workers() {
         );
     }
 }
+
+#[test]
+fn memory_mapped_and_libpcap_readers_agree() {
+    for case in manifest()
+        .iter()
+        .filter(|c| c.expect != "error" && c.expect != "partial")
+    {
+        let one = run_case(case);
+        let path = format!("testdata/{}", case.file);
+        let mut args: Vec<&str> = vec![
+            "-r",
+            &path,
+            "--format",
+            "json",
+            "--threads",
+            "1",
+            "--reader",
+            "libpcap",
+        ];
+        args.extend(case.args.iter().map(String::as_str));
+        let other = common::ndbsniff(&args);
+        assert_eq!(
+            one.stdout(),
+            other.stdout(),
+            "{}: --reader libpcap differs from the default reader",
+            case.file
+        );
+    }
+}
