@@ -488,3 +488,68 @@ impl FlowTable {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpInfo;
+    use std::net::IpAddr;
+
+    fn syn(src: IpAddr, sport: u16, dst: IpAddr) -> PacketView<'static> {
+        PacketView {
+            vlan: None,
+            src,
+            dst,
+            src_port: sport,
+            dst_port: 3406,
+            transport: Transport::Tcp,
+            tcp: TcpInfo { seq: 1000, ack: 0, flags: tcp_flags::SYN },
+            payload: &[],
+            payload_len: 0,
+        }
+    }
+
+    #[test]
+    fn a_flow_without_payload_allocates_nothing_beyond_its_entry() {
+        let table = FlowTable::new(4096, 4, 1000);
+        let mut events = Vec::new();
+        let watch = Watch::ports(&[3406]);
+        let server: IpAddr = "192.0.2.1".parse().unwrap();
+        for i in 0..100u16 {
+            let client: IpAddr = format!("198.51.100.{}", i % 250).parse().unwrap();
+            table.observe(&syn(client, 40000 + i, server), 1, 60, &watch, false, &mut events);
+        }
+        assert_eq!(table.len(), 100);
+        assert_eq!(table.heap_bytes(), 0);
+        // The entry itself: key and flow, stored inline in the table.
+        let entry = std::mem::size_of::<(FlowKey, Flow)>();
+        eprintln!("table entry: {entry} bytes");
+        assert!(entry <= 160, "a table entry grew to {entry} bytes");
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_least_recently_seen_and_reports_them() {
+        let table = FlowTable::new(4096, 4, 64);
+        let mut events = Vec::new();
+        let watch = Watch::ports(&[3406]);
+        let server: IpAddr = "192.0.2.1".parse().unwrap();
+        let client: IpAddr = "198.51.100.7".parse().unwrap();
+        for i in 0..1000u16 {
+            table.observe(&syn(client, 10000 + i, server), i64::from(i), 60, &watch, false, &mut events);
+        }
+        assert!(table.len() <= 64, "{} flows tracked", table.len());
+        let evicted: Vec<&FlowRecord> = events
+            .iter()
+            .map(|e| match e {
+                FlowEvent::Ended(r) | FlowEvent::Decided(r) => r,
+            })
+            .collect();
+        assert_eq!(evicted.len() + table.len(), 1000);
+        assert_eq!(table.evicted(), evicted.len());
+        assert!(evicted.iter().all(|r| r.state == FlowState::Evicted));
+        // Oldest first: the evicted flows are the earliest ports, and the survivors the latest.
+        let remaining = table.drain(&watch);
+        let newest_evicted = evicted.iter().map(|r| r.client.port()).max().unwrap_or(0);
+        assert!(remaining.iter().all(|r| r.client.port() > newest_evicted));
+    }
+}
