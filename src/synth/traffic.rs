@@ -296,7 +296,8 @@ pub fn generate_in_memory(spec: &TrafficSpec) -> Result<(MemoryCapture, TrafficS
     Ok((cap, stats))
 }
 
-/// Generates the traffic of `spec` into `sink` (Ethernet frames, timestamps in order).
+/// Generates the traffic of `spec` into `sink` (Ethernet frames, timestamps in order). A spec
+/// that [`TrafficSpec::validate`] refuses is an `InvalidInput` I/O error.
 pub fn generate<S: FrameSink>(
     spec: &TrafficSpec,
     sink: &mut S,
@@ -340,6 +341,17 @@ enum Content {
     Memcached,
     Postgres,
     Ssh,
+}
+
+impl Content {
+    /// Shortest write that still looks like the protocol (a record or packet header).
+    fn min_len(self) -> usize {
+        match self {
+            Content::Tls | Content::Postgres => 6,
+            Content::Ssh => 16,
+            Content::Http | Content::Redis | Content::Memcached => 1,
+        }
+    }
 }
 
 /// An ordinary service: port, payload kind, relative weight.
@@ -424,6 +436,8 @@ struct Conn {
     packets: u64,
     /// Packets it is meant to have.
     budget: u64,
+    /// Packets it was expected to end with (budget plus the usual overshoot), as committed.
+    expected: i64,
     close: Close,
     closed: bool,
 }
@@ -450,6 +464,9 @@ struct Gen<'a> {
     /// Exchanges of connections scheduled, and their packets (handshake and close excluded).
     exchanges: u64,
     exchange_packets: u64,
+    /// Connections finished, and the sum of (packets − budget) over them.
+    conns_done: u64,
+    overshoot: i64,
 }
 
 /// A uniform number in `[0, 1)`.
@@ -496,6 +513,8 @@ impl<'a> Gen<'a> {
             whole_packets: 0,
             exchanges: 0,
             exchange_packets: 0,
+            conns_done: 0,
+            overshoot: 0,
         }
     }
 
@@ -566,6 +585,15 @@ impl<'a> Gen<'a> {
         self.exchange_packets as f64 / self.exchanges as f64
     }
 
+    /// How many packets more than its budget a connection usually ends with.
+    fn usual_overshoot(&self) -> f64 {
+        if self.conns_done < 16 {
+            0.0
+        } else {
+            self.overshoot as f64 / self.conns_done as f64
+        }
+    }
+
     /// Packets the next ordinary connection should have.
     fn connection_budget(&mut self, r: &mut SplitMix64) -> u64 {
         let s = self.spec;
@@ -578,7 +606,8 @@ impl<'a> Gen<'a> {
             self.whole_packets as f64 / self.whole_flows as f64
         };
         let conns_left = (flows_left * (1.0 - whole_share)).max(1.0);
-        let mean = (packets_left - flows_left * whole_share * whole_mean) / conns_left;
+        let mean = (packets_left - flows_left * whole_share * whole_mean) / conns_left
+            - self.usual_overshoot();
         let budget = mean.max(MIN_CONNECTION) * exponential(r, 0.1, 8.0);
         budget.max(MIN_CONNECTION) as u64
     }
@@ -709,7 +738,8 @@ impl<'a> Gen<'a> {
 
         st.tcp_flows += 1;
         let budget = self.connection_budget(&mut r);
-        self.committed += budget as i64;
+        let expected = budget as i64 + self.usual_overshoot().round() as i64;
+        self.committed += expected;
         let close_draw = unit(&mut r);
         let close = if close_draw < 0.7 {
             Close::Fin { by: Side::Client }
@@ -730,6 +760,7 @@ impl<'a> Gen<'a> {
             sent: [0, 0],
             packets: 0,
             budget,
+            expected,
             close,
             closed: false,
         };
@@ -796,7 +827,9 @@ impl<'a> Gen<'a> {
         self.exchange_packets += (n as f64 - overhead).max(1.0) as u64;
         if last {
             conn.closed = true;
-            self.committed += conn.packets as i64 - conn.budget as i64;
+            self.committed += conn.packets as i64 - conn.expected;
+            self.conns_done += 1;
+            self.overshoot += conn.packets as i64 - conn.budget as i64;
         }
         packets
     }
@@ -806,6 +839,7 @@ impl<'a> Gen<'a> {
         let r = &mut conn.rng;
         let mean = self.payload_mean();
         let mss = conn.mss;
+        let lo = conn.content.min_len();
         // (sender, length) of each write.
         let mut writes: [(Side, usize); 3] = [(Side::Client, 0); 3];
         let mut n = 0;
@@ -818,15 +852,15 @@ impl<'a> Gen<'a> {
         match self.spec.profile {
             Profile::Small => {
                 let shape = unit(r);
-                say(Side::Client, around(r, mean, 1));
+                say(Side::Client, around(r, mean, lo));
                 if shape < 0.12 {
                     // Pipelined second request.
-                    say(Side::Client, around(r, mean, 1));
+                    say(Side::Client, around(r, mean, lo));
                 }
-                say(Side::Server, around(r, mean, 1));
+                say(Side::Server, around(r, mean, lo));
                 if (0.12..0.27).contains(&shape) {
                     // Reply in two writes.
-                    say(Side::Server, around(r, mean, 1));
+                    say(Side::Server, around(r, mean, lo));
                 }
             }
             Profile::Mixed => {
@@ -837,10 +871,10 @@ impl<'a> Gen<'a> {
                     say(Side::Client, req);
                     say(Side::Server, full * mss + tail);
                 } else {
-                    say(Side::Client, around(r, 250.0, 16));
-                    say(Side::Server, around(r, mean, 1).min(mss));
+                    say(Side::Client, around(r, 250.0, lo.max(16)));
+                    say(Side::Server, around(r, mean, lo).min(mss));
                     if chance(r, 0.15) {
-                        say(Side::Server, around(r, mean, 1).min(mss));
+                        say(Side::Server, around(r, mean, lo).min(mss));
                     }
                 }
             }
