@@ -489,8 +489,14 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         }
     });
     let report = report?;
-    for rec in table.drain(&cfg.watch) {
-        sink.flow(rec).map_err(RunError::Output)?;
+    let mut io_error = None;
+    table.drain_each(&cfg.watch, |rec| {
+        if io_error.is_none() {
+            io_error = sink.flow(rec).err();
+        }
+    });
+    if let Some(e) = io_error.filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
+        return Err(RunError::Output(e));
     }
     let summary = summarize(
         &base,

@@ -97,3 +97,34 @@ fn garbage_after_header_reports_record_and_offset() {
     );
     assert_eq!(run.stats()["packets_read"], 0);
 }
+
+#[test]
+fn a_syn_flood_is_bounded_by_max_flows_and_every_flow_is_reported() {
+    let dir = temp_dir("cli-flood");
+    let p = dir.join("flood.pcap");
+    let gen = common::run_bin(
+        env!("CARGO_BIN_EXE_ndbsniff-gen"),
+        &["synflood", "--count", "20000", "-o", p.to_str().unwrap()],
+    );
+    gen.expect_code(0);
+    let run = ndbsniff(&[
+        "-r",
+        p.to_str().unwrap(),
+        "--max-flows",
+        "1000",
+        "--format",
+        "json",
+    ]);
+    run.expect_code(0);
+    let stats = run.stats();
+    assert_eq!(stats["flows"], 20000, "{stats}");
+    let evicted = stats["flows_evicted"].as_u64().unwrap_or(0);
+    assert!((19_000..20_000).contains(&evicted), "{stats}");
+    let flows = run.flows();
+    let by_state = |s: &str| flows.iter().filter(|f| f["state"] == s).count() as u64;
+    assert_eq!(by_state("evicted"), evicted);
+    assert_eq!(flows.len(), 20000);
+    assert!(flows
+        .iter()
+        .all(|f| f["verdict"] == "unknown" && f["confidence"] == "low"));
+}

@@ -37,6 +37,20 @@ enum Command {
     Conversation(ConversationArgs),
     /// Write bulk benchmark traffic (many overlapping flows) to a pcap file.
     Traffic(TrafficArgs),
+    /// Write a SYN flood: COUNT connection attempts from distinct endpoints, none completed.
+    Synflood {
+        /// How many SYNs (each one a new flow).
+        #[arg(long, default_value_t = 2_000_000)]
+        count: u64,
+        /// The server port they target.
+        #[arg(long, default_value_t = 3406)]
+        port: u16,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output pcap file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -295,6 +309,23 @@ fn main() -> ExitCode {
         }
         Command::Conversation(a) => conversation(a),
         Command::Traffic(a) => write_traffic(a),
+        Command::Synflood {
+            count,
+            port,
+            seed,
+            output,
+        } => std::fs::File::create(output)
+            .and_then(|f| {
+                ndbsniff::synth::flood::write_syn_flood(
+                    std::io::BufWriter::with_capacity(1 << 20, f),
+                    *count,
+                    *port,
+                    *seed,
+                    BASE_TS_NS,
+                )
+            })
+            .map(|n| eprintln!("packets={n} flows={n}"))
+            .map_err(|e| format!("{}: {e}", output.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

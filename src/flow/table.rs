@@ -357,7 +357,7 @@ impl FlowTable {
     /// `prefix`: bytes of each TCP direction reassembled and shown to the probe; `max_flows`:
     /// flows tracked at once before the least recently seen are evicted.
     pub fn new(prefix: usize, shards: usize, max_flows: usize) -> FlowTable {
-        let shards = shards.max(4).next_power_of_two();
+        let shards = shards.max(64).next_power_of_two();
         FlowTable {
             map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, shards),
             prefix,
@@ -475,18 +475,31 @@ impl FlowTable {
         self.map.iter().map(|f| f.heap_bytes()).sum()
     }
 
-    /// Removes every flow and returns their records, ordered by first packet time then endpoints.
+    /// Removes every flow, handing each record to `emit` in order of first packet time (then
+    /// key), one at a time: only a small sort key per flow is held besides the table itself.
+    pub fn drain_each(&self, watch: &Watch, mut emit: impl FnMut(FlowRecord)) {
+        let mut order: Vec<(i64, FlowKey)> =
+            self.map.iter().map(|e| (e.first_us, *e.key())).collect();
+        order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key_order(&a.1, &b.1)));
+        for (_, key) in order {
+            if let Some((k, flow)) = self.map.remove(&key) {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                emit(flow.record(&k, watch, End::Running));
+            }
+        }
+    }
+
+    /// Removes every flow and returns their records, in the order of [`FlowTable::drain_each`].
     pub fn drain(&self, watch: &Watch) -> Vec<FlowRecord> {
-        let keys: Vec<FlowKey> = self.map.iter().map(|e| *e.key()).collect();
-        let mut out: Vec<FlowRecord> = keys
-            .into_iter()
-            .filter_map(|k| self.map.remove(&k))
-            .map(|(k, f)| f.record(&k, watch, End::Running))
-            .collect();
-        self.count.store(0, Ordering::Relaxed);
-        out.sort_by(record_order);
+        let mut out = Vec::with_capacity(self.len());
+        self.drain_each(watch, |r| out.push(r));
         out
     }
+}
+
+/// A total order on keys: endpoints, then transport.
+fn key_order(a: &FlowKey, b: &FlowKey) -> std::cmp::Ordering {
+    (a.lo, a.hi, a.transport.as_str()).cmp(&(b.lo, b.hi, b.transport.as_str()))
 }
 
 #[cfg(test)]
@@ -503,7 +516,11 @@ mod tests {
             src_port: sport,
             dst_port: 3406,
             transport: Transport::Tcp,
-            tcp: TcpInfo { seq: 1000, ack: 0, flags: tcp_flags::SYN },
+            tcp: TcpInfo {
+                seq: 1000,
+                ack: 0,
+                flags: tcp_flags::SYN,
+            },
             payload: &[],
             payload_len: 0,
         }
@@ -517,7 +534,14 @@ mod tests {
         let server: IpAddr = "192.0.2.1".parse().unwrap();
         for i in 0..100u16 {
             let client: IpAddr = format!("198.51.100.{}", i % 250).parse().unwrap();
-            table.observe(&syn(client, 40000 + i, server), 1, 60, &watch, false, &mut events);
+            table.observe(
+                &syn(client, 40000 + i, server),
+                1,
+                60,
+                &watch,
+                false,
+                &mut events,
+            );
         }
         assert_eq!(table.len(), 100);
         assert_eq!(table.heap_bytes(), 0);
@@ -535,7 +559,14 @@ mod tests {
         let server: IpAddr = "192.0.2.1".parse().unwrap();
         let client: IpAddr = "198.51.100.7".parse().unwrap();
         for i in 0..1000u16 {
-            table.observe(&syn(client, 10000 + i, server), i64::from(i), 60, &watch, false, &mut events);
+            table.observe(
+                &syn(client, 10000 + i, server),
+                i64::from(i),
+                60,
+                &watch,
+                false,
+                &mut events,
+            );
         }
         assert!(table.len() <= 64, "{} flows tracked", table.len());
         let evicted: Vec<&FlowRecord> = events

@@ -19,6 +19,7 @@
 //! files. Must never panic on its own data; errors are returned.
 
 pub mod emit;
+pub mod flood;
 pub mod frame;
 pub mod lookalike;
 pub mod ndb;
