@@ -16,15 +16,13 @@
 use std::hint::black_box;
 use std::io::BufWriter;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use ndbsniff::capture::Reader;
 use ndbsniff::classify::{NdbProbe, ProbeState};
 use ndbsniff::decode::{decode, LinkKind};
-use ndbsniff::flow::table::{FlowEvent, FlowTable, Timeouts, DEFAULT_MAX_FLOWS};
+use ndbsniff::flow::table::{FlowEvent, FlowTable, DEFAULT_MAX_FLOWS};
 use ndbsniff::synth::traffic::{generate_in_memory, write_pcap, Profile, TrafficSpec};
 use ndbsniff::synth::{lookalike, ndb, schedule, Conversation, FlowPackets, Side, TcpPlan};
 use ndbsniff::{Config, Format, Input, Watch, DEFAULT_PREFIX_BYTES};
@@ -258,22 +256,11 @@ impl Drop for TempCapture {
 
 fn replay(path: &std::path::Path, reader: Reader) -> u64 {
     let cfg = Config {
-        input: Input::File(path.to_path_buf()),
         watch: Watch::any(),
-        filter: None,
-        count: None,
-        duration: None,
         threads: 1,
-        prefix_bytes: DEFAULT_PREFIX_BYTES,
         format: Format::Json,
-        per_flow: false,
-        write: None,
-        user: None,
-        stats_interval: None,
-        timeouts: Timeouts::default(),
-        max_flows: DEFAULT_MAX_FLOWS,
         reader,
-        stop: Arc::new(AtomicBool::new(false)),
+        ..Config::new(Input::File(path.to_path_buf()))
     };
     let outcome = ndbsniff::run(&cfg, &mut std::io::sink()).expect("replay");
     outcome.summary.packets_read

@@ -138,6 +138,31 @@ pub struct Config {
     pub stop: Arc<AtomicBool>,
 }
 
+impl Config {
+    /// A configuration with the command line's defaults: port 3406, text output, default
+    /// worker count, 4 KiB inspected per direction, default timeouts and flow cap.
+    pub fn new(input: Input) -> Config {
+        Config {
+            input,
+            watch: Watch::ports(&[DEFAULT_PORT]),
+            filter: None,
+            count: None,
+            duration: None,
+            threads: default_threads(),
+            prefix_bytes: DEFAULT_PREFIX_BYTES,
+            format: Format::Text,
+            per_flow: false,
+            write: None,
+            user: None,
+            stats_interval: None,
+            timeouts: Timeouts::default(),
+            max_flows: flow::table::DEFAULT_MAX_FLOWS,
+            reader: capture::Reader::Auto,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
 /// Default worker count: cores − 1, at least 1 (the capture thread needs a core too).
 pub fn default_threads() -> usize {
     thread::available_parallelism()

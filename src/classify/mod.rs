@@ -485,32 +485,7 @@ mod tests {
         )
     }
 
-    fn node_block(
-        id: u32,
-        ty: &str,
-        status: &str,
-        version: u32,
-        dynamic: u32,
-        cc: u32,
-        addr: &str,
-    ) -> String {
-        let mut out = String::new();
-        for (field, value) in [
-            ("type", ty.to_string()),
-            ("status", status.to_string()),
-            ("version", version.to_string()),
-            ("mysql_version", version.to_string()),
-            ("startphase", "0".to_string()),
-            ("dynamic_id", dynamic.to_string()),
-            ("node_group", "0".to_string()),
-            ("connect_count", cc.to_string()),
-            ("address", addr.to_string()),
-            ("is_single_user", "0".to_string()),
-        ] {
-            out.push_str(&format!("node.{id}.{field}: {value}\n"));
-        }
-        out
-    }
+    use crate::synth::ndb::node_block;
 
     fn e1() -> Conv {
         let status = format!(

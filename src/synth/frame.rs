@@ -10,19 +10,8 @@
 use super::writer::ByteOrder;
 use super::{FlowAddr, IpPair, Side};
 
-/// TCP flag bits as they appear in the header's flags byte.
-pub mod tcp_flags {
-    /// No more data from sender.
-    pub const FIN: u8 = 0x01;
-    /// Synchronise sequence numbers.
-    pub const SYN: u8 = 0x02;
-    /// Reset the connection.
-    pub const RST: u8 = 0x04;
-    /// Push function.
-    pub const PSH: u8 = 0x08;
-    /// Acknowledgment field significant.
-    pub const ACK: u8 = 0x10;
-}
+/// TCP flag bits: the same constants the decoder reports.
+pub use crate::decode::tcp_flags;
 
 /// Link types the generator can write. [`Link::linktype`] gives the pcap LINKTYPE value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -92,7 +92,8 @@ pub const SET_CLIENTVERSION_REPLY: &str = "set clientversion reply\nresult: Ok\n
 /// `set clientversion` request of an 8.0.35 client (hash-ordered arguments).
 pub const SET_CLIENTVERSION_8035: &str = "set clientversion\nbuild: 35\nminor: 0\nmajor: 8\n\n";
 
-fn node_block(
+/// The ten `node.<id>.<field>` lines `get status` writes for one node.
+pub fn node_block(
     id: u32,
     ty: &str,
     status: &str,
