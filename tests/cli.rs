@@ -128,3 +128,65 @@ fn a_syn_flood_is_bounded_by_max_flows_and_every_flow_is_reported() {
         .iter()
         .all(|f| f["verdict"] == "unknown" && f["confidence"] == "low"));
 }
+
+/// Payload bytes meant to drive a terminal (escape sequences, bell, carriage return, NUL, 0xff)
+/// reach the output only escaped, in both formats, and the JSON stays valid.
+#[test]
+fn hostile_payload_bytes_never_reach_the_output_raw() {
+    use ndbsniff::synth::{build_tcp_frame, tcp_flags, Encap, FlowAddr, Link, Side, TcpFields};
+    let addr = FlowAddr::v4([198, 51, 100, 9], 40000, [192, 0, 2, 1], 3406);
+    let encap = Encap::new(Link::Ethernet);
+    let request = b"get nodeid\nuser: \x1b]0;owned\x07\r\x00\xff\x9b2J\nversion: 1\n\n";
+    let reply = b"get nodeid reply\nnodeid: \x1b[31m2\x1b[0m\x07\nresult: Ok\r\x00\xff\n\n";
+    let mut frames = Vec::new();
+    for (side, seq, ack, payload) in [
+        (Side::Client, 1000u32, 0u32, &request[..]),
+        (Side::Server, 5000, 1000 + request.len() as u32, &reply[..]),
+    ] {
+        let mut f = Vec::new();
+        let tcp = TcpFields {
+            seq,
+            ack,
+            flags: tcp_flags::ACK | tcp_flags::PSH,
+            window: 1000,
+            syn_mss: 0,
+        };
+        build_tcp_frame(&mut f, &encap, &addr, side, 1, &tcp, payload).expect("frame");
+        frames.push(f);
+    }
+    let dir = temp_dir("cli-hostile");
+    let p = dir.join("hostile.pcap");
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    write_pcap(&p, 1, &refs);
+    for format in ["text", "json"] {
+        for extra in [&[][..], &["--flows"][..]] {
+            let mut args = vec!["-r", p.to_str().unwrap(), "--format", format];
+            args.extend_from_slice(extra);
+            let run = ndbsniff(&args);
+            run.expect_code(0);
+            let raw = &run.output.stdout;
+            assert!(
+                raw.iter().all(|&b| b == b'\n' || (0x20..0x7f).contains(&b)),
+                "raw control or non-ASCII byte in output\n{}",
+                run.describe()
+            );
+            assert!(
+                run.stdout().contains("\\x1b"),
+                "escape byte not shown escaped\n{}",
+                run.describe()
+            );
+            if format == "json" {
+                let flows = run.flows();
+                assert_eq!(flows.len(), 1, "{}", run.describe());
+                assert!(
+                    flows[0]["evidence"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("\\x1b"),
+                    "{}",
+                    run.describe()
+                );
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PER_FILE_LIMIT: Duration = Duration::from_secs(60);
+const PER_FILE_LIMIT: Duration = Duration::from_secs(10);
 
 fn check(dir: &std::path::Path, scratch: &std::path::Path, rel: &str) -> Result<(), String> {
     let path = dir.join(rel);
