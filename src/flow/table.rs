@@ -155,23 +155,28 @@ impl Flow {
                 self.isn[idx] = view.tcp.seq;
             }
         }
-        if self.decided.is_some() || view.payload_len == 0 || view.payload.is_empty() {
-            // Decided flows, and packets without payload bytes, teach the probe nothing. (A SYN's
-            // sequence number was kept above for when inspection starts.)
-            if let Some(ins) = self.inspect.as_mut() {
-                if flags & tcp_flags::SYN != 0 {
-                    ins.streams[idx].segment(view.tcp.seq, true, &[], 0);
+        if self.decided.is_some() {
+            return false;
+        }
+        let has_payload = view.payload_len > 0 && !view.payload.is_empty();
+        let syn = view.transport == Transport::Tcp && flags & tcp_flags::SYN != 0;
+        let ins = match (has_payload, self.inspect.as_mut()) {
+            // A late SYN can move the start of a stream being inspected (the probe then starts
+            // over); other packets without payload bytes teach the probe nothing. A SYN seen
+            // before inspection starts was kept above.
+            (false, Some(ins)) if syn => ins,
+            (false, _) => return false,
+            (true, _) => {
+                let isn = [0, 1].map(|i| self.isn_seen[i].then_some(self.isn[i]));
+                let ins = self
+                    .inspect
+                    .get_or_insert_with(|| Inspect::new(prefix, isn));
+                if !ins.probe.wants(idx) {
+                    return false;
                 }
+                ins
             }
-            return false;
-        }
-        let isn = [0, 1].map(|i| self.isn_seen[i].then_some(self.isn[i]));
-        let ins = self
-            .inspect
-            .get_or_insert_with(|| Inspect::new(prefix, isn));
-        if !ins.probe.wants(idx) {
-            return false;
-        }
+        };
         let state = ins.feed(idx, view, prefix);
         let done =
             state != ProbeState::NeedMore || (view.transport == Transport::Tcp && ins.exhausted());
@@ -549,6 +554,33 @@ mod tests {
         let entry = std::mem::size_of::<(FlowKey, Flow)>();
         eprintln!("table entry: {entry} bytes");
         assert!(entry <= 160, "a table entry grew to {entry} bytes");
+    }
+
+    #[test]
+    fn a_late_syn_that_moves_the_stream_start_restarts_the_probe() {
+        let client: IpAddr = "198.51.100.7".parse().unwrap();
+        let server: IpAddr = "192.0.2.1".parse().unwrap();
+        let request = b"get nodeid\nuser: mysqld\npassword: mysqld\npublic key: a public key\nversion: 1\nnodetype: 1\n\n";
+        let mut data = syn(client, 40000, server);
+        data.tcp = TcpInfo {
+            seq: 1011,
+            ack: 0,
+            flags: tcp_flags::ACK | tcp_flags::PSH,
+        };
+        data.payload = request;
+        data.payload_len = request.len() as u32;
+        let mut flow = Flow::new(0, None);
+        let (_, idx) = FlowKey::of(&data);
+        flow.observe(idx, &data, 1, 100, 4096);
+        assert!(
+            flow.result().evidence[idx].is_some(),
+            "the request alone is evidence"
+        );
+        // The SYN shows the stream really began 10 bytes earlier: those bytes are missing, so
+        // nothing in order is known any more and the probe must not keep what it read.
+        flow.observe(idx, &syn(client, 40000, server), 2, 60, 4096);
+        assert!(flow.decided.is_none());
+        assert_eq!(flow.result().evidence[idx], None);
     }
 
     #[test]
