@@ -659,6 +659,12 @@ fn read_mapped(
             .unwrap_or(&[]);
         if let Some(Bpf(prog)) = &m.filter {
             if !prog.filter(frame) {
+                // A filter that passes few frames fills batches slowly: give back pages here
+                // too, up to the first frame the batch being filled still refers to.
+                if rec.offset >= released + 2 * RELEASE_STEP {
+                    let upto = batch.frames.first().map_or(rec.offset, |f| f.offset);
+                    released = release_consumed(&map, pipe, released, upto);
+                }
                 continue;
             }
         }
