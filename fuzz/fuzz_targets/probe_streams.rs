@@ -165,15 +165,6 @@ fn debug() -> bool {
     *ON.get_or_init(|| std::env::var_os("NDBSNIFF_FUZZ_DEBUG").is_some())
 }
 
-/// `NDBSNIFF_FUZZ_SYN_REBASE_FIX` set: mirror the fix proposed for `Flow::observe` in
-/// src/flow/table.rs (a SYN-only segment that moves the stream start rebuilds the probe)
-/// instead of the table as it is, which ignores that and later shows the probe a prefix that
-/// is not the one it saw grown.
-fn syn_rebase_fix() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("NDBSNIFF_FUZZ_SYN_REBASE_FIX").is_some())
-}
-
 /// One packet as the decoder would hand it over.
 struct Packet<'a> {
     dir: usize,
@@ -252,7 +243,7 @@ impl Table {
                     let fed = ins.streams[idx].segment(pkt.seq, true, &[], 0);
                     // The table ignores what this call returns; with the proposed fix a SYN
                     // that moves the stream start rebuilds the probe like late data does.
-                    if fed == Fed::Rebased && syn_rebase_fix() {
+                    if fed == Fed::Rebased {
                         let state = self.reprobe();
                         self.settle(state, false);
                     }
