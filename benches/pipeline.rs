@@ -193,7 +193,7 @@ fn observe_all(table: &FlowTable, frames: &Frames, watch: &Watch) -> Vec<FlowEve
     let mut events = Vec::new();
     for (ts, f) in &frames.frames {
         if let Ok(view) = decode(LinkKind::Ethernet, f) {
-            table.observe(&view, *ts, f.len() as u32, watch, false, &mut events);
+            table.observe_view(&view, *ts, f.len() as u32, watch, false, &mut events);
         }
     }
     events
@@ -205,7 +205,7 @@ fn bench_table(c: &mut Criterion) {
         ("mixed", frames(Profile::Mixed, 20_000)),
     ];
     let watch = Watch::any();
-    let fresh = || FlowTable::new(DEFAULT_PREFIX_BYTES, 4, DEFAULT_MAX_FLOWS);
+    let fresh = || FlowTable::new(DEFAULT_PREFIX_BYTES, 1, DEFAULT_MAX_FLOWS);
     let mut g = c.benchmark_group("table");
     for (name, set) in &sets {
         g.throughput(Throughput::Elements(set.frames.len() as u64));

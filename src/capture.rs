@@ -1,97 +1,27 @@
 //! Capture sources and the capture thread.
 //!
 //! Owns: opening a `.pcap`/`.pcapng` file or a live interface with libpcap, applying the BPF
-//! filter, optionally writing what passes it to a pcap file (`-w`), and copying frames into
-//! recycled [`Batch`]es that travel over a bounded channel to the decoder workers. Offline replay
-//! is lossless: the capture thread blocks when the channel is full. Live capture never blocks: a
-//! batch the workers cannot take is dropped and counted.
+//! filter, optionally writing what passes it to a pcap file (`-w`), and handing every frame to
+//! the [`Router`], which decodes it and batches it for the decoder workers. Offline replay is
+//! lossless: the capture thread blocks when a worker's queue is full. Live capture never blocks:
+//! a batch a worker cannot take is dropped and counted.
 //!
-//! Never: parses packets (that is the workers' job), panics on a damaged file, or allocates per
+//! Never: panics on a damaged file, copies a frame of a memory-mapped file, or allocates per
 //! packet once the batch pool is warm.
 
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
 use memmap2::Mmap;
 use pcap::{Activated, Capture};
 
 use crate::decode::LinkKind;
 use crate::pcapfile::{Next, PcapFile};
-
-/// Packets per batch handed to a worker.
-pub const BATCH_PACKETS: usize = 512;
-/// Bytes of frame data per batch before it is sent early.
-pub const BATCH_BYTES: usize = 512 * 1024;
-
-/// Where one frame of a [`Batch`] lies, and what libpcap said about it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FrameMeta {
-    /// Capture time, microseconds since the Unix epoch.
-    pub ts_us: i64,
-    /// Offset of the frame's first byte in [`Batch::data`] (or in the mapped file).
-    pub offset: usize,
-    /// Captured length (bytes present).
-    pub caplen: u32,
-    /// Length on the wire.
-    pub origlen: u32,
-}
-
-/// A group of frames copied into one buffer: one allocation reused for many packets.
-#[derive(Debug, Default)]
-pub struct Batch {
-    /// Copied frames (libpcap sources).
-    pub data: Vec<u8>,
-    /// The mapped capture file the frames point into (memory-mapped sources: nothing copied).
-    pub map: Option<Arc<Mmap>>,
-    pub frames: Vec<FrameMeta>,
-}
-
-impl Batch {
-    pub fn with_capacity() -> Batch {
-        Batch {
-            data: Vec::with_capacity(BATCH_BYTES + 65536),
-            map: None,
-            frames: Vec::with_capacity(BATCH_PACKETS),
-        }
-    }
-
-    /// The captured bytes of one frame.
-    #[inline]
-    pub fn frame(&self, meta: &FrameMeta) -> &[u8] {
-        let base: &[u8] = match &self.map {
-            Some(m) => m,
-            None => &self.data,
-        };
-        base.get(meta.offset..meta.offset + meta.caplen as usize)
-            .unwrap_or(&[])
-    }
-
-    fn clear(&mut self) {
-        self.data.clear();
-        self.map = None;
-        self.frames.clear();
-    }
-
-    fn push(&mut self, ts_us: i64, frame: &[u8], origlen: u32) {
-        let offset = self.data.len();
-        self.data.extend_from_slice(frame);
-        self.frames.push(FrameMeta {
-            ts_us,
-            offset,
-            caplen: frame.len() as u32,
-            origlen,
-        });
-    }
-
-    fn is_full(&self) -> bool {
-        self.frames.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
-    }
-}
+use crate::pipeline::Router;
 
 /// Why reading a capture failed. Always names the file or interface.
 #[derive(Debug, Clone)]
@@ -394,20 +324,15 @@ impl Source {
         Ok(())
     }
 
-    /// Reads until the end of the file, `limit` packets, or `stop`, sending batches to the workers.
-    /// A file is replayed losslessly (blocking when the workers are behind); a live capture never
-    /// blocks and counts the batches it had to drop.
-    ///
-    /// `after_batch` is called (offline only) after each batch is handed over, with the capture
-    /// time of its last frame; the pipeline uses it to sweep ended flows at a point where every
-    /// earlier batch has been processed.
+    /// Reads until the end of the file, `limit` packets, or `stop`, handing every frame to the
+    /// router. A file is replayed losslessly (blocking when the workers are behind); a live
+    /// capture never blocks and counts the packets it had to drop.
     pub fn run(
         self,
-        pipe: BatchPipe<'_>,
+        router: &mut Router<'_>,
         limit: Option<u64>,
         stop: &AtomicBool,
         counters: &LiveCounters,
-        after_batch: &mut dyn FnMut(i64),
     ) -> CaptureReport {
         let Source {
             name,
@@ -420,38 +345,30 @@ impl Source {
         let mut report = match handle {
             Handle::File(mut c) => read_loop(
                 &mut c,
-                &pipe,
+                router,
                 limit,
                 stop,
                 None,
                 counters,
                 &mut savefile,
-                after_batch,
                 |caplen| {
                     offset += 16 + caplen as u64;
                 },
             ),
-            Handle::Mapped(mut m) => read_mapped(
-                &mut m,
-                &pipe,
-                limit,
-                stop,
-                counters,
-                &mut savefile,
-                after_batch,
-            ),
+            Handle::Mapped(mut m) => {
+                read_mapped(&mut m, router, limit, stop, counters, &mut savefile)
+            }
             Handle::Live(mut c) => {
                 use std::os::unix::io::AsRawFd;
                 let fd = c.as_raw_fd();
                 read_loop(
                     &mut c,
-                    &pipe,
+                    router,
                     limit,
                     stop,
                     Some(fd),
                     counters,
                     &mut savefile,
-                    &mut |_| {},
                     |_| {},
                 )
             }
@@ -493,8 +410,6 @@ impl Source {
 
 /// How long a live read waits before returning with nothing, so the stop flag is seen promptly.
 const LIVE_READ_TIMEOUT_MS: i32 = 100;
-/// A live batch is sent when it is this old even if not full, so verdicts are not held back.
-const LIVE_FLUSH: Duration = Duration::from_millis(50);
 
 fn live_open_message(e: &pcap::Error) -> String {
     let m = pcap_message(e);
@@ -517,26 +432,6 @@ pub fn pcap_message(e: &pcap::Error) -> String {
     }
 }
 
-/// The two channels between the capture thread and the workers: full batches out, empty ones back.
-pub struct BatchPipe<'a> {
-    pub full: Sender<Batch>,
-    pub empty: Receiver<Batch>,
-    /// Batches sent and not yet finished by a worker (workers decrement it).
-    pub in_flight: &'a AtomicUsize,
-}
-
-impl BatchPipe<'_> {
-    fn fresh(&self) -> Batch {
-        match self.empty.try_recv() {
-            Ok(mut b) => {
-                b.clear();
-                b
-            }
-            Err(_) => Batch::with_capacity(),
-        }
-    }
-}
-
 #[allow(clippy::unnecessary_cast)] // time_t and suseconds_t are not i64 on every platform
 fn timeval_us(tv: &libc::timeval) -> i64 {
     (tv.tv_sec as i64)
@@ -547,22 +442,19 @@ fn timeval_us(tv: &libc::timeval) -> i64 {
 #[allow(clippy::too_many_arguments)]
 fn read_loop<T: Activated + ?Sized>(
     capture: &mut Capture<T>,
-    pipe: &BatchPipe<'_>,
+    router: &mut Router<'_>,
     limit: Option<u64>,
     stop: &AtomicBool,
     live_fd: Option<i32>,
     counters: &LiveCounters,
     savefile: &mut Option<pcap::Savefile>,
-    after_batch: &mut dyn FnMut(i64),
     mut on_record: impl FnMut(u32),
 ) -> CaptureReport {
     let lossless = live_fd.is_none();
     let mut report = CaptureReport::default();
-    let mut batch = pipe.fresh();
     let limit = limit.unwrap_or(u64::MAX);
-    let mut batch_started = Instant::now();
     let mut last_stats = Instant::now();
-    while report.packets < limit && !stop.load(Ordering::Relaxed) {
+    while report.packets < limit && !stop.load(Ordering::Relaxed) && router.alive() {
         match capture.next_packet() {
             Ok(pkt) => {
                 on_record(pkt.header.caplen);
@@ -571,20 +463,10 @@ fn read_loop<T: Activated + ?Sized>(
                 }
                 report.packets += 1;
                 report.bytes += pkt.header.len as u64;
-                if batch.frames.is_empty() && !lossless {
-                    batch_started = Instant::now();
-                }
-                batch.push(timeval_us(&pkt.header.ts), pkt.data, pkt.header.len);
-                if batch.is_full() || (!lossless && batch_started.elapsed() >= LIVE_FLUSH) {
-                    let last_ts = batch.frames.last().map_or(0, |f| f.ts_us);
-                    let full = std::mem::replace(&mut batch, pipe.fresh());
-                    if !send(pipe, full, lossless, &mut report, &mut batch) {
-                        return report;
-                    }
+                router.frame(timeval_us(&pkt.header.ts), pkt.data, pkt.header.len, None);
+                if report.packets % 4096 == 0 {
+                    report.dropped_by_ndbsniff = router.dropped;
                     publish(capture, &report, counters, lossless, &mut last_stats);
-                    if lossless {
-                        after_batch(last_ts);
-                    }
                 }
             }
             Err(pcap::Error::NoMorePackets) => break,
@@ -592,12 +474,8 @@ fn read_loop<T: Activated + ?Sized>(
                 if let Some(fd) = live_fd {
                     wait_readable(fd, LIVE_READ_TIMEOUT_MS);
                 }
-                if !batch.frames.is_empty() {
-                    let full = std::mem::replace(&mut batch, pipe.fresh());
-                    if !send(pipe, full, lossless, &mut report, &mut batch) {
-                        return report;
-                    }
-                }
+                router.tick();
+                report.dropped_by_ndbsniff = router.dropped;
                 publish(capture, &report, counters, lossless, &mut last_stats);
             }
             Err(e) => {
@@ -615,34 +493,31 @@ fn read_loop<T: Activated + ?Sized>(
             }
         }
     }
-    if !batch.frames.is_empty() {
-        let mut spare = Batch::default();
-        send(pipe, batch, lossless, &mut report, &mut spare);
-    }
+    router.finish();
+    report.dropped_by_ndbsniff = router.dropped;
     last_stats = Instant::now() - Duration::from_secs(10);
     publish(capture, &report, counters, lossless, &mut last_stats);
     report
 }
 
-/// The offline loop over a memory-mapped classic pcap file: batches carry offsets into the map,
-/// so no frame is copied; the BPF filter (if any) runs here, as libpcap would run it.
+/// The offline loop over a memory-mapped classic pcap file: the router gets offsets into the
+/// map, so no frame is copied; the BPF filter (if any) runs here, as libpcap would run it.
 fn read_mapped(
     m: &mut Mapped,
-    pipe: &BatchPipe<'_>,
+    router: &mut Router<'_>,
     limit: Option<u64>,
     stop: &AtomicBool,
     counters: &LiveCounters,
     savefile: &mut Option<pcap::Savefile>,
-    after_batch: &mut dyn FnMut(i64),
 ) -> CaptureReport {
     let mut report = CaptureReport::default();
     let limit = limit.unwrap_or(u64::MAX);
     let map = Arc::clone(m.file.map());
-    let mut batch = pipe.fresh();
-    batch.map = Some(Arc::clone(&map));
+    router.use_map(Arc::clone(&map));
     let mut released = 0usize;
+    let mut next_release = RELEASE_STEP;
     populate(&map, 0);
-    while report.packets < limit {
+    while report.packets < limit && router.alive() {
         let rec = match m.file.next_record() {
             Next::Record(r) => r,
             Next::End => break,
@@ -654,17 +529,20 @@ fn read_mapped(
                 break;
             }
         };
+        if rec.offset >= next_release {
+            next_release = rec.offset + RELEASE_STEP;
+            let bound = router.release_bound(rec.offset);
+            released = release_consumed(&map, released, bound, rec.offset);
+            publish_counts(&report, counters);
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
         let frame = map
             .get(rec.offset..rec.offset + rec.caplen as usize)
             .unwrap_or(&[]);
         if let Some(Bpf(prog)) = &m.filter {
             if !prog.filter(frame) {
-                // A filter that passes few frames fills batches slowly: give back pages here
-                // too, up to the first frame the batch being filled still refers to.
-                if rec.offset >= released + 2 * RELEASE_STEP {
-                    let upto = batch.frames.first().map_or(rec.offset, |f| f.offset);
-                    released = release_consumed(&map, pipe, released, upto);
-                }
                 continue;
             }
         }
@@ -681,31 +559,9 @@ fn read_mapped(
         }
         report.packets += 1;
         report.bytes += rec.origlen as u64;
-        batch.frames.push(FrameMeta {
-            ts_us: rec.ts_us,
-            offset: rec.offset,
-            caplen: rec.caplen,
-            origlen: rec.origlen,
-        });
-        if batch.frames.len() >= BATCH_PACKETS {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let last_ts = rec.ts_us;
-            let mut next = pipe.fresh();
-            next.map = Some(Arc::clone(&map));
-            let full = std::mem::replace(&mut batch, next);
-            if !send(pipe, full, true, &mut report, &mut Batch::default()) {
-                return report;
-            }
-            publish_counts(&report, counters);
-            after_batch(last_ts);
-            released = release_consumed(&map, pipe, released, m.file.position());
-        }
+        router.frame(rec.ts_us, frame, rec.origlen, Some(rec.offset));
     }
-    if !batch.frames.is_empty() {
-        send(pipe, batch, true, &mut report, &mut Batch::default());
-    }
+    router.finish();
     publish_counts(&report, counters);
     report
 }
@@ -713,26 +569,22 @@ fn read_mapped(
 /// Mapped pages are given back in steps of this many bytes once the workers are past them.
 const RELEASE_STEP: usize = 4 << 20;
 
-/// Gives the pages of the map before `upto` back to the kernel once every batch handed out has
-/// been processed, so resident memory stays flat however large the file is (the data stays in
-/// the page cache). Returns the new released offset.
-fn release_consumed(map: &Mmap, pipe: &BatchPipe<'_>, released: usize, upto: usize) -> usize {
+/// Gives the pages of the map before `upto` back to the kernel (no batch refers to them any
+/// more), so resident memory stays flat however large the file is (the data stays in the page
+/// cache), and pre-faults the next step from `position`. Returns the new released offset.
+fn release_consumed(map: &Mmap, released: usize, upto: usize, position: usize) -> usize {
     let page = 4096;
     let end = upto / page * page;
-    if end < released + RELEASE_STEP {
-        return released;
+    if end > released {
+        // SAFETY: the map is a private read-only file mapping, and no batch sent or being filled
+        // refers to bytes before `upto` (the router's bound). Dropping the pages only means a
+        // later read would fetch them again from the file.
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, end - released)
+        };
     }
-    while pipe.in_flight.load(Ordering::Acquire) > 0 {
-        std::thread::yield_now();
-    }
-    // SAFETY: the map is a private read-only file mapping, and no batch refers to bytes before
-    // `upto` any more (none is in flight, and the next batch starts at `upto`). Dropping the pages
-    // only means a later read would fetch them again from the file.
-    let _ = unsafe {
-        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, end - released)
-    };
-    populate(map, end);
-    end
+    populate(map, position / page * page);
+    end.max(released)
 }
 
 /// Maps the next step of the file in one call (MADV_POPULATE_READ, Linux 5.14+) instead of one
@@ -799,39 +651,6 @@ fn publish<T: Activated + ?Sized>(
             .interface_dropped
             .store(st.if_dropped as u64, Ordering::Relaxed);
         counters.have_kernel_stats.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Sends a batch; returns false when the workers are gone. When a live batch cannot be queued its
-/// frames are counted as dropped and its buffer becomes `reuse`, so no allocation follows a drop.
-fn send(
-    pipe: &BatchPipe<'_>,
-    batch: Batch,
-    lossless: bool,
-    report: &mut CaptureReport,
-    reuse: &mut Batch,
-) -> bool {
-    pipe.in_flight.fetch_add(1, Ordering::AcqRel);
-    if lossless {
-        let sent = pipe.full.send(batch).is_ok();
-        if !sent {
-            pipe.in_flight.fetch_sub(1, Ordering::AcqRel);
-        }
-        return sent;
-    }
-    match pipe.full.try_send(batch) {
-        Ok(()) => true,
-        Err(crossbeam_channel::TrySendError::Full(mut b)) => {
-            pipe.in_flight.fetch_sub(1, Ordering::AcqRel);
-            report.dropped_by_ndbsniff += b.frames.len() as u64;
-            b.clear();
-            *reuse = b;
-            true
-        }
-        Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
-            pipe.in_flight.fetch_sub(1, Ordering::AcqRel);
-            false
-        }
     }
 }
 

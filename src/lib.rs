@@ -1,10 +1,11 @@
 //! ndbsniff: a passive classifier for TCP/UDP flows, built to answer "what is talking on port 3406?".
 //!
-//! The data path runs one way: a capture thread reads frames with libpcap ([`capture`]) and
-//! hands them in batches over a bounded channel to decoder workers, which slice each frame in place
-//! ([`decode`]), find its flow in a shared table ([`flow`]), reassemble a bounded prefix of each
-//! direction and run the NDB management protocol probe on it ([`classify`]). At the end (or when a
-//! flow ends) the flows become [`report::FlowRecord`]s, printed for a person or as JSON lines.
+//! The data path runs one way: a capture thread reads frames with libpcap or from a mapped file
+//! ([`capture`]), slices each in place ([`decode`]) and routes it by flow key ([`pipeline`]) in
+//! batches over bounded channels to decoder workers; each worker owns one part of the flow table
+//! ([`flow`]), reassembles a bounded prefix of each direction and runs the NDB management protocol
+//! probe on it ([`classify`]). Flows that end or go idle come back to the main thread, which turns
+//! them into [`report::FlowRecord`]s, printed for a person or as JSON lines.
 //!
 //! [`run`] is the whole tool; `main.rs` only parses flags and maps errors to exit codes.
 
@@ -15,22 +16,24 @@ pub mod escape;
 pub mod filter;
 pub mod flow;
 pub mod pcapfile;
+pub mod pipeline;
 pub mod privilege;
 pub mod report;
 pub mod synth;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
-
-use capture::{Batch, BatchPipe, CaptureError, CaptureReport, LiveCounters, LiveOptions, Source};
+use capture::{CaptureError, CaptureReport, LiveCounters, LiveOptions, Source};
 use decode::SkipReason;
-use flow::table::{FlowEvent as Event, FlowTable, Timeouts};
+use flow::table::{End, FlowTable, Removed, Timeouts};
+use pipeline::{
+    DecodeCounters, Event, Router, RouterSetup, SweepMerger, Work, WorkerOut, WorkerShared,
+};
 use report::sink::{Sink, Style};
 use report::Summary;
 
@@ -204,119 +207,6 @@ pub struct Outcome {
     pub error: Option<CaptureError>,
 }
 
-/// Counters the workers keep, shared so periodic statistics can read them.
-#[derive(Default)]
-struct WorkerCounters {
-    decoded: AtomicU64,
-    watched: AtomicU64,
-    other_ports: AtomicU64,
-    skipped: [AtomicU64; SkipReason::ALL.len()],
-}
-
-/// Sweeps are run at most once per this much capture time (offline).
-const SWEEP_EVERY_US: i64 = 1_000_000;
-
-struct Shared<'a> {
-    table: &'a FlowTable,
-    watch: &'a Watch,
-    timeouts: Timeouts,
-    counters: &'a WorkerCounters,
-    /// Batches handed to the workers and not yet finished.
-    in_flight: &'a AtomicUsize,
-    announce: bool,
-}
-
-fn worker(
-    shared: &Shared<'_>,
-    link: decode::LinkKind,
-    full: Receiver<Batch>,
-    empty: Sender<Batch>,
-    events: Sender<Event>,
-) {
-    let (mut decoded, mut watched, mut other) = (0u64, 0u64, 0u64);
-    let mut skipped = [0u64; SkipReason::ALL.len()];
-    let mut table_events = Vec::new();
-    for batch in full.iter() {
-        let mut last_ts = i64::MIN;
-        for meta in &batch.frames {
-            match decode::decode(link, batch.frame(meta)) {
-                Ok(view) => {
-                    decoded += 1;
-                    if shared.watch.matches(view.src_port, view.dst_port) {
-                        watched += 1;
-                        let table = shared.table;
-                        table.observe(
-                            &view,
-                            meta.ts_us,
-                            meta.origlen,
-                            shared.watch,
-                            shared.announce,
-                            &mut table_events,
-                        );
-                        for ev in table_events.drain(..) {
-                            match ev {
-                                // Announcements may be dropped when the sink is behind; endings never.
-                                Event::Decided(_) => drop(events.try_send(ev)),
-                                Event::Ended(_) => drop(events.send(ev)),
-                            }
-                        }
-                    } else {
-                        other += 1;
-                    }
-                }
-                Err(reason) => skipped[reason.index()] += 1,
-            }
-            last_ts = last_ts.max(meta.ts_us);
-        }
-        let _ = empty.try_send(batch);
-        let c = shared.counters;
-        c.decoded
-            .fetch_add(std::mem::take(&mut decoded), Ordering::Relaxed);
-        c.watched
-            .fetch_add(std::mem::take(&mut watched), Ordering::Relaxed);
-        c.other_ports
-            .fetch_add(std::mem::take(&mut other), Ordering::Relaxed);
-        for (total, n) in c.skipped.iter().zip(skipped.iter_mut()) {
-            if *n > 0 {
-                total.fetch_add(std::mem::take(n), Ordering::Relaxed);
-            }
-        }
-        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Offline sweeps: once capture time has moved on by a second, wait until the workers have
-/// finished every batch handed out so far, then report and free the flows that ended or went
-/// idle. Sweeping only at such quiet points makes the output the same for any thread count.
-struct CaptureTimeSweeper<'a> {
-    shared: &'a Shared<'a>,
-    events: Sender<Event>,
-    next_due_us: i64,
-}
-
-impl CaptureTimeSweeper<'_> {
-    fn after_batch(&mut self, now_us: i64) {
-        // A capture whose clock jumps backwards (joined captures) restarts the schedule.
-        let jumped_back = now_us < self.next_due_us.saturating_sub(10 * SWEEP_EVERY_US);
-        if now_us < self.next_due_us && !jumped_back {
-            return;
-        }
-        self.next_due_us = now_us.saturating_add(SWEEP_EVERY_US);
-        while self.shared.in_flight.load(Ordering::Acquire) > 0 {
-            thread::yield_now();
-        }
-        for rec in self
-            .shared
-            .table
-            .sweep(now_us, &self.shared.timeouts, self.shared.watch)
-        {
-            if self.events.send(Event::Ended(rec)).is_err() {
-                return;
-            }
-        }
-    }
-}
-
 /// Opens the capture, applies the filter, and returns the BPF expression text in force.
 fn open_source(cfg: &Config) -> Result<(Source, Option<String>), CaptureError> {
     let mut source = match &cfg.input {
@@ -386,13 +276,17 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let link_type = format!("{} ({})", capture::dlt_name(source.dlt), source.dlt);
     let link = source.link;
     let threads = cfg.threads.max(1);
-    let table = FlowTable::new(cfg.prefix_bytes, threads * 4, cfg.max_flows);
-    let (full_tx, full_rx) = crossbeam_channel::bounded::<Batch>(threads * 4);
-    let (empty_tx, empty_rx) = crossbeam_channel::bounded::<Batch>(threads * 4 + 2);
-    let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(16 * 1024);
+    let table = FlowTable::new(cfg.prefix_bytes, threads, cfg.max_flows);
+    let lanes: Vec<_> = (0..threads)
+        .map(|_| crossbeam_channel::bounded::<Work>(pipeline::WORK_QUEUE))
+        .collect();
+    let (recycle_tx, recycle_rx) =
+        crossbeam_channel::bounded::<Work>(threads * (pipeline::WORK_QUEUE + 2));
+    let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
+    let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
     let live_counters = LiveCounters::default();
-    let worker_counters = WorkerCounters::default();
-    let in_flight = AtomicUsize::new(0);
+    let decode_counters = DecodeCounters::default();
+    let done: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
     let style = match cfg.format {
         Format::Json => Style::Json,
         Format::Text => Style::Text {
@@ -400,12 +294,11 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             announce: live,
         },
     };
-    let shared = Shared {
+    let shared = WorkerShared {
         table: &table,
         watch: &cfg.watch,
         timeouts: cfg.timeouts,
-        counters: &worker_counters,
-        in_flight: &in_flight,
+        done: &done,
         announce: live && cfg.format == Format::Text,
     };
     let mut sink = Sink::new(out, style);
@@ -427,43 +320,44 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         ..Summary::default()
     };
     let stop = &cfg.stop;
+    let mut merger = SweepMerger::new(threads);
 
     let report: Result<CaptureReport, RunError> = thread::scope(|s| {
         let shared = &shared;
-        for i in 0..threads {
-            let (rx, tx, ev) = (full_rx.clone(), empty_tx.clone(), event_tx.clone());
+        let mut senders = Vec::with_capacity(threads);
+        for (i, (tx, rx)) in lanes.into_iter().enumerate() {
+            senders.push(tx);
+            let recycle = recycle_tx.clone();
+            let out = WorkerOut {
+                events: event_tx.clone(),
+                decided: decided_tx.clone(),
+            };
             thread::Builder::new()
                 .name(format!("decode-{i}"))
-                .spawn_scoped(s, move || worker(shared, link, rx, tx, ev))
+                .spawn_scoped(s, move || pipeline::worker(i, shared, rx, recycle, out))
                 .map_err(|e| {
                     RunError::Output(std::io::Error::other(format!(
                         "cannot start a worker thread: {e}"
                     )))
                 })?;
         }
-        drop(full_rx);
-        drop(empty_tx);
-        let pipe = BatchPipe {
-            full: full_tx,
-            empty: empty_rx,
-            in_flight: &in_flight,
-        };
+        drop(recycle_tx);
+        drop(event_tx);
+        drop(decided_tx);
+        let mut router = Router::new(RouterSetup {
+            link,
+            watch: &cfg.watch,
+            table: &table,
+            lanes: senders,
+            recycled: recycle_rx,
+            done: &done,
+            counters: &decode_counters,
+            live,
+        });
         let (count, counters) = (cfg.count, &live_counters);
-        let mut sweeper = CaptureTimeSweeper {
-            shared,
-            events: event_tx.clone(),
-            next_due_us: i64::MIN,
-        };
         let capture = thread::Builder::new()
             .name("capture".into())
-            .spawn_scoped(s, move || {
-                let mut after_batch = |ts: i64| {
-                    if !live {
-                        sweeper.after_batch(ts);
-                    }
-                };
-                source.run(pipe, count, stop, counters, &mut after_batch)
-            })
+            .spawn_scoped(s, move || source.run(&mut router, count, stop, counters))
             .map_err(|e| {
                 RunError::Output(std::io::Error::other(format!(
                     "cannot start the capture thread: {e}"
@@ -472,16 +366,38 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         // The sink runs here, on the main thread, until every worker has hung up.
         let started = Instant::now();
         let mut next_stats = cfg.stats_interval.map(|d| started + d);
-        let mut next_live_sweep = started + Duration::from_secs(1);
         let tick = Duration::from_millis(if live { 100 } else { 250 });
-        drop(event_tx);
         let mut io_error = None;
+        let watch = &cfg.watch;
+        let emit =
+            |sink: &mut Sink<'_>, flows: Removed, end: End, io: &mut Option<std::io::Error>| {
+                let mut records: Vec<_> =
+                    flows.iter().map(|(k, f)| f.record(k, watch, end)).collect();
+                if end == End::Idle {
+                    records.sort_by(flow::table::record_order);
+                }
+                for rec in records {
+                    if io.is_none() {
+                        *io = sink.flow(rec).err();
+                    }
+                }
+            };
+        let mut decided_rx = Some(decided_rx);
         loop {
-            match event_rx.recv_timeout(tick) {
-                Ok(Event::Ended(rec)) => io_error = io_error.or(sink.flow(rec).err()),
-                Ok(Event::Decided(rec)) => io_error = io_error.or(sink.decided(&rec).err()),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            let never = crossbeam_channel::never();
+            crossbeam_channel::select! {
+                recv(event_rx) -> ev => match ev {
+                    Ok(Event::Swept { seq, flows, last }) => merger.add(seq, flows, last, |flows| {
+                        emit(&mut sink, flows, End::Idle, &mut io_error)
+                    }),
+                    Ok(Event::Evicted(flows)) => emit(&mut sink, flows, End::Evicted, &mut io_error),
+                    Err(_) => break,
+                },
+                recv(decided_rx.as_ref().unwrap_or(&never)) -> rec => match rec {
+                    Ok(rec) => io_error = io_error.or(sink.decided(&rec).err()),
+                    Err(_) => decided_rx = None,
+                },
+                default(tick) => {}
             }
             let now = Instant::now();
             if cfg
@@ -490,16 +406,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             {
                 stop.store(true, Ordering::Relaxed);
             }
-            if live && now >= next_live_sweep {
-                next_live_sweep = now + Duration::from_secs(1);
-                for rec in table.sweep(wall_clock_us(), &cfg.timeouts, &cfg.watch) {
-                    io_error = io_error.or(sink.flow(rec).err());
-                }
-            }
             if let Some(at) = next_stats.filter(|at| now >= *at) {
                 next_stats = cfg.stats_interval.map(|d| at + d);
                 let snapshot =
-                    summarize(&base, &live_counters, &worker_counters, &sink, None, false);
+                    summarize(&base, &live_counters, &decode_counters, &sink, None, false);
                 print_interim(&mut sink, &snapshot, cfg.format, &mut io_error);
             }
             if io_error.is_some() {
@@ -507,6 +417,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                 stop.store(true, Ordering::Relaxed);
             }
         }
+        merger.finish(|flows| emit(&mut sink, flows, End::Idle, &mut io_error));
         let report = capture.join().unwrap_or_default();
         match io_error {
             Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(RunError::Output(e)),
@@ -526,7 +437,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let summary = summarize(
         &base,
         &live_counters,
-        &worker_counters,
+        &decode_counters,
         &sink,
         report.error.as_ref(),
         true,
@@ -538,7 +449,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     })
 }
 
-fn wall_clock_us() -> i64 {
+/// The clock, in microseconds since the Unix epoch (live sweeps).
+pub(crate) fn wall_clock_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros().min(i64::MAX as u128) as i64)
@@ -559,7 +471,7 @@ fn print_interim(
 fn summarize(
     base: &Summary,
     capture: &LiveCounters,
-    workers: &WorkerCounters,
+    workers: &DecodeCounters,
     sink: &Sink<'_>,
     error: Option<&CaptureError>,
     is_final: bool,

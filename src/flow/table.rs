@@ -18,7 +18,7 @@ use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
 use crate::classify::{NdbProbe, ProbeResult, ProbeState, Role};
-use crate::decode::{tcp_flags, PacketView, Transport};
+use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport};
 use crate::flow::key::FlowKey;
 use crate::flow::stream::{Fed, StreamPrefix};
 use crate::report::{FlowRecord, FlowState, RolesFrom};
@@ -46,7 +46,7 @@ impl Inspect {
     }
 
     /// Feeds one packet's payload; returns the probe's state after it.
-    fn feed(&mut self, idx: usize, view: &PacketView<'_>, prefix: usize) -> ProbeState {
+    fn feed(&mut self, idx: usize, view: &Seen<'_>, prefix: usize) -> ProbeState {
         match view.transport {
             Transport::Tcp => {
                 let syn = view.tcp.flags & tcp_flags::SYN != 0;
@@ -76,6 +76,31 @@ impl Inspect {
     }
 }
 
+/// What the table needs of one packet once its flow key is known: the parts of a
+/// [`PacketView`] that are not in the key.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen<'a> {
+    pub transport: Transport,
+    pub vlan: Option<u16>,
+    pub tcp: TcpInfo,
+    /// Transport payload bytes present in the frame.
+    pub payload: &'a [u8],
+    /// Transport payload length on the wire.
+    pub payload_len: u32,
+}
+
+impl<'a> Seen<'a> {
+    pub fn of(view: &PacketView<'a>) -> Seen<'a> {
+        Seen {
+            transport: view.transport,
+            vlan: view.vlan,
+            tcp: view.tcp,
+            payload: view.payload,
+            payload_len: view.payload_len,
+        }
+    }
+}
+
 /// Everything known about one conversation. Direction index 0 = sent by `key.lo`, 1 = by `key.hi`.
 #[derive(Debug)]
 pub struct Flow {
@@ -102,8 +127,8 @@ pub struct Flow {
 pub enum FlowEvent {
     /// The probe has just decided; the flow is still in the table.
     Decided(FlowRecord),
-    /// The flow was removed from the table (evicted, idle, or closed and lingered).
-    Ended(FlowRecord),
+    /// Flows pushed out of a full table, oldest first.
+    Evicted(Removed),
 }
 
 impl Flow {
@@ -130,7 +155,7 @@ impl Flow {
     fn observe(
         &mut self,
         idx: usize,
-        view: &PacketView<'_>,
+        view: &Seen<'_>,
         ts_us: i64,
         wire_len: u32,
         prefix: usize,
@@ -338,18 +363,27 @@ impl Default for Timeouts {
 /// The default cap on flows tracked at once.
 pub const DEFAULT_MAX_FLOWS: usize = 1_000_000;
 
-/// All flows of a run, keyed canonically, shared by the workers.
-pub struct FlowTable {
+/// One part of the table: the flows whose key hashes to it. Each decoder worker owns one part,
+/// so the per-packet path never waits on a lock another thread holds; the capture thread routes
+/// every packet to the worker owning its flow's part.
+struct Part {
     map: DashMap<FlowKey, Flow, FxBuildHasher>,
-    prefix: usize,
-    max_flows: usize,
     /// Flows in the map (kept here because DashMap::len locks every shard).
     count: AtomicUsize,
     evicting: Mutex<()>,
+}
+
+/// All flows of a run, keyed canonically and split into parts by key hash.
+pub struct FlowTable {
+    parts: Box<[Part]>,
+    prefix: usize,
+    /// The cap on each part: the flow cap shared out evenly.
+    part_max: usize,
     evicted: AtomicUsize,
 }
 
-fn record_order(a: &FlowRecord, b: &FlowRecord) -> std::cmp::Ordering {
+/// Orders records as the report lists them: by first packet, then by endpoints.
+pub fn record_order(a: &FlowRecord, b: &FlowRecord) -> std::cmp::Ordering {
     (a.first_seen, a.client, a.server, a.transport.as_str()).cmp(&(
         b.first_seen,
         b.client,
@@ -358,26 +392,51 @@ fn record_order(a: &FlowRecord, b: &FlowRecord) -> std::cmp::Ordering {
     ))
 }
 
+/// Flows taken out of the table, with their keys, to be turned into records by whoever reports
+/// them (so the decoder workers do not spend their time formatting).
+pub type Removed = Vec<(FlowKey, Flow)>;
+
 impl FlowTable {
-    /// `prefix`: bytes of each TCP direction reassembled and shown to the probe; `max_flows`:
-    /// flows tracked at once before the least recently seen are evicted.
-    pub fn new(prefix: usize, shards: usize, max_flows: usize) -> FlowTable {
-        let shards = shards.max(64).next_power_of_two();
+    /// A table in `parts` parts (one per decoder worker) holding at most about `max_flows`
+    /// flows, reassembling `prefix` bytes of each direction.
+    pub fn new(prefix: usize, parts: usize, max_flows: usize) -> FlowTable {
+        let parts = parts.max(1);
         FlowTable {
-            map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, shards),
+            parts: (0..parts)
+                .map(|_| Part {
+                    map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, 8),
+                    count: AtomicUsize::new(0),
+                    evicting: Mutex::new(()),
+                })
+                .collect(),
             prefix,
-            max_flows: max_flows.max(1),
-            count: AtomicUsize::new(0),
-            evicting: Mutex::new(()),
+            part_max: max_flows.max(1).div_ceil(parts),
             evicted: AtomicUsize::new(0),
         }
     }
 
-    /// Accounts one decoded packet. Pushes to `events` the flows evicted to make room for it
-    /// and, when `announce` is set and this packet made the probe decide, the flow's record as
-    /// it stands (so a live run can print the verdict at once).
+    /// How many parts the table has.
+    pub fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// The part a flow lives in. A fixed function of the key (the hasher is not seeded), so the
+    /// same capture routes the same way on every run.
     #[inline]
-    pub fn observe(
+    pub fn part_of(&self, key: &FlowKey) -> usize {
+        if self.parts.len() == 1 {
+            return 0;
+        }
+        let h = std::hash::BuildHasher::hash_one(&FxBuildHasher, key);
+        // The high bits: Fx leaves the low ones poorly mixed.
+        ((h >> 32) as usize) % self.parts.len()
+    }
+
+    /// Accounts a decoded packet: finds or creates its flow, updates counters and TCP state,
+    /// and feeds payload to the probe while it is undecided. When `announce` is set, a decision
+    /// pushes a [`FlowEvent::Decided`]; flows pushed out of a full part come back as
+    /// [`FlowEvent::Evicted`].
+    pub fn observe_view(
         &self,
         view: &PacketView<'_>,
         ts_us: i64,
@@ -387,60 +446,92 @@ impl FlowTable {
         events: &mut Vec<FlowEvent>,
     ) {
         let (key, idx) = FlowKey::of(view);
+        let part = self.part_of(&key);
+        self.observe(
+            part,
+            &key,
+            idx,
+            &Seen::of(view),
+            ts_us,
+            wire_len,
+            watch,
+            announce,
+            events,
+        );
+    }
+
+    /// [`FlowTable::observe_view`] with the key, sending side and part already worked out.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn observe(
+        &self,
+        part: usize,
+        key: &FlowKey,
+        idx: usize,
+        seen: &Seen<'_>,
+        ts_us: i64,
+        wire_len: u32,
+        watch: &Watch,
+        announce: bool,
+        events: &mut Vec<FlowEvent>,
+    ) {
         let prefix = self.prefix;
-        if let Some(mut flow) = self.map.get_mut(&key) {
-            if flow.observe(idx, view, ts_us, wire_len, prefix) && announce {
-                events.push(FlowEvent::Decided(flow.record(&key, watch, End::Running)));
+        let p = &self.parts[part];
+        if let Some(mut flow) = p.map.get_mut(key) {
+            if flow.observe(idx, seen, ts_us, wire_len, prefix) && announce {
+                events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
             }
             return;
         }
-        if self.count.load(Ordering::Relaxed) >= self.max_flows {
-            self.evict_oldest(watch, events);
+        if p.count.load(Ordering::Relaxed) >= self.part_max {
+            self.evict_oldest(p, events);
         }
         let mut inserted = false;
-        let mut flow = self.map.entry(key).or_insert_with(|| {
+        let mut flow = p.map.entry(*key).or_insert_with(|| {
             inserted = true;
-            Flow::new(ts_us, view.vlan)
+            Flow::new(ts_us, seen.vlan)
         });
         if inserted {
-            self.count.fetch_add(1, Ordering::Relaxed);
+            p.count.fetch_add(1, Ordering::Relaxed);
         }
-        if flow.observe(idx, view, ts_us, wire_len, prefix) && announce {
-            events.push(FlowEvent::Decided(flow.record(&key, watch, End::Running)));
+        if flow.observe(idx, seen, ts_us, wire_len, prefix) && announce {
+            events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
         }
     }
 
-    /// Removes the least recently seen sixteenth of the table (at least one flow) and reports
-    /// them as evicted. One worker evicts at a time; the others carry on meanwhile.
-    fn evict_oldest(&self, watch: &Watch, events: &mut Vec<FlowEvent>) {
-        let Ok(_guard) = self.evicting.try_lock() else {
+    /// Removes the least recently seen sixteenth of a full part in one pass, so a flood pays
+    /// for one scan per many new flows.
+    fn evict_oldest(&self, p: &Part, events: &mut Vec<FlowEvent>) {
+        let Ok(_guard) = p.evicting.try_lock() else {
             return;
         };
-        if self.count.load(Ordering::Relaxed) < self.max_flows {
+        if p.count.load(Ordering::Relaxed) < self.part_max {
             return;
         }
-        let mut ages: Vec<(i64, FlowKey)> =
-            self.map.iter().map(|e| (e.last_us, *e.key())).collect();
-        let n = (self.max_flows / 16).clamp(1, ages.len().max(1));
+        let mut ages: Vec<(i64, FlowKey)> = p.map.iter().map(|e| (e.last_us, *e.key())).collect();
+        let n = (self.part_max / 16).clamp(1, ages.len().max(1));
         if ages.len() > n {
             ages.select_nth_unstable_by_key(n - 1, |a| a.0);
             ages.truncate(n);
         }
-        ages.sort_unstable_by_key(|a| a.0);
+        ages.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key_order(&a.1, &b.1)));
+        let mut out = Vec::with_capacity(ages.len());
         for (_, key) in ages {
-            if let Some((k, flow)) = self.map.remove(&key) {
-                self.count.fetch_sub(1, Ordering::Relaxed);
-                self.evicted.fetch_add(1, Ordering::Relaxed);
-                events.push(FlowEvent::Ended(flow.record(&k, watch, End::Evicted)));
+            if let Some(kf) = p.map.remove(&key) {
+                out.push(kf);
             }
         }
+        p.count.fetch_sub(out.len(), Ordering::Relaxed);
+        self.evicted.fetch_add(out.len(), Ordering::Relaxed);
+        events.push(FlowEvent::Evicted(out));
     }
 
-    /// Removes and reports the flows that are over at time `now_us`: closed ones after the
-    /// linger time, others after the idle timeout of their transport.
-    pub fn sweep(&self, now_us: i64, t: &Timeouts, watch: &Watch) -> Vec<FlowRecord> {
+    /// Takes out of one part every flow that has ended and lingered, or gone idle, as of
+    /// `now_us`. The flows come back unordered.
+    pub fn sweep_part(&self, part: usize, now_us: i64, t: &Timeouts) -> Removed {
+        let p = &self.parts[part];
         let mut out = Vec::new();
-        self.map.retain(|key, flow| {
+        p.map.retain(|key, flow| {
             let quiet = now_us.saturating_sub(flow.last_us);
             let limit = if flow.ended() {
                 t.linger_us
@@ -450,20 +541,32 @@ impl FlowTable {
                 t.udp_idle_us
             };
             if quiet >= limit {
-                out.push(flow.record(key, watch, End::Idle));
+                out.push((*key, std::mem::replace(flow, Flow::new(0, None))));
                 false
             } else {
                 true
             }
         });
-        self.count.fetch_sub(out.len(), Ordering::Relaxed);
+        p.count.fetch_sub(out.len(), Ordering::Relaxed);
+        out
+    }
+
+    /// Sweeps every part (see [`FlowTable::sweep_part`]) and returns the records, in report order.
+    pub fn sweep(&self, now_us: i64, t: &Timeouts, watch: &Watch) -> Vec<FlowRecord> {
+        let mut out: Vec<FlowRecord> = (0..self.parts.len())
+            .flat_map(|i| self.sweep_part(i, now_us, t))
+            .map(|(k, f)| f.record(&k, watch, End::Idle))
+            .collect();
         out.sort_by(record_order);
         out
     }
 
-    /// Flows tracked now.
+    /// Flows currently tracked.
     pub fn len(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
+        self.parts
+            .iter()
+            .map(|p| p.count.load(Ordering::Relaxed))
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -475,26 +578,33 @@ impl FlowTable {
         self.evicted.load(Ordering::Relaxed)
     }
 
-    /// Heap bytes held by reassembly buffers, probes and verdicts across the table (walks every flow).
+    /// Heap bytes held by all flows beyond their table entries.
     pub fn heap_bytes(&self) -> usize {
-        self.map.iter().map(|f| f.heap_bytes()).sum()
+        self.parts
+            .iter()
+            .flat_map(|p| p.map.iter().map(|f| f.heap_bytes()).collect::<Vec<_>>())
+            .sum()
     }
 
-    /// Removes every flow, handing each record to `emit` in order of first packet time (then
-    /// key), one at a time: only a small sort key per flow is held besides the table itself.
+    /// Removes every remaining flow and hands its record to `emit` in report order (first
+    /// packet, then endpoints), one at a time, so the end of a large capture never holds every
+    /// record at once. Call with no worker running.
     pub fn drain_each(&self, watch: &Watch, mut emit: impl FnMut(FlowRecord)) {
-        let mut order: Vec<(i64, FlowKey)> =
-            self.map.iter().map(|e| (e.first_us, *e.key())).collect();
+        let mut order: Vec<(i64, FlowKey, usize)> = Vec::with_capacity(self.len());
+        for (i, p) in self.parts.iter().enumerate() {
+            order.extend(p.map.iter().map(|e| (e.first_us, *e.key(), i)));
+        }
         order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key_order(&a.1, &b.1)));
-        for (_, key) in order {
-            if let Some((k, flow)) = self.map.remove(&key) {
-                self.count.fetch_sub(1, Ordering::Relaxed);
+        for (_, key, i) in order {
+            let p = &self.parts[i];
+            if let Some((k, flow)) = p.map.remove(&key) {
+                p.count.fetch_sub(1, Ordering::Relaxed);
                 emit(flow.record(&k, watch, End::Running));
             }
         }
     }
 
-    /// Removes every flow and returns their records, in the order of [`FlowTable::drain_each`].
+    /// Every remaining flow's record, in report order (see [`FlowTable::drain_each`]).
     pub fn drain(&self, watch: &Watch) -> Vec<FlowRecord> {
         let mut out = Vec::with_capacity(self.len());
         self.drain_each(watch, |r| out.push(r));
@@ -502,7 +612,6 @@ impl FlowTable {
     }
 }
 
-/// A total order on keys: endpoints, then transport.
 fn key_order(a: &FlowKey, b: &FlowKey) -> std::cmp::Ordering {
     (a.lo, a.hi, a.transport.as_str()).cmp(&(b.lo, b.hi, b.transport.as_str()))
 }
@@ -539,7 +648,7 @@ mod tests {
         let server: IpAddr = "192.0.2.1".parse().unwrap();
         for i in 0..100u16 {
             let client: IpAddr = format!("198.51.100.{}", i % 250).parse().unwrap();
-            table.observe(
+            table.observe_view(
                 &syn(client, 40000 + i, server),
                 1,
                 60,
@@ -571,27 +680,27 @@ mod tests {
         data.payload_len = request.len() as u32;
         let mut flow = Flow::new(0, None);
         let (_, idx) = FlowKey::of(&data);
-        flow.observe(idx, &data, 1, 100, 4096);
+        flow.observe(idx, &Seen::of(&data), 1, 100, 4096);
         assert!(
             flow.result().evidence[idx].is_some(),
             "the request alone is evidence"
         );
         // The SYN shows the stream really began 10 bytes earlier: those bytes are missing, so
         // nothing in order is known any more and the probe must not keep what it read.
-        flow.observe(idx, &syn(client, 40000, server), 2, 60, 4096);
+        flow.observe(idx, &Seen::of(&syn(client, 40000, server)), 2, 60, 4096);
         assert!(flow.decided.is_none());
         assert_eq!(flow.result().evidence[idx], None);
     }
 
     #[test]
     fn a_full_table_evicts_the_least_recently_seen_and_reports_them() {
-        let table = FlowTable::new(4096, 4, 64);
+        let table = FlowTable::new(4096, 1, 64);
         let mut events = Vec::new();
         let watch = Watch::ports(&[3406]);
         let server: IpAddr = "192.0.2.1".parse().unwrap();
         let client: IpAddr = "198.51.100.7".parse().unwrap();
         for i in 0..1000u16 {
-            table.observe(
+            table.observe_view(
                 &syn(client, 10000 + i, server),
                 i64::from(i),
                 60,
@@ -601,10 +710,14 @@ mod tests {
             );
         }
         assert!(table.len() <= 64, "{} flows tracked", table.len());
-        let evicted: Vec<&FlowRecord> = events
+        let evicted: Vec<FlowRecord> = events
             .iter()
-            .map(|e| match e {
-                FlowEvent::Ended(r) | FlowEvent::Decided(r) => r,
+            .flat_map(|e| match e {
+                FlowEvent::Evicted(flows) => flows
+                    .iter()
+                    .map(|(k, f)| f.record(k, &watch, End::Evicted))
+                    .collect(),
+                FlowEvent::Decided(_) => Vec::new(),
             })
             .collect();
         assert_eq!(evicted.len() + table.len(), 1000);

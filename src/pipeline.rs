@@ -1,0 +1,580 @@
+//! The data path between the capture loop and the report: routing, the decoder workers, and
+//! putting their sweeps back in order.
+//!
+//! The capture thread hands every frame to a [`Router`], which slices it in place
+//! ([`decode::decode`]), drops what is not watched, works out the flow key and sends a compact
+//! [`Pkt`] to the worker that owns the key's part of the [`FlowTable`] — so a flow is only ever
+//! touched by one worker, in capture order, and no worker waits for another. Packets travel in
+//! [`Work`] batches over bounded channels and the batches are recycled.
+//!
+//! Flows that end or go idle are swept by each worker in its own part, at points the router
+//! marks in every worker's stream (each second of capture time offline, each second of clock time
+//! live); the worker sends the removed flows back, and the sink side ([`SweepMerger`]) releases a
+//! sweep once every worker has reported it, in report order. The output therefore does not depend
+//! on the number of workers or on how they were scheduled.
+//!
+//! Never: blocks the capture thread in live mode (a batch a worker cannot take is dropped and
+//! counted), formats records on a worker (the sink does), or waits for the pipeline to drain.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use memmap2::Mmap;
+
+use crate::decode::{self, LinkKind, SkipReason, TcpInfo};
+use crate::flow::key::FlowKey;
+use crate::flow::table::{FlowEvent, FlowTable, Removed, Seen, Timeouts};
+use crate::report::FlowRecord;
+use crate::Watch;
+
+/// Packets per batch sent to one worker.
+pub const WORK_PACKETS: usize = 512;
+/// Copied payload bytes per batch (libpcap sources) before it is sent early.
+const WORK_BYTES: usize = 512 * 1024;
+/// Batches queued per worker.
+pub const WORK_QUEUE: usize = 4;
+/// Sweeps are run once per this much capture time (offline) or clock time (live).
+pub const SWEEP_EVERY_US: i64 = 1_000_000;
+/// A live batch is sent when it is this old even if not full, so verdicts are not held back.
+const LIVE_FLUSH: Duration = Duration::from_millis(50);
+/// Decode counters are made visible to the statistics printer every this many frames.
+const PUBLISH_EVERY: u32 = 4096;
+
+/// One decoded, watched packet as a worker needs it: no addresses to parse, no frame to hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Pkt {
+    pub key: FlowKey,
+    pub ts_us: i64,
+    /// Where the payload bytes present start, in [`Work::data`] or in the mapped file.
+    pub payload_at: usize,
+    /// Payload bytes present.
+    pub payload_caplen: u32,
+    /// Payload length on the wire.
+    pub payload_len: u32,
+    /// Frame length on the wire.
+    pub wire_len: u32,
+    pub tcp: TcpInfo,
+    pub vlan: Option<u16>,
+    /// Sending endpoint: 0 = `key.lo`, 1 = `key.hi`.
+    pub idx: u8,
+}
+
+/// A point in a worker's stream where it sweeps its part of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SweepAt {
+    /// Sweeps are numbered from 0 in the order the router marks them.
+    pub seq: u64,
+    /// Capture time (offline) or clock time (live), microseconds since the epoch.
+    pub now_us: i64,
+}
+
+/// A batch of packets for one worker.
+#[derive(Debug, Default)]
+pub struct Work {
+    pub pkts: Vec<Pkt>,
+    /// Copied payloads (libpcap sources).
+    pub data: Vec<u8>,
+    /// The mapped capture file the payloads point into (memory-mapped sources: nothing copied).
+    pub map: Option<Arc<Mmap>>,
+    /// After the packets, sweep the worker's part.
+    pub sweep: Option<SweepAt>,
+    /// This batch's number among those sent to its worker.
+    pub no: u64,
+    /// The lowest mapped offset a packet refers to (`usize::MAX` when none).
+    pub first_at: usize,
+}
+
+impl Work {
+    fn new() -> Work {
+        Work {
+            pkts: Vec::with_capacity(WORK_PACKETS),
+            first_at: usize::MAX,
+            ..Work::default()
+        }
+    }
+
+    fn clear(&mut self) {
+        self.pkts.clear();
+        self.data.clear();
+        self.map = None;
+        self.sweep = None;
+        self.first_at = usize::MAX;
+    }
+
+    /// The payload bytes of one packet of this batch.
+    #[inline]
+    pub fn payload(&self, p: &Pkt) -> &[u8] {
+        let base: &[u8] = match &self.map {
+            Some(m) => m,
+            None => &self.data,
+        };
+        base.get(p.payload_at..p.payload_at + p.payload_caplen as usize)
+            .unwrap_or(&[])
+    }
+}
+
+/// What a worker tells the sink about flows it removed.
+#[derive(Debug)]
+pub enum Event {
+    /// Flows pushed out of a full table.
+    Evicted(Removed),
+    /// Part of one worker's share of sweep `seq`; `last` marks the worker's final part.
+    Swept {
+        seq: u64,
+        flows: Removed,
+        last: bool,
+    },
+}
+
+/// Flows per message from a worker to the sink: bounds what is in flight between them.
+pub const FLOWS_PER_EVENT: usize = 1024;
+/// Messages with flows queued for the sink.
+pub const EVENT_QUEUE: usize = 16;
+
+/// Decode counters, shared so periodic statistics can read them.
+#[derive(Default)]
+pub struct DecodeCounters {
+    pub decoded: AtomicU64,
+    pub watched: AtomicU64,
+    pub other_ports: AtomicU64,
+    pub skipped: [AtomicU64; SkipReason::ALL.len()],
+}
+
+#[derive(Default)]
+struct LocalCounts {
+    decoded: u64,
+    watched: u64,
+    other: u64,
+    skipped: [u64; SkipReason::ALL.len()],
+    frames: u32,
+}
+
+impl LocalCounts {
+    fn publish(&mut self, c: &DecodeCounters) {
+        let add = |a: &AtomicU64, n: &mut u64| {
+            if *n > 0 {
+                a.fetch_add(std::mem::take(n), Ordering::Relaxed);
+            }
+        };
+        add(&c.decoded, &mut self.decoded);
+        add(&c.watched, &mut self.watched);
+        add(&c.other_ports, &mut self.other);
+        for (a, n) in c.skipped.iter().zip(self.skipped.iter_mut()) {
+            add(a, n);
+        }
+        self.frames = 0;
+    }
+}
+
+/// The router's side of one worker.
+struct Lane {
+    tx: Sender<Work>,
+    work: Work,
+    /// When the batch being filled got its first packet (live flushing).
+    started: Instant,
+    sent: u64,
+    /// Batches sent that refer to the map and may not be finished: (number, first offset).
+    outstanding: VecDeque<(u64, usize)>,
+    /// A sweep mark that could not be delivered yet (live, worker behind).
+    pending: Option<SweepAt>,
+}
+
+/// Everything the router needs from the run.
+pub struct RouterSetup<'a> {
+    pub link: LinkKind,
+    pub watch: &'a Watch,
+    pub table: &'a FlowTable,
+    pub lanes: Vec<Sender<Work>>,
+    pub recycled: Receiver<Work>,
+    /// Per worker: the number of the last batch it finished.
+    pub done: &'a [AtomicU64],
+    pub counters: &'a DecodeCounters,
+    pub live: bool,
+}
+
+/// The capture thread's end of the pipeline: decodes, filters by port, routes and batches.
+pub struct Router<'a> {
+    link: LinkKind,
+    watch: &'a Watch,
+    table: &'a FlowTable,
+    lanes: Vec<Lane>,
+    recycled: Receiver<Work>,
+    done: &'a [AtomicU64],
+    counters: &'a DecodeCounters,
+    local: LocalCounts,
+    live: bool,
+    map: Option<Arc<Mmap>>,
+    next_sweep_us: i64,
+    next_live_sweep: Instant,
+    sweeps: u64,
+    /// Packets dropped because a worker was behind (live only).
+    pub dropped: u64,
+    gone: bool,
+}
+
+impl<'a> Router<'a> {
+    pub fn new(setup: RouterSetup<'a>) -> Router<'a> {
+        let lanes = setup
+            .lanes
+            .into_iter()
+            .map(|tx| Lane {
+                tx,
+                work: Work::new(),
+                started: Instant::now(),
+                sent: 0,
+                outstanding: VecDeque::new(),
+                pending: None,
+            })
+            .collect();
+        Router {
+            link: setup.link,
+            watch: setup.watch,
+            table: setup.table,
+            lanes,
+            recycled: setup.recycled,
+            done: setup.done,
+            counters: setup.counters,
+            local: LocalCounts::default(),
+            live: setup.live,
+            map: None,
+            next_sweep_us: i64::MIN,
+            next_live_sweep: Instant::now() + Duration::from_micros(SWEEP_EVERY_US as u64),
+            sweeps: 0,
+            dropped: 0,
+            gone: false,
+        }
+    }
+
+    /// Frames will be given as offsets into this mapped file; payloads are not copied.
+    pub fn use_map(&mut self, map: Arc<Mmap>) {
+        self.map = Some(map);
+    }
+
+    /// False once the workers have gone (nothing more can be processed).
+    pub fn alive(&self) -> bool {
+        !self.gone
+    }
+
+    /// Takes one frame captured at `ts_us`. `at` is its offset in the mapped file, if mapped.
+    #[inline]
+    pub fn frame(&mut self, ts_us: i64, frame: &[u8], origlen: u32, at: Option<usize>) {
+        self.local.frames += 1;
+        match decode::decode(self.link, frame) {
+            Ok(view) => {
+                self.local.decoded += 1;
+                if self.watch.matches(view.src_port, view.dst_port) {
+                    self.local.watched += 1;
+                    let (key, idx) = FlowKey::of(&view);
+                    let lane_no = self.table.part_of(&key);
+                    let lane = &mut self.lanes[lane_no];
+                    let work = &mut lane.work;
+                    let caplen = view.payload.len();
+                    let payload_at = match at {
+                        Some(frame_at) if caplen > 0 => {
+                            let within = view.payload.as_ptr() as usize - frame.as_ptr() as usize;
+                            work.first_at = work.first_at.min(frame_at);
+                            frame_at + within
+                        }
+                        Some(_) => 0,
+                        None => {
+                            let start = work.data.len();
+                            work.data.extend_from_slice(view.payload);
+                            start
+                        }
+                    };
+                    if work.pkts.is_empty() && self.live {
+                        lane.started = Instant::now();
+                    }
+                    work.pkts.push(Pkt {
+                        key,
+                        ts_us,
+                        payload_at,
+                        payload_caplen: caplen as u32,
+                        payload_len: view.payload_len,
+                        wire_len: origlen,
+                        tcp: view.tcp,
+                        vlan: view.vlan,
+                        idx: idx as u8,
+                    });
+                    if work.pkts.len() >= WORK_PACKETS || work.data.len() >= WORK_BYTES {
+                        self.send(lane_no);
+                    }
+                } else {
+                    self.local.other += 1;
+                }
+            }
+            Err(reason) => self.local.skipped[reason.index()] += 1,
+        }
+        if self.local.frames >= PUBLISH_EVERY {
+            self.local.publish(self.counters);
+        }
+        if self.live {
+            self.tick();
+        } else {
+            self.capture_time(ts_us);
+        }
+    }
+
+    /// Offline: marks a sweep once capture time has moved on by a second since the last one.
+    #[inline]
+    fn capture_time(&mut self, ts_us: i64) {
+        // A capture whose clock jumps backwards (joined captures) restarts the schedule.
+        let jumped_back = ts_us < self.next_sweep_us.saturating_sub(10 * SWEEP_EVERY_US);
+        if ts_us >= self.next_sweep_us || jumped_back {
+            self.next_sweep_us = ts_us.saturating_add(SWEEP_EVERY_US);
+            self.mark_sweep(ts_us);
+        }
+    }
+
+    /// Live: sends batches that have waited long enough and marks a sweep each second of clock
+    /// time. Called for every frame and whenever a read times out.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.lanes.len() {
+            let l = &self.lanes[i];
+            if l.pending.is_some() || (!l.work.pkts.is_empty() && now - l.started >= LIVE_FLUSH) {
+                self.send(i);
+            }
+        }
+        if now >= self.next_live_sweep && self.lanes.iter().all(|l| l.pending.is_none()) {
+            self.next_live_sweep = now + Duration::from_micros(SWEEP_EVERY_US as u64);
+            self.mark_sweep(crate::wall_clock_us());
+        }
+        self.local.publish(self.counters);
+    }
+
+    /// Asks every worker to sweep its part after the packets routed so far.
+    fn mark_sweep(&mut self, now_us: i64) {
+        let at = SweepAt {
+            seq: self.sweeps,
+            now_us,
+        };
+        self.sweeps += 1;
+        for i in 0..self.lanes.len() {
+            self.lanes[i].pending = Some(at);
+            self.send(i);
+        }
+    }
+
+    /// Sends lane `i`'s batch (with its pending sweep mark, if any). Offline the send waits for
+    /// room; live, a batch the worker cannot take is dropped and counted, and the sweep mark
+    /// kept for the next try.
+    fn send(&mut self, i: usize) {
+        if self.gone {
+            return;
+        }
+        let fresh = self.recycled.try_recv().unwrap_or_else(|_| Work::new());
+        let lane = &mut self.lanes[i];
+        let mut work = std::mem::replace(&mut lane.work, fresh);
+        work.sweep = lane.pending.take();
+        work.no = lane.sent + 1;
+        if work.first_at != usize::MAX {
+            work.map.clone_from(&self.map);
+        }
+        let (no, first_at) = (work.no, work.first_at);
+        let result = if self.live {
+            lane.tx.try_send(work)
+        } else {
+            lane.tx
+                .send(work)
+                .map_err(|e| TrySendError::Disconnected(e.0))
+        };
+        match result {
+            Ok(()) => {
+                lane.sent = no;
+                if first_at != usize::MAX {
+                    lane.outstanding.push_back((no, first_at));
+                }
+            }
+            Err(TrySendError::Full(mut w)) => {
+                self.dropped += w.pkts.len() as u64;
+                lane.pending = w.sweep.take();
+                w.clear();
+                lane.work = w;
+            }
+            Err(TrySendError::Disconnected(_)) => self.gone = true,
+        }
+    }
+
+    /// Sends every partly filled batch and publishes the counters (end of capture).
+    pub fn finish(&mut self) {
+        for i in 0..self.lanes.len() {
+            if !self.lanes[i].work.pkts.is_empty() || self.lanes[i].pending.is_some() {
+                self.send(i);
+            }
+        }
+        self.local.publish(self.counters);
+    }
+
+    /// The lowest mapped offset that a batch sent or being filled may still read; everything
+    /// before it can be given back to the kernel. `position` is where reading has got to.
+    pub fn release_bound(&mut self, position: usize) -> usize {
+        let mut bound = position;
+        for (lane, done) in self.lanes.iter_mut().zip(self.done) {
+            let done = done.load(Ordering::Acquire);
+            while lane.outstanding.front().is_some_and(|&(no, _)| no <= done) {
+                lane.outstanding.pop_front();
+            }
+            if let Some(&(_, at)) = lane.outstanding.front() {
+                bound = bound.min(at);
+            }
+            bound = bound.min(lane.work.first_at);
+        }
+        bound
+    }
+}
+
+/// Everything a worker shares with the others.
+pub struct WorkerShared<'a> {
+    pub table: &'a FlowTable,
+    pub watch: &'a Watch,
+    pub timeouts: Timeouts,
+    pub done: &'a [AtomicU64],
+    /// Build a record when the probe decides (live text announcements).
+    pub announce: bool,
+}
+
+/// Where a worker sends what it has to report.
+pub struct WorkerOut {
+    /// Removed flows (never dropped: the worker waits for room).
+    pub events: Sender<Event>,
+    /// Verdict announcements (dropped when the sink is behind).
+    pub decided: Sender<FlowRecord>,
+}
+
+/// Sends removed flows in pieces of at most [`FLOWS_PER_EVENT`].
+fn send_chunks(events: &Sender<Event>, mut flows: Removed, wrap: impl Fn(Removed, bool) -> Event) {
+    while flows.len() > FLOWS_PER_EVENT {
+        let rest = flows.split_off(FLOWS_PER_EVENT);
+        drop(events.send(wrap(flows, false)));
+        flows = rest;
+    }
+    drop(events.send(wrap(flows, true)));
+}
+
+/// A decoder worker: accounts every packet of its part of the table, sweeps it when asked, and
+/// reports what it removed.
+pub fn worker(
+    part: usize,
+    shared: &WorkerShared<'_>,
+    rx: Receiver<Work>,
+    recycle: Sender<Work>,
+    out: WorkerOut,
+) {
+    let table = shared.table;
+    let mut table_events = Vec::new();
+    for mut work in rx.iter() {
+        for p in &work.pkts {
+            let seen = Seen {
+                transport: p.key.transport,
+                vlan: p.vlan,
+                tcp: p.tcp,
+                payload: work.payload(p),
+                payload_len: p.payload_len,
+            };
+            table.observe(
+                part,
+                &p.key,
+                usize::from(p.idx),
+                &seen,
+                p.ts_us,
+                p.wire_len,
+                shared.watch,
+                shared.announce,
+                &mut table_events,
+            );
+            for ev in table_events.drain(..) {
+                match ev {
+                    FlowEvent::Decided(r) => drop(out.decided.try_send(r)),
+                    FlowEvent::Evicted(flows) => {
+                        send_chunks(&out.events, flows, |f, _| Event::Evicted(f))
+                    }
+                }
+            }
+        }
+        if let Some(at) = work.sweep {
+            let flows = table.sweep_part(part, at.now_us, &shared.timeouts);
+            send_chunks(&out.events, flows, |flows, last| Event::Swept {
+                seq: at.seq,
+                flows,
+                last,
+            });
+        }
+        shared.done[part].store(work.no, Ordering::Release);
+        work.clear();
+        let _ = recycle.try_send(work);
+    }
+}
+
+/// Puts the workers' shares of each sweep back together: a sweep is released once every worker
+/// has reported it, and sweeps are released in order.
+pub struct SweepMerger {
+    workers: usize,
+    next: u64,
+    pending: BTreeMap<u64, (usize, Removed)>,
+}
+
+impl SweepMerger {
+    pub fn new(workers: usize) -> SweepMerger {
+        SweepMerger {
+            workers: workers.max(1),
+            next: 0,
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Adds part of one worker's share of sweep `seq` (`last`: the worker's final part); calls
+    /// `release` with every sweep now complete.
+    pub fn add(&mut self, seq: u64, flows: Removed, last: bool, mut release: impl FnMut(Removed)) {
+        let entry = self.pending.entry(seq).or_insert_with(|| (0, Vec::new()));
+        entry.0 += usize::from(last);
+        if entry.1.is_empty() {
+            entry.1 = flows;
+        } else {
+            entry.1.extend(flows);
+        }
+        while self
+            .pending
+            .get(&self.next)
+            .is_some_and(|(n, _)| *n >= self.workers)
+        {
+            if let Some((_, flows)) = self.pending.remove(&self.next) {
+                release(flows);
+            }
+            self.next += 1;
+        }
+    }
+
+    /// Releases whatever is left, in order (the run is over; some worker may have stopped
+    /// before reporting).
+    pub fn finish(&mut self, mut release: impl FnMut(Removed)) {
+        for (_, (_, flows)) in std::mem::take(&mut self.pending) {
+            release(flows);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_are_released_in_order_once_every_worker_reported() {
+        let mut m = SweepMerger::new(2);
+        let mut out = Vec::new();
+        m.add(1, Vec::new(), true, |_| out.push(1));
+        m.add(0, Vec::new(), true, |_| out.push(0));
+        m.add(0, Vec::new(), false, |_| out.push(0));
+        assert!(out.is_empty());
+        m.add(0, Vec::new(), true, |_| out.push(0));
+        assert_eq!(out, [0]);
+        m.add(1, Vec::new(), true, |_| out.push(1));
+        assert_eq!(out, [0, 1]);
+        m.add(2, Vec::new(), true, |_| out.push(2));
+        m.finish(|_| out.push(9));
+        assert_eq!(out, [0, 1, 9]);
+    }
+}
