@@ -371,8 +371,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         let watch = &cfg.watch;
         let emit =
             |sink: &mut Sink<'_>, flows: Removed, end: End, io: &mut Option<std::io::Error>| {
-                let mut records: Vec<_> =
-                    flows.iter().map(|(k, f)| f.record(k, watch, end)).collect();
+                let mut records: Vec<_> = flows
+                    .into_iter()
+                    .map(|(k, f)| f.into_record(&k, watch, end))
+                    .collect();
                 if end == End::Idle {
                     records.sort_by(flow::table::record_order);
                 }

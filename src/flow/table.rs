@@ -298,11 +298,36 @@ impl Flow {
 
     /// The report record for this flow; `end` says why it is being reported.
     pub fn record(&self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
-        let result = self.result();
+        self.record_of(self.result(), key, watch, end)
+    }
+
+    /// [`Flow::record`] for a flow that is done with: its verdict is moved, not copied.
+    pub fn into_record(mut self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
+        let result = match self.decided.take() {
+            Some(r) => *r,
+            None => self.result(),
+        };
+        self.record_of(result, key, watch, end)
+    }
+
+    fn record_of(
+        &self,
+        mut result: ProbeResult,
+        key: &FlowKey,
+        watch: &Watch,
+        end: End,
+    ) -> FlowRecord {
         let (c, roles_from) = self.client_index(key, &result, watch);
         let s = 1 - c;
-        let evidence = match (&result.evidence[c], &result.evidence[s]) {
-            (Some(ce), Some(se)) => format!("client: {ce} | server: {se}"),
+        let evidence = match (result.evidence[c].take(), result.evidence[s].take()) {
+            (Some(ce), Some(se)) => {
+                let mut e = String::with_capacity(ce.len() + se.len() + 20);
+                e.push_str("client: ");
+                e.push_str(&ce);
+                e.push_str(" | server: ");
+                e.push_str(&se);
+                e
+            }
             (Some(ce), None) => format!("client: {ce}"),
             (None, Some(se)) => format!("server: {se}"),
             (None, None) => String::new(),
@@ -599,7 +624,7 @@ impl FlowTable {
             let p = &self.parts[i];
             if let Some((k, flow)) = p.map.remove(&key) {
                 p.count.fetch_sub(1, Ordering::Relaxed);
-                emit(flow.record(&k, watch, End::Running));
+                emit(flow.into_record(&k, watch, End::Running));
             }
         }
     }

@@ -1,14 +1,19 @@
 //! JSON lines output: one object per flow (`"type":"flow"`), then one summary (`"type":"stats"`).
 //!
-//! Owns: the envelope (`type`) around records. Field names come from the record types.
+//! Owns: the envelope (`type`) around records. Field names come from the record types; flow
+//! records, of which there is one per flow, are written by hand (the same text serde would write,
+//! checked by a test) because formatting them is most of the main thread's work.
 //! Never: writes anything that is not one complete JSON object per line.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
+use super::time::rfc3339_us;
 use super::{FlowRecord, Summary};
+use crate::classify::Confidence;
 
 thread_local! {
     /// One reused buffer per thread: records are serialized here, then written with the
@@ -30,9 +35,221 @@ fn line<T: Serialize>(out: &mut dyn Write, kind: &str, value: &T) -> io::Result<
 }
 
 pub fn write_flow(out: &mut dyn Write, flow: &FlowRecord) -> io::Result<()> {
-    line(out, "flow", flow)
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        buf.clear();
+        flow_line(&mut buf, flow);
+        out.write_all(&buf)
+    })
+}
+
+/// One flow record as a JSON line (with the newline), appended to `b`.
+pub fn flow_line(b: &mut Vec<u8>, r: &FlowRecord) {
+    b.extend_from_slice(b"{\"type\":\"flow\",\"transport\":\"");
+    b.extend_from_slice(r.transport.as_str().as_bytes());
+    b.extend_from_slice(b"\",\"client\":\"");
+    socket_addr(b, r.client);
+    b.extend_from_slice(b"\",\"server\":\"");
+    socket_addr(b, r.server);
+    b.extend_from_slice(b"\",\"verdict\":\"");
+    b.extend_from_slice(r.verdict.as_str().as_bytes());
+    b.extend_from_slice(b"\",\"confidence\":\"");
+    b.extend_from_slice(match r.confidence {
+        Confidence::Low => b"low",
+        Confidence::Medium => b"medium",
+        Confidence::High => b"high",
+    });
+    b.extend_from_slice(b"\",\"evidence\":");
+    string(b, &r.evidence);
+    if let Some(h) = r.hint {
+        b.extend_from_slice(b",\"hint\":");
+        string(b, h);
+    }
+    if let Some(u) = r.upgrade {
+        b.extend_from_slice(b",\"upgrade\":");
+        string(b, u);
+    }
+    let mut num = itoa::Buffer::new();
+    for (name, v) in [
+        (&b",\"packets_to_server\":"[..], r.packets_to_server),
+        (b",\"packets_to_client\":", r.packets_to_client),
+        (b",\"bytes_to_server\":", r.bytes_to_server),
+        (b",\"bytes_to_client\":", r.bytes_to_client),
+    ] {
+        b.extend_from_slice(name);
+        b.extend_from_slice(num.format(v).as_bytes());
+    }
+    b.extend_from_slice(b",\"first_seen\":\"");
+    timestamp(b, r.first_seen);
+    b.extend_from_slice(b"\",\"last_seen\":\"");
+    timestamp(b, r.last_seen);
+    b.extend_from_slice(b"\",\"state\":\"");
+    b.extend_from_slice(r.state.as_str().as_bytes());
+    b.push(b'"');
+    if let Some(v) = r.vlan {
+        b.extend_from_slice(b",\"vlan\":");
+        b.extend_from_slice(num.format(v).as_bytes());
+    }
+    b.extend_from_slice(b",\"roles_from\":\"");
+    b.extend_from_slice(r.roles_from.as_str().as_bytes());
+    b.extend_from_slice(b"\"}\n");
+}
+
+/// A JSON string, escaped as serde_json escapes it.
+fn string(b: &mut Vec<u8>, s: &str) {
+    b.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        b.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            b.extend_from_slice(b"\\u00");
+            b.push(HEX[usize::from(c >> 4)]);
+            b.push(HEX[usize::from(c & 0xf)]);
+        } else {
+            b.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    b.extend_from_slice(&bytes[start..]);
+    b.push(b'"');
+}
+
+/// `a.b.c.d:port` or `[v6]:port`, as `SocketAddr`'s `Display` writes them.
+fn socket_addr(b: &mut Vec<u8>, a: SocketAddr) {
+    let mut num = itoa::Buffer::new();
+    match a.ip() {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    b.push(b'.');
+                }
+                b.extend_from_slice(num.format(o).as_bytes());
+            }
+        }
+        IpAddr::V6(ip) => {
+            if let SocketAddr::V6(v6) = a {
+                if v6.scope_id() != 0 || v6.flowinfo() != 0 {
+                    let _ = write!(b, "{a}");
+                    return;
+                }
+            }
+            let _ = write!(b, "[{ip}]");
+        }
+    }
+    b.push(b':');
+    b.extend_from_slice(num.format(a.port()).as_bytes());
+}
+
+/// RFC 3339 with microseconds, as [`rfc3339_us`] writes it, without allocating for the years
+/// 0000-9999.
+fn timestamp(b: &mut Vec<u8>, us: i64) {
+    let secs = us.div_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = super::time::civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        b.extend_from_slice(rfc3339_us(us).as_bytes());
+        return;
+    }
+    let sod = secs.rem_euclid(86_400);
+    let micros = us.rem_euclid(1_000_000);
+    let mut t = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |end: usize, n: usize, v: i64| {
+        let mut v = v;
+        for slot in t[end - n..end].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(4, 4, y);
+    put(7, 2, i64::from(m));
+    put(10, 2, i64::from(d));
+    put(13, 2, sod / 3600);
+    put(16, 2, (sod / 60) % 60);
+    put(19, 2, sod % 60);
+    put(26, 6, micros);
+    b.extend_from_slice(&t);
 }
 
 pub fn write_summary(out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
     line(out, "stats", summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Verdict;
+    use crate::decode::Transport;
+    use crate::report::{FlowState, RolesFrom};
+
+    fn serde_line(r: &FlowRecord) -> String {
+        let mut out = Vec::new();
+        line(&mut out, "flow", r).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn flow_lines_are_what_serde_writes() {
+        let base = FlowRecord {
+            transport: Transport::Tcp,
+            client: "198.51.100.7:40000".parse().unwrap(),
+            server: "192.0.2.1:3406".parse().unwrap(),
+            verdict: Verdict::NdbMgm,
+            confidence: Confidence::High,
+            evidence: "client: get nodeid | server: get nodeid reply".into(),
+            hint: None,
+            upgrade: None,
+            packets_to_server: 7,
+            packets_to_client: 0,
+            bytes_to_server: u64::MAX,
+            bytes_to_client: 1,
+            first_seen: 1_705_312_800_000_001,
+            last_seen: 1_705_312_800_123_456,
+            state: FlowState::HalfClosed,
+            vlan: None,
+            roles_from: RolesFrom::Handshake,
+        };
+        let mut cases = vec![base.clone()];
+        for (i, (c, s)) in [
+            ("[2001:db8::1]:1", "[::ffff:192.0.2.1]:3406"),
+            ("[fe80::1%3]:5", "[::]:0"),
+            ("0.0.0.0:0", "255.255.255.255:65535"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut r = base.clone();
+            r.client = c.parse().unwrap();
+            r.server = s.parse().unwrap();
+            r.transport = Transport::Udp;
+            r.verdict = Verdict::Unknown;
+            r.confidence = [Confidence::Low, Confidence::Medium, Confidence::High][i];
+            r.evidence = ["", "quote \" back \\ \\x07 tab\t nl\n \u{1} é", "x"][i].into();
+            r.hint = Some("http");
+            r.upgrade = (i == 1).then_some("tls");
+            r.vlan = Some([0, 4095, 17][i]);
+            r.state = [FlowState::Idle, FlowState::Evicted, FlowState::Reset][i];
+            r.roles_from = [RolesFrom::Content, RolesFrom::Port, RolesFrom::Handshake][i];
+            r.first_seen = [i64::MIN, -1, 253_402_300_800_000_000][i];
+            r.last_seen = [i64::MAX, 0, 253_402_300_799_999_999][i];
+            cases.push(r);
+        }
+        for r in &cases {
+            let mut b = Vec::new();
+            flow_line(&mut b, r);
+            assert_eq!(String::from_utf8(b).unwrap(), serde_line(r));
+        }
+    }
 }

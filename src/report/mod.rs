@@ -76,6 +76,16 @@ pub enum RolesFrom {
     Port,
 }
 
+impl RolesFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolesFrom::Handshake => "handshake",
+            RolesFrom::Content => "content",
+            RolesFrom::Port => "port",
+        }
+    }
+}
+
 /// One conversation, as reported.
 #[derive(Clone, Debug, Serialize)]
 pub struct FlowRecord {
