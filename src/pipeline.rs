@@ -31,11 +31,11 @@ use crate::report::FlowRecord;
 use crate::Watch;
 
 /// Packets per batch sent to one worker.
-pub const WORK_PACKETS: usize = 512;
+pub const WORK_PACKETS: usize = 2048;
 /// Copied payload bytes per batch (libpcap sources) before it is sent early.
 const WORK_BYTES: usize = 512 * 1024;
 /// Batches queued per worker.
-pub const WORK_QUEUE: usize = 4;
+pub const WORK_QUEUE: usize = 16;
 /// Sweeps are run once per this much capture time (offline) or clock time (live).
 pub const SWEEP_EVERY_US: i64 = 1_000_000;
 /// A live batch is sent when it is this old even if not full, so verdicts are not held back.
