@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use memmap2::Mmap;
 
-use crate::decode::{self, LinkKind, SkipReason, TcpInfo};
+use crate::decode::{self, LinkKind, SkipReason};
 use crate::flow::key::FlowKey;
-use crate::flow::table::{FlowEvent, FlowTable, Removed, Seen, Timeouts};
+pub use crate::flow::table::Pkt;
+use crate::flow::table::{FlowEvent, FlowTable, Removed, Timeouts};
 use crate::report::FlowRecord;
 use crate::Watch;
 
@@ -42,25 +43,6 @@ pub const SWEEP_EVERY_US: i64 = 1_000_000;
 const LIVE_FLUSH: Duration = Duration::from_millis(50);
 /// Decode counters are made visible to the statistics printer every this many frames.
 const PUBLISH_EVERY: u32 = 4096;
-
-/// One decoded, watched packet as a worker needs it: no addresses to parse, no frame to hold.
-#[derive(Clone, Copy, Debug)]
-pub struct Pkt {
-    pub key: FlowKey,
-    pub ts_us: i64,
-    /// Where the payload bytes present start, in [`Work::data`] or in the mapped file.
-    pub payload_at: usize,
-    /// Payload bytes present.
-    pub payload_caplen: u32,
-    /// Payload length on the wire.
-    pub payload_len: u32,
-    /// Frame length on the wire.
-    pub wire_len: u32,
-    pub tcp: TcpInfo,
-    pub vlan: Option<u16>,
-    /// Sending endpoint: 0 = `key.lo`, 1 = `key.hi`.
-    pub idx: u8,
-}
 
 /// A point in a worker's stream where it sweeps its part of the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,7 +250,8 @@ impl<'a> Router<'a> {
                 if self.watch.matches(view.src_port, view.dst_port) {
                     self.local.watched += 1;
                     let (key, idx) = FlowKey::of(&view);
-                    let lane_no = self.table.part_of(&key);
+                    let hash = FlowTable::hash(&key);
+                    let lane_no = self.table.part_of_hash(hash);
                     let lane = &mut self.lanes[lane_no];
                     let work = &mut lane.work;
                     let caplen = view.payload.len();
@@ -290,6 +273,7 @@ impl<'a> Router<'a> {
                     }
                     work.pkts.push(Pkt {
                         key,
+                        hash,
                         ts_us,
                         payload_at,
                         payload_caplen: caplen as u32,
@@ -467,31 +451,19 @@ pub fn worker(
     let table = shared.table;
     let mut table_events = Vec::new();
     for mut work in rx.iter() {
-        for p in &work.pkts {
-            let seen = Seen {
-                transport: p.key.transport,
-                vlan: p.vlan,
-                tcp: p.tcp,
-                payload: work.payload(p),
-                payload_len: p.payload_len,
-            };
-            table.observe(
-                part,
-                &p.key,
-                usize::from(p.idx),
-                &seen,
-                p.ts_us,
-                p.wire_len,
-                shared.watch,
-                shared.announce,
-                &mut table_events,
-            );
-            for ev in table_events.drain(..) {
-                match ev {
-                    FlowEvent::Decided(r) => drop(out.decided.try_send(r)),
-                    FlowEvent::Evicted(flows) => {
-                        send_chunks(&out.events, flows, |f, _| Event::Evicted(f))
-                    }
+        table.observe_batch(
+            part,
+            &work.pkts,
+            |p| work.payload(p),
+            shared.watch,
+            shared.announce,
+            &mut table_events,
+        );
+        for ev in table_events.drain(..) {
+            match ev {
+                FlowEvent::Decided(r) => drop(out.decided.try_send(r)),
+                FlowEvent::Evicted(flows) => {
+                    send_chunks(&out.events, flows, |f, _| Event::Evicted(f))
                 }
             }
         }

@@ -101,6 +101,28 @@ impl<'a> Seen<'a> {
     }
 }
 
+/// One decoded, watched packet as a worker needs it: key and hash worked out, no addresses to
+/// parse, no frame to hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Pkt {
+    pub key: FlowKey,
+    /// [`FlowTable::hash`] of the key.
+    pub hash: u64,
+    pub ts_us: i64,
+    /// Where the payload bytes present start, in the batch's copied data or in the mapped file.
+    pub payload_at: usize,
+    /// Payload bytes present.
+    pub payload_caplen: u32,
+    /// Payload length on the wire.
+    pub payload_len: u32,
+    /// Frame length on the wire.
+    pub wire_len: u32,
+    pub tcp: TcpInfo,
+    pub vlan: Option<u16>,
+    /// Sending endpoint: 0 = `key.lo`, 1 = `key.hi`.
+    pub idx: u8,
+}
+
 /// Everything known about one conversation. Direction index 0 = sent by `key.lo`, 1 = by `key.hi`.
 #[derive(Debug)]
 pub struct Flow {
@@ -445,16 +467,85 @@ impl FlowTable {
         self.parts.len()
     }
 
-    /// The part a flow lives in. A fixed function of the key (the hasher is not seeded), so the
-    /// same capture routes the same way on every run.
+    /// The hash of a key, as the table's maps compute it. A fixed function of the key (the
+    /// hasher is not seeded), so the same capture routes the same way on every run.
+    #[inline]
+    pub fn hash(key: &FlowKey) -> u64 {
+        std::hash::BuildHasher::hash_one(&FxBuildHasher, key)
+    }
+
+    /// The part a flow with key hash `hash` lives in.
+    #[inline]
+    pub fn part_of_hash(&self, hash: u64) -> usize {
+        // Bits the maps' shard choice (the top ones) and bucket choice (the low ones) use least.
+        ((hash >> 32) as usize) % self.parts.len()
+    }
+
+    /// The part a flow lives in.
     #[inline]
     pub fn part_of(&self, key: &FlowKey) -> usize {
-        if self.parts.len() == 1 {
-            return 0;
+        self.part_of_hash(Self::hash(key))
+    }
+
+    /// Accounts a batch of packets of one part (see [`FlowTable::observe`]), holding the part's
+    /// locks for the whole batch and using the hashes the packets carry: one probe of the map per
+    /// packet, no lock taken per packet. Only the part's owner may call this.
+    pub fn observe_batch<'p>(
+        &self,
+        part: usize,
+        pkts: &'p [Pkt],
+        payload: impl Fn(&'p Pkt) -> &'p [u8],
+        watch: &Watch,
+        announce: bool,
+        events: &mut Vec<FlowEvent>,
+    ) {
+        let prefix = self.prefix;
+        let p = &self.parts[part];
+        let shards = p.map.shards();
+        let lock_all = || shards.iter().map(|s| s.write()).collect::<Vec<_>>();
+        let mut guards = lock_all();
+        let rehash = |(k, _): &(FlowKey, dashmap::SharedValue<Flow>)| Self::hash(k);
+        for pkt in pkts {
+            let key = &pkt.key;
+            let idx = usize::from(pkt.idx);
+            let seen = Seen {
+                transport: key.transport,
+                vlan: pkt.vlan,
+                tcp: pkt.tcp,
+                payload: payload(pkt),
+                payload_len: pkt.payload_len,
+            };
+            let shard = p.map.determine_shard(pkt.hash as usize);
+            let found = guards[shard].find_or_find_insert_slot(pkt.hash, |(k, _)| k == key, rehash);
+            let flow = match found {
+                // SAFETY: the bucket was just found in this table, which the guard keeps
+                // locked and unchanged while the reference lives.
+                Ok(bucket) => unsafe { bucket.as_mut() }.1.get_mut(),
+                Err(_) if p.count.load(Ordering::Relaxed) >= self.part_max => {
+                    // Eviction takes the locks itself; this packet then goes the slow way.
+                    drop(guards);
+                    let (ts, len) = (pkt.ts_us, pkt.wire_len);
+                    self.observe(part, key, idx, &seen, ts, len, watch, announce, events);
+                    guards = lock_all();
+                    continue;
+                }
+                Err(slot) => {
+                    p.count.fetch_add(1, Ordering::Relaxed);
+                    let entry = (
+                        *key,
+                        dashmap::SharedValue::new(Flow::new(pkt.ts_us, pkt.vlan)),
+                    );
+                    // SAFETY: `slot` came from `find_or_find_insert_slot` on this table with the
+                    // same hash, and the table has not changed since.
+                    let bucket = unsafe { guards[shard].insert_in_slot(pkt.hash, slot, entry) };
+                    // SAFETY: as above, the bucket was just returned by this locked table.
+                    unsafe { bucket.as_mut() }.1.get_mut()
+                }
+            };
+            if flow.observe(idx, &seen, pkt.ts_us, pkt.wire_len, prefix) && announce {
+                events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
+            }
         }
-        let h = std::hash::BuildHasher::hash_one(&FxBuildHasher, key);
-        // The high bits: Fx leaves the low ones poorly mixed.
-        ((h >> 32) as usize) % self.parts.len()
     }
 
     /// Accounts a decoded packet: finds or creates its flow, updates counters and TCP state,
@@ -752,5 +843,119 @@ mod tests {
         let remaining = table.drain(&watch);
         let newest_evicted = evicted.iter().map(|r| r.client.port()).max().unwrap_or(0);
         assert!(remaining.iter().all(|r| r.client.port() > newest_evicted));
+    }
+
+    /// Generated traffic (about 6,000 packets in 300 flows, some with NDB and other payloads)
+    /// as the router would hand it over: (packet, payload).
+    fn traffic() -> Vec<(Pkt, Vec<u8>)> {
+        use crate::synth::traffic::{generate_in_memory, Profile, TrafficSpec};
+        let spec = TrafficSpec {
+            flow_rate: 500.0,
+            ..TrafficSpec::new(Profile::Small, 6_000, 300)
+        };
+        let (cap, _) = generate_in_memory(&spec).unwrap();
+        cap.iter()
+            .filter_map(|(ts, f)| {
+                let v = crate::decode::decode(crate::decode::LinkKind::Ethernet, f).ok()?;
+                let (key, idx) = FlowKey::of(&v);
+                let pkt = Pkt {
+                    key,
+                    hash: FlowTable::hash(&key),
+                    ts_us: (ts / 1_000) as i64,
+                    payload_at: 0,
+                    payload_caplen: v.payload.len() as u32,
+                    payload_len: v.payload_len,
+                    wire_len: f.len() as u32,
+                    tcp: v.tcp,
+                    vlan: v.vlan,
+                    idx: idx as u8,
+                };
+                Some((pkt, v.payload.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Every record a table holds or gave up, in one comparable list.
+    fn everything(table: &FlowTable, events: Vec<FlowEvent>, watch: &Watch) -> Vec<String> {
+        let mut all: Vec<String> = events
+            .into_iter()
+            .flat_map(|e| match e {
+                FlowEvent::Evicted(flows) => flows
+                    .into_iter()
+                    .map(|(k, f)| f.into_record(&k, watch, End::Evicted))
+                    .collect(),
+                FlowEvent::Decided(_) => Vec::new(),
+            })
+            .chain(table.drain(watch))
+            .map(|r| format!("{r:?}"))
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn batches_give_what_single_packets_give_in_any_number_of_parts_and_when_full() {
+        let traffic = traffic();
+        assert!(traffic.len() > 5_000);
+        let watch = Watch::any();
+        for (parts, max) in [(1, 1_000_000), (3, 1_000_000), (1, 40), (2, 64)] {
+            let single = FlowTable::new(4096, parts, max);
+            let mut single_events = Vec::new();
+            for (pkt, payload) in &traffic {
+                let seen = Seen {
+                    transport: pkt.key.transport,
+                    vlan: pkt.vlan,
+                    tcp: pkt.tcp,
+                    payload,
+                    payload_len: pkt.payload_len,
+                };
+                let part = single.part_of(&pkt.key);
+                let (idx, ts, len) = (usize::from(pkt.idx), pkt.ts_us, pkt.wire_len);
+                single.observe(
+                    part,
+                    &pkt.key,
+                    idx,
+                    &seen,
+                    ts,
+                    len,
+                    &watch,
+                    false,
+                    &mut single_events,
+                );
+            }
+            let batched = FlowTable::new(4096, parts, max);
+            let mut batched_events = Vec::new();
+            for chunk in traffic.chunks(700) {
+                for part in 0..parts {
+                    let mine: Vec<&(Pkt, Vec<u8>)> = chunk
+                        .iter()
+                        .filter(|(p, _)| batched.part_of(&p.key) == part)
+                        .collect();
+                    let pkts: Vec<Pkt> = mine.iter().map(|(p, _)| *p).collect();
+                    let payload_of = |p: &Pkt| {
+                        let i = pkts.iter().position(|q| std::ptr::eq(q, p)).unwrap();
+                        mine[i].1.as_slice()
+                    };
+                    batched.observe_batch(
+                        part,
+                        &pkts,
+                        payload_of,
+                        &watch,
+                        false,
+                        &mut batched_events,
+                    );
+                }
+            }
+            let evicted = batched.evicted();
+            assert_eq!(evicted, single.evicted(), "parts {parts}, max {max}");
+            assert_eq!(evicted > 0, max < 1000, "parts {parts}, max {max}");
+            let want = everything(&single, single_events, &watch);
+            let got = everything(&batched, batched_events, &watch);
+            assert_eq!(got.len(), want.len());
+            assert!(
+                got == want,
+                "parts {parts}, max {max}: batched records differ"
+            );
+        }
     }
 }
