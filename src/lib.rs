@@ -276,7 +276,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let link_type = format!("{} ({})", capture::dlt_name(source.dlt), source.dlt);
     let link = source.link;
     let threads = cfg.threads.max(1);
-    let table = FlowTable::new(cfg.prefix_bytes, threads, cfg.max_flows);
+    let table =
+        FlowTable::new(cfg.prefix_bytes, threads, cfg.max_flows).with_timeouts(cfg.timeouts);
     let lanes: Vec<_> = (0..threads)
         .map(|_| crossbeam_channel::bounded::<Work>(pipeline::WORK_QUEUE))
         .collect();
@@ -297,7 +298,6 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let shared = WorkerShared {
         table: &table,
         watch: &cfg.watch,
-        timeouts: cfg.timeouts,
         done: &done,
         announce: live && cfg.format == Format::Text,
     };

@@ -27,7 +27,7 @@ use memmap2::Mmap;
 use crate::decode::{self, LinkKind, SkipReason};
 use crate::flow::key::FlowKey;
 pub use crate::flow::table::Pkt;
-use crate::flow::table::{FlowEvent, FlowTable, Removed, Timeouts};
+use crate::flow::table::{FlowEvent, FlowTable, Removed};
 use crate::report::FlowRecord;
 use crate::Watch;
 
@@ -415,7 +415,6 @@ impl<'a> Router<'a> {
 pub struct WorkerShared<'a> {
     pub table: &'a FlowTable,
     pub watch: &'a Watch,
-    pub timeouts: Timeouts,
     pub done: &'a [AtomicU64],
     /// Build a record when the probe decides (live text announcements).
     pub announce: bool,
@@ -468,7 +467,7 @@ pub fn worker(
             }
         }
         if let Some(at) = work.sweep {
-            let flows = table.sweep_part(part, at.now_us, &shared.timeouts);
+            let flows = table.sweep_part(part, at.now_us);
             send_chunks(&out.events, flows, |flows, last| Event::Swept {
                 seq: at.seq,
                 flows,

@@ -11,6 +11,7 @@
 //! payload, keeps more than the configured prefix of any direction, or holds more flows than its
 //! limit for longer than one eviction round.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -99,6 +100,26 @@ impl<'a> Seen<'a> {
             payload_len: view.payload_len,
         }
     }
+}
+
+/// How many packets ahead a worker asks for payload bytes to be fetched into its cache.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Hints that `bytes` will be read soon (a no-op where there is no such instruction).
+#[inline(always)]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if !bytes.is_empty() {
+        // SAFETY: prefetching is a hint; it never faults, even on an invalid address, and
+        // the address is that of a live slice anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                bytes.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
 }
 
 /// One decoded, watched packet as a worker needs it: key and hash worked out, no addresses to
@@ -407,6 +428,61 @@ impl Default for Timeouts {
     }
 }
 
+impl Timeouts {
+    /// How long `flow` may stay quiet before it is reported and freed.
+    #[inline]
+    fn limit(&self, transport: Transport, flow: &Flow) -> i64 {
+        if flow.ended() {
+            self.linger_us
+        } else if transport == Transport::Tcp {
+            self.tcp_idle_us
+        } else {
+            self.udp_idle_us
+        }
+    }
+
+    /// True when `flow` is due to be reported and freed at `now_us`.
+    #[inline]
+    fn expired(&self, transport: Transport, flow: &Flow, now_us: i64) -> bool {
+        now_us.saturating_sub(flow.last_us) >= self.limit(transport, flow)
+    }
+
+    /// The earliest time at which `flow` could be due, as things stand.
+    #[inline]
+    fn deadline(&self, transport: Transport, flow: &Flow) -> i64 {
+        flow.last_us.saturating_add(self.limit(transport, flow))
+    }
+}
+
+/// The granularity of the deadline wheel: one slot per second.
+const SLOT_US: i64 = 1_000_000;
+
+/// When each flow of a part is next worth looking at, so a sweep visits the flows that may be
+/// due instead of every flow. Each flow has an entry at or before its deadline (a flow's deadline
+/// only moves later as packets arrive, except when it ends, which adds an entry); a visit that
+/// finds a flow not yet due moves the entry to its deadline. Entries of flows that are gone are
+/// skipped, and the wheel is rebuilt from the map when they pile up (floods that evict).
+///
+/// Entries are key hashes only (8 bytes a flow); a visit looks at the flow whose key has that
+/// hash. Two live flows of one part whose 64-bit hashes are equal share their entries, so one of
+/// them may be reported later than its timeout (at the end of the capture at the latest).
+#[derive(Default)]
+struct Wheel {
+    slots: BTreeMap<i64, Vec<u64>>,
+    entries: usize,
+}
+
+impl Wheel {
+    #[inline]
+    fn schedule(&mut self, deadline_us: i64, hash: u64) {
+        self.slots
+            .entry(deadline_us.div_euclid(SLOT_US))
+            .or_default()
+            .push(hash);
+        self.entries += 1;
+    }
+}
+
 /// The default cap on flows tracked at once.
 pub const DEFAULT_MAX_FLOWS: usize = 1_000_000;
 
@@ -418,6 +494,8 @@ struct Part {
     /// Flows in the map (kept here because DashMap::len locks every shard).
     count: AtomicUsize,
     evicting: Mutex<()>,
+    /// Only the part's owner takes it (per batch and per sweep): never contended.
+    wheel: Mutex<Wheel>,
 }
 
 /// All flows of a run, keyed canonically and split into parts by key hash.
@@ -427,6 +505,7 @@ pub struct FlowTable {
     /// The cap on each part: the flow cap shared out evenly.
     part_max: usize,
     evicted: AtomicUsize,
+    timeouts: Timeouts,
 }
 
 /// Orders records as the report lists them: by first packet, then by endpoints.
@@ -454,12 +533,27 @@ impl FlowTable {
                     map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, 8),
                     count: AtomicUsize::new(0),
                     evicting: Mutex::new(()),
+                    wheel: Mutex::new(Wheel::default()),
                 })
                 .collect(),
             prefix,
             part_max: max_flows.max(1).div_ceil(parts),
             evicted: AtomicUsize::new(0),
+            timeouts: Timeouts::default(),
         }
+    }
+
+    /// The table with these timeouts instead of the defaults.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> FlowTable {
+        self.timeouts = timeouts;
+        self
+    }
+
+    fn wheel(&self, part: usize) -> std::sync::MutexGuard<'_, Wheel> {
+        self.parts[part]
+            .wheel
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// How many parts the table has.
@@ -504,8 +598,15 @@ impl FlowTable {
         let shards = p.map.shards();
         let lock_all = || shards.iter().map(|s| s.write()).collect::<Vec<_>>();
         let mut guards = lock_all();
+        let mut wheel = self.wheel(part);
+        let t = &self.timeouts;
         let rehash = |(k, _): &(FlowKey, dashmap::SharedValue<Flow>)| Self::hash(k);
-        for pkt in pkts {
+        for (i, pkt) in pkts.iter().enumerate() {
+            // The payload was last touched by the capture thread on another core: ask for it
+            // a few packets early so the probe does not wait on it.
+            if let Some(ahead) = pkts.get(i + PREFETCH_AHEAD) {
+                prefetch(payload(ahead));
+            }
             let key = &pkt.key;
             let idx = usize::from(pkt.idx);
             let seen = Seen {
@@ -524,17 +625,18 @@ impl FlowTable {
                 Err(_) if p.count.load(Ordering::Relaxed) >= self.part_max => {
                     // Eviction takes the locks itself; this packet then goes the slow way.
                     drop(guards);
+                    drop(wheel);
                     let (ts, len) = (pkt.ts_us, pkt.wire_len);
                     self.observe(part, key, idx, &seen, ts, len, watch, announce, events);
                     guards = lock_all();
+                    wheel = self.wheel(part);
                     continue;
                 }
                 Err(slot) => {
                     p.count.fetch_add(1, Ordering::Relaxed);
-                    let entry = (
-                        *key,
-                        dashmap::SharedValue::new(Flow::new(pkt.ts_us, pkt.vlan)),
-                    );
+                    let flow = Flow::new(pkt.ts_us, pkt.vlan);
+                    wheel.schedule(t.deadline(key.transport, &flow), pkt.hash);
+                    let entry = (*key, dashmap::SharedValue::new(flow));
                     // SAFETY: `slot` came from `find_or_find_insert_slot` on this table with the
                     // same hash, and the table has not changed since.
                     let bucket = unsafe { guards[shard].insert_in_slot(pkt.hash, slot, entry) };
@@ -542,8 +644,12 @@ impl FlowTable {
                     unsafe { bucket.as_mut() }.1.get_mut()
                 }
             };
+            let was_ended = flow.ended();
             if flow.observe(idx, &seen, pkt.ts_us, pkt.wire_len, prefix) && announce {
                 events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
+            }
+            if !was_ended && flow.ended() {
+                wheel.schedule(t.deadline(key.transport, flow), pkt.hash);
             }
         }
     }
@@ -593,31 +699,40 @@ impl FlowTable {
     ) {
         let prefix = self.prefix;
         let p = &self.parts[part];
-        if let Some(mut flow) = p.map.get_mut(key) {
-            if flow.observe(idx, seen, ts_us, wire_len, prefix) && announce {
-                events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
+        let hash = Self::hash(key);
+        let mut flow = match p.map.get_mut(key) {
+            Some(flow) => flow,
+            None => {
+                if p.count.load(Ordering::Relaxed) >= self.part_max {
+                    self.evict_oldest(part, events);
+                }
+                let mut inserted = false;
+                let flow = p.map.entry(*key).or_insert_with(|| {
+                    inserted = true;
+                    Flow::new(ts_us, seen.vlan)
+                });
+                if inserted {
+                    p.count.fetch_add(1, Ordering::Relaxed);
+                    let deadline = self.timeouts.deadline(key.transport, &flow);
+                    self.wheel(part).schedule(deadline, hash);
+                }
+                flow
             }
-            return;
-        }
-        if p.count.load(Ordering::Relaxed) >= self.part_max {
-            self.evict_oldest(p, events);
-        }
-        let mut inserted = false;
-        let mut flow = p.map.entry(*key).or_insert_with(|| {
-            inserted = true;
-            Flow::new(ts_us, seen.vlan)
-        });
-        if inserted {
-            p.count.fetch_add(1, Ordering::Relaxed);
-        }
+        };
+        let was_ended = flow.ended();
         if flow.observe(idx, seen, ts_us, wire_len, prefix) && announce {
             events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
+        }
+        if !was_ended && flow.ended() {
+            let deadline = self.timeouts.deadline(key.transport, &flow);
+            self.wheel(part).schedule(deadline, hash);
         }
     }
 
     /// Removes the least recently seen sixteenth of a full part in one pass, so a flood pays
     /// for one scan per many new flows.
-    fn evict_oldest(&self, p: &Part, events: &mut Vec<FlowEvent>) {
+    fn evict_oldest(&self, part: usize, events: &mut Vec<FlowEvent>) {
+        let p = &self.parts[part];
         let Ok(_guard) = p.evicting.try_lock() else {
             return;
         };
@@ -640,38 +755,73 @@ impl FlowTable {
         p.count.fetch_sub(out.len(), Ordering::Relaxed);
         self.evicted.fetch_add(out.len(), Ordering::Relaxed);
         events.push(FlowEvent::Evicted(out));
+        let mut wheel = self.wheel(part);
+        if wheel.entries > 2 * p.count.load(Ordering::Relaxed) + 1024 {
+            // Mostly entries of evicted flows: start again from the flows there are, keeping
+            // the slots' allocations.
+            let mut spare: Vec<Vec<u64>> = std::mem::take(&mut wheel.slots).into_values().collect();
+            wheel.entries = 0;
+            for e in p.map.iter() {
+                let deadline = self.timeouts.deadline(e.key().transport, e.value());
+                let slot = deadline.div_euclid(SLOT_US);
+                let list = wheel.slots.entry(slot).or_insert_with(|| {
+                    let mut v = spare.pop().unwrap_or_default();
+                    v.clear();
+                    v
+                });
+                list.push(Self::hash(e.key()));
+                wheel.entries += 1;
+            }
+        }
     }
 
     /// Takes out of one part every flow that has ended and lingered, or gone idle, as of
-    /// `now_us`. The flows come back unordered.
-    pub fn sweep_part(&self, part: usize, now_us: i64, t: &Timeouts) -> Removed {
+    /// `now_us`, visiting only the flows the deadline wheel says may be due. The flows come back
+    /// unordered.
+    pub fn sweep_part(&self, part: usize, now_us: i64) -> Removed {
         let p = &self.parts[part];
+        let t = &self.timeouts;
+        let mut wheel = self.wheel(part);
+        let due = now_us.div_euclid(SLOT_US);
         let mut out = Vec::new();
-        p.map.retain(|key, flow| {
-            let quiet = now_us.saturating_sub(flow.last_us);
-            let limit = if flow.ended() {
-                t.linger_us
-            } else if key.transport == Transport::Tcp {
-                t.tcp_idle_us
-            } else {
-                t.udp_idle_us
-            };
-            if quiet >= limit {
-                out.push((*key, std::mem::replace(flow, Flow::new(0, None))));
-                false
-            } else {
-                true
+        let mut later = Vec::new();
+        while let Some(slot) = wheel.slots.first_entry() {
+            if *slot.key() > due {
+                break;
             }
-        });
+            let entries = slot.remove();
+            wheel.entries -= entries.len();
+            for hash in entries {
+                let mut shard = p.map.shards()[p.map.determine_shard(hash as usize)].write();
+                let Some(bucket) = shard.find(hash, |(k, _)| Self::hash(k) == hash) else {
+                    continue; // already reported
+                };
+                // SAFETY: the bucket was just found in this shard, which stays locked.
+                let (key, flow) = unsafe { bucket.as_ref() };
+                let (key, flow) = (*key, flow.get());
+                if t.expired(key.transport, flow, now_us) {
+                    if let Some((k, f)) = shard.remove_entry(hash, |(k, _)| *k == key) {
+                        out.push((k, f.into_inner()));
+                    }
+                } else {
+                    later.push((t.deadline(key.transport, flow), hash));
+                }
+            }
+        }
+        for (deadline, hash) in later {
+            // Not due yet: look again at its deadline (added after the loop above, so an entry
+            // due later in the current slot waits for the next sweep).
+            wheel.schedule(deadline, hash);
+        }
         p.count.fetch_sub(out.len(), Ordering::Relaxed);
         out
     }
 
     /// Sweeps every part (see [`FlowTable::sweep_part`]) and returns the records, in report order.
-    pub fn sweep(&self, now_us: i64, t: &Timeouts, watch: &Watch) -> Vec<FlowRecord> {
+    pub fn sweep(&self, now_us: i64, watch: &Watch) -> Vec<FlowRecord> {
         let mut out: Vec<FlowRecord> = (0..self.parts.len())
-            .flat_map(|i| self.sweep_part(i, now_us, t))
-            .map(|(k, f)| f.record(&k, watch, End::Idle))
+            .flat_map(|i| self.sweep_part(i, now_us))
+            .map(|(k, f)| f.into_record(&k, watch, End::Idle))
             .collect();
         out.sort_by(record_order);
         out
@@ -875,6 +1025,26 @@ mod tests {
             .collect()
     }
 
+    /// One packet the single-packet way.
+    fn observe_one(
+        table: &FlowTable,
+        pkt: &Pkt,
+        payload: &[u8],
+        watch: &Watch,
+        events: &mut Vec<FlowEvent>,
+    ) {
+        let seen = Seen {
+            transport: pkt.key.transport,
+            vlan: pkt.vlan,
+            tcp: pkt.tcp,
+            payload,
+            payload_len: pkt.payload_len,
+        };
+        let part = table.part_of(&pkt.key);
+        let (idx, ts, len) = (usize::from(pkt.idx), pkt.ts_us, pkt.wire_len);
+        table.observe(part, &pkt.key, idx, &seen, ts, len, watch, false, events);
+    }
+
     /// Every record a table holds or gave up, in one comparable list.
     fn everything(table: &FlowTable, events: Vec<FlowEvent>, watch: &Watch) -> Vec<String> {
         let mut all: Vec<String> = events
@@ -902,26 +1072,7 @@ mod tests {
             let single = FlowTable::new(4096, parts, max);
             let mut single_events = Vec::new();
             for (pkt, payload) in &traffic {
-                let seen = Seen {
-                    transport: pkt.key.transport,
-                    vlan: pkt.vlan,
-                    tcp: pkt.tcp,
-                    payload,
-                    payload_len: pkt.payload_len,
-                };
-                let part = single.part_of(&pkt.key);
-                let (idx, ts, len) = (usize::from(pkt.idx), pkt.ts_us, pkt.wire_len);
-                single.observe(
-                    part,
-                    &pkt.key,
-                    idx,
-                    &seen,
-                    ts,
-                    len,
-                    &watch,
-                    false,
-                    &mut single_events,
-                );
+                observe_one(&single, pkt, payload, &watch, &mut single_events);
             }
             let batched = FlowTable::new(4096, parts, max);
             let mut batched_events = Vec::new();
@@ -956,6 +1107,49 @@ mod tests {
                 got == want,
                 "parts {parts}, max {max}: batched records differ"
             );
+        }
+    }
+
+    #[test]
+    fn sweeps_take_exactly_the_flows_a_full_scan_finds_due() {
+        let traffic = traffic();
+        let watch = Watch::any();
+        // Short timeouts so that flows end, idle and linger many times over the traffic.
+        let t = Timeouts {
+            tcp_idle_us: 700_000,
+            udp_idle_us: 300_000,
+            linger_us: 100_000,
+        };
+        for parts in [1, 2] {
+            let table = FlowTable::new(4096, parts, 1_000_000).with_timeouts(t);
+            let mut events = Vec::new();
+            let mut next = i64::MIN;
+            let mut swept = 0;
+            for (pkt, payload) in &traffic {
+                if pkt.ts_us >= next {
+                    next = pkt.ts_us + 250_000;
+                    for part in 0..parts {
+                        let p = &table.parts[part];
+                        let mut want: Vec<String> = p
+                            .map
+                            .iter()
+                            .filter(|e| t.expired(e.key().transport, e.value(), pkt.ts_us))
+                            .map(|e| format!("{:?}", e.key()))
+                            .collect();
+                        let mut got: Vec<String> = table
+                            .sweep_part(part, pkt.ts_us)
+                            .iter()
+                            .map(|(k, _)| format!("{k:?}"))
+                            .collect();
+                        want.sort();
+                        got.sort();
+                        assert_eq!(got, want, "sweep at {}", pkt.ts_us);
+                        swept += got.len();
+                    }
+                }
+                observe_one(&table, pkt, payload, &watch, &mut events);
+            }
+            assert!(swept > 100, "only {swept} flows swept");
         }
     }
 }
