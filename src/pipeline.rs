@@ -41,6 +41,9 @@ pub const WORK_QUEUE: usize = 16;
 pub const SWEEP_EVERY_US: i64 = 1_000_000;
 /// A live batch is sent when it is this old even if not full, so verdicts are not held back.
 const LIVE_FLUSH: Duration = Duration::from_millis(50);
+/// A batch being filled is sent once the mapped file has been read this far past its first
+/// packet, so the pages before it can be given back.
+const STALE_BYTES: usize = 8 << 20;
 /// Decode counters are made visible to the statistics printer every this many frames.
 const PUBLISH_EVERY: u32 = 4096;
 
@@ -396,6 +399,13 @@ impl<'a> Router<'a> {
     /// The lowest mapped offset that a batch sent or being filled may still read; everything
     /// before it can be given back to the kernel. `position` is where reading has got to.
     pub fn release_bound(&mut self, position: usize) -> usize {
+        for i in 0..self.lanes.len() {
+            // A batch that fills slowly (few packets pass the filter) would pin everything read
+            // since its first packet: send it as it is.
+            if position.saturating_sub(self.lanes[i].work.first_at) > STALE_BYTES {
+                self.send(i);
+            }
+        }
         let mut bound = position;
         for (lane, done) in self.lanes.iter_mut().zip(self.done) {
             let done = done.load(Ordering::Acquire);
