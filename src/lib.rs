@@ -371,16 +371,18 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         let watch = &cfg.watch;
         let emit =
             |sink: &mut Sink<'_>, flows: Removed, end: End, io: &mut Option<std::io::Error>| {
-                let mut records: Vec<_> = flows
+                let records: Vec<_> = flows
                     .into_iter()
                     .map(|(k, f)| f.into_record(&k, watch, end))
                     .collect();
+                // Sweeps are reported in report order; records are large, so their indices move.
+                let mut order: Vec<usize> = (0..records.len()).collect();
                 if end == End::Idle {
-                    records.sort_by(flow::table::record_order);
+                    order.sort_by(|&a, &b| flow::table::record_order(&records[a], &records[b]));
                 }
-                for rec in records {
+                for i in order {
                     if io.is_none() {
-                        *io = sink.flow(rec).err();
+                        *io = sink.flow(&records[i]).err();
                     }
                 }
             };
@@ -430,7 +432,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let mut io_error = None;
     table.drain_each(&cfg.watch, |rec| {
         if io_error.is_none() {
-            io_error = sink.flow(rec).err();
+            io_error = sink.flow(&rec).err();
         }
     });
     if let Some(e) = io_error.filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {

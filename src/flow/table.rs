@@ -571,8 +571,10 @@ impl FlowTable {
     /// The part a flow with key hash `hash` lives in.
     #[inline]
     pub fn part_of_hash(&self, hash: u64) -> usize {
-        // Bits the maps' shard choice (the top ones) and bucket choice (the low ones) use least.
-        ((hash >> 32) as usize) % self.parts.len()
+        // Bits 16-47, scaled to the number of parts (a multiply, not a division): the maps use
+        // the top bits for their shard and tag and the low bits for the bucket, and Fx mixes the
+        // middle well.
+        (((hash >> 16) & 0xffff_ffff) * self.parts.len() as u64 >> 32) as usize
     }
 
     /// The part a flow lives in.

@@ -61,14 +61,14 @@ impl<'a> Sink<'a> {
     }
 
     /// A flow that ended (or the capture did).
-    pub fn flow(&mut self, rec: FlowRecord) -> io::Result<()> {
+    pub fn flow(&mut self, rec: &FlowRecord) -> io::Result<()> {
         self.flow_count += 1;
         self.evicted += u64::from(rec.state == super::FlowState::Evicted);
         *self.by_verdict.entry(rec.verdict.as_str()).or_default() += 1;
-        self.aggregate(&rec);
+        self.aggregate(rec);
         match self.style {
             Style::Json => {
-                json::write_flow(self.out, &rec)?;
+                json::write_flow(self.out, rec)?;
                 if self.flush_each {
                     self.out.flush()?;
                 }
@@ -76,10 +76,10 @@ impl<'a> Sink<'a> {
             }
             Style::Text { per_flow, announce } => {
                 if announce {
-                    self.announce(&rec)?;
+                    self.announce(rec)?;
                 }
                 if per_flow {
-                    self.flows.push(rec);
+                    self.flows.push(rec.clone());
                 }
                 Ok(())
             }
