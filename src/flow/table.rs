@@ -574,7 +574,7 @@ impl FlowTable {
         // Bits 16-47, scaled to the number of parts (a multiply, not a division): the maps use
         // the top bits for their shard and tag and the low bits for the bucket, and Fx mixes the
         // middle well.
-        (((hash >> 16) & 0xffff_ffff) * self.parts.len() as u64 >> 32) as usize
+        ((((hash >> 16) & 0xffff_ffff) * self.parts.len() as u64) >> 32) as usize
     }
 
     /// The part a flow lives in.
