@@ -3,8 +3,8 @@
 //!
 //! * `decode`: frame slicing alone, over in-memory frames (small and mixed profiles).
 //! * `probe`: the NDB probe over the conversation library, fed as the flow table feeds it.
-//! * `table`: decode + flow table + reassembly + probe over an in-memory batch (fresh table
-//!   per iteration).
+//! * `table`: decode + flow key + batching (as the capture thread does) + flow table +
+//!   reassembly + probe (as a worker does) over in-memory frames (fresh table per iteration).
 //! * `replay`: the whole tool (`ndbsniff::run`) on a generated pcap file, one worker, with the
 //!   default file reader and with libpcap's.
 //!
@@ -22,7 +22,9 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingM
 use ndbsniff::capture::Reader;
 use ndbsniff::classify::{NdbProbe, ProbeState};
 use ndbsniff::decode::{decode, LinkKind};
-use ndbsniff::flow::table::{FlowEvent, FlowTable, DEFAULT_MAX_FLOWS};
+use ndbsniff::flow::key::FlowKey;
+use ndbsniff::flow::table::{FlowEvent, FlowTable, Pkt, DEFAULT_MAX_FLOWS};
+use ndbsniff::pipeline::WORK_PACKETS;
 use ndbsniff::synth::traffic::{generate_in_memory, write_pcap, Profile, TrafficSpec};
 use ndbsniff::synth::{lookalike, ndb, schedule, Conversation, FlowPackets, Side, TcpPlan};
 use ndbsniff::{Config, Format, Input, Watch, DEFAULT_PREFIX_BYTES};
@@ -189,13 +191,40 @@ fn bench_probe(c: &mut Criterion) {
     g.finish();
 }
 
+/// What the capture thread and a worker do with frames: decode, key, batch of
+/// [`WORK_PACKETS`] (payloads copied, as for libpcap sources), then the batch into the table.
 fn observe_all(table: &FlowTable, frames: &Frames, watch: &Watch) -> Vec<FlowEvent> {
     let mut events = Vec::new();
+    let mut pkts: Vec<Pkt> = Vec::with_capacity(WORK_PACKETS);
+    let mut data: Vec<u8> = Vec::new();
+    let flush = |pkts: &mut Vec<Pkt>, data: &mut Vec<u8>, events: &mut Vec<FlowEvent>| {
+        let payload = |p: &Pkt| &data[p.payload_at..p.payload_at + p.payload_caplen as usize];
+        table.observe_batch(0, pkts, payload, watch, false, events);
+        pkts.clear();
+        data.clear();
+    };
     for (ts, f) in &frames.frames {
         if let Ok(view) = decode(LinkKind::Ethernet, f) {
-            table.observe_view(&view, *ts, f.len() as u32, watch, false, &mut events);
+            let (key, idx) = FlowKey::of(&view);
+            pkts.push(Pkt {
+                key,
+                hash: FlowTable::hash(&key),
+                ts_us: *ts,
+                payload_at: data.len(),
+                payload_caplen: view.payload.len() as u32,
+                payload_len: view.payload_len,
+                wire_len: f.len() as u32,
+                tcp: view.tcp,
+                vlan: view.vlan,
+                idx: idx as u8,
+            });
+            data.extend_from_slice(view.payload);
+            if pkts.len() == WORK_PACKETS {
+                flush(&mut pkts, &mut data, &mut events);
+            }
         }
     }
+    flush(&mut pkts, &mut data, &mut events);
     events
 }
 
