@@ -567,7 +567,7 @@ fn read_mapped(
 }
 
 /// Mapped pages are given back in steps of this many bytes once the workers are past them.
-const RELEASE_STEP: usize = 4 << 20;
+const RELEASE_STEP: usize = 2 << 20;
 
 /// Gives the pages of the map before `upto` back to the kernel (no batch refers to them any
 /// more), so resident memory stays flat however large the file is (the data stays in the page

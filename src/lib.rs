@@ -281,8 +281,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let lanes: Vec<_> = (0..threads)
         .map(|_| crossbeam_channel::bounded::<Work>(pipeline::WORK_QUEUE))
         .collect();
-    let (recycle_tx, recycle_rx) =
-        crossbeam_channel::bounded::<Work>(threads * (pipeline::WORK_QUEUE + 2));
+    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Work>(threads * 2 + 2);
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
     let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
     let live_counters = LiveCounters::default();

@@ -117,7 +117,7 @@ pub enum Event {
 /// Flows per message from a worker to the sink: bounds what is in flight between them.
 pub const FLOWS_PER_EVENT: usize = 1024;
 /// Messages with flows queued for the sink.
-pub const EVENT_QUEUE: usize = 16;
+pub const EVENT_QUEUE: usize = 4;
 
 /// Decode counters, shared so periodic statistics can read them.
 #[derive(Default)]

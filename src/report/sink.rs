@@ -162,6 +162,10 @@ impl<'a> Sink<'a> {
             row.evidence = rec.evidence.clone();
             row.hint = rec.hint;
         }
+        if self.style == Style::Json {
+            // JSON runs report flows, not the server table: only the count of servers is used.
+            return;
+        }
         if agg.clients.len() < MAX_CLIENTS_TRACKED {
             agg.clients.insert(rec.client.ip());
         } else if !agg.clients.contains(&rec.client.ip()) {
