@@ -1,15 +1,18 @@
-//! The flow table: one entry per conversation, shared by the decoder workers.
+//! The flow table: one entry per conversation, in one part per decoder worker.
 //!
 //! Owns: per-flow counters, TCP flags seen, and — only once a flow carries payload and until the
 //! probe decides — the bounded reassembly of each direction's prefix and the probe. After the
-//! decision the buffers are freed and only the verdict stays. Flows are reported and removed when
-//! they end or go idle ([`FlowTable::sweep`]) or when the table is full
-//! ([`FlowTable::observe`] evicts the least recently seen). Turning a flow into a [`FlowRecord`]
-//! (who is client, what the state is) happens here too.
+//! decision the buffers are freed and only the verdict stays. Each part is a dashmap that only
+//! its worker writes while the capture runs ([`FlowTable::observe_batch`] takes its shard locks
+//! once per batch); the main thread reads and drains it at the end. Flows are reported and
+//! removed when they end or go idle ([`FlowTable::sweep_part`], which visits only the flows a
+//! deadline wheel says may be due) or when a part is full ([`FlowTable::observe`] evicts the
+//! least recently seen). Turning a flow into a [`FlowRecord`] (who is client, what the state is)
+//! happens here too.
 //!
-//! Never: blocks on anything but a dashmap shard lock, allocates for a flow that carries no
-//! payload, keeps more than the configured prefix of any direction, or holds more flows than its
-//! limit for longer than one eviction round.
+//! Never: blocks on anything but a lock of its own part, allocates for a flow that carries no
+//! payload (beyond its entry and an 8-byte wheel entry), keeps more than the configured prefix of
+//! any direction, or holds more flows than its limit for longer than one eviction round.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
