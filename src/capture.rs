@@ -268,7 +268,10 @@ impl Source {
             .map_err(|e| err(pcap_message(&e)))?
             .promisc(opts.promiscuous)
             .snaplen(opts.snaplen)
-            .immediate_mode(true)
+            // Not immediate mode: the kernel fills whole ring blocks (handed over at least every
+            // LIVE_READ_TIMEOUT_MS), so the ring absorbs bursts; one block per packet would leave
+            // it a few milliseconds of headroom (BENCHMARKS.md, "Live capture").
+            .immediate_mode(false)
             .timeout(LIVE_READ_TIMEOUT_MS);
         if let Some(b) = opts.buffer_bytes {
             inactive = inactive.buffer_size(b);
@@ -408,7 +411,8 @@ impl Source {
     }
 }
 
-/// How long a live read waits before returning with nothing, so the stop flag is seen promptly.
+/// How long a live read waits before returning with nothing (so the stop flag is seen promptly),
+/// and the kernel's block timeout (so packets are never held back longer).
 const LIVE_READ_TIMEOUT_MS: i32 = 100;
 
 fn live_open_message(e: &pcap::Error) -> String {
