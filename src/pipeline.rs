@@ -542,6 +542,108 @@ impl SweepMerger {
 mod tests {
     use super::*;
 
+    /// Frames of generated traffic that carry payload (so they refer to the file).
+    fn payload_frames() -> Vec<Vec<u8>> {
+        use crate::synth::traffic::{generate_in_memory, Profile, TrafficSpec};
+        let (cap, _) = generate_in_memory(&TrafficSpec::new(Profile::Small, 30_000, 600)).unwrap();
+        cap.iter()
+            .map(|(_, f)| f.to_vec())
+            .filter(|f| decode::decode(LinkKind::Ethernet, f).is_ok_and(|v| !v.payload.is_empty()))
+            .collect()
+    }
+
+    struct Rig {
+        table: FlowTable,
+        watch: Watch,
+        done: Vec<AtomicU64>,
+        counters: DecodeCounters,
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            Rig {
+                table: FlowTable::new(4096, 1, 1000),
+                watch: Watch::any(),
+                done: vec![AtomicU64::new(0)],
+                counters: DecodeCounters::default(),
+            }
+        }
+
+        fn router(&self, lane: Sender<Work>, live: bool) -> Router<'_> {
+            let (_, recycled) = crossbeam_channel::bounded(1);
+            Router::new(RouterSetup {
+                link: LinkKind::Ethernet,
+                watch: &self.watch,
+                table: &self.table,
+                lanes: vec![lane],
+                recycled,
+                done: &self.done,
+                counters: &self.counters,
+                live,
+            })
+        }
+    }
+
+    #[test]
+    fn a_slowly_filling_batch_is_sent_and_then_stops_pinning_the_file() {
+        let frames = payload_frames();
+        let rig = Rig::new();
+        let (tx, rx) = crossbeam_channel::bounded(WORK_QUEUE);
+        let mut router = rig.router(tx, false);
+        // The first frame starts the sweep schedule: its batch goes out at once with the mark.
+        router.frame(0, &frames[0], frames[0].len() as u32, Some(10));
+        let first = rx.try_recv().expect("the first sweep mark");
+        assert_eq!((first.pkts.len(), first.sweep.map(|s| s.seq)), (1, Some(0)));
+        rig.done[0].store(first.no, Ordering::Release);
+        // One packet with payload at offset 1000 of a mapped file, then nothing that passes.
+        router.frame(1, &frames[1], frames[1].len() as u32, Some(1000));
+        assert_eq!(
+            router.release_bound(1 << 20),
+            1000,
+            "the batch being filled pins it"
+        );
+        assert!(rx.is_empty());
+        let far = 1000 + STALE_BYTES + 1;
+        assert_eq!(
+            router.release_bound(far),
+            1000,
+            "sent, but not processed yet"
+        );
+        let work = rx.try_recv().expect("the stale batch was sent");
+        assert_eq!((work.pkts.len(), work.no, work.first_at), (1, 2, 1000));
+        rig.done[0].store(work.no, Ordering::Release);
+        assert_eq!(
+            router.release_bound(far),
+            far,
+            "processed: nothing pins the file"
+        );
+    }
+
+    #[test]
+    fn live_batches_a_worker_cannot_take_are_counted_as_drops() {
+        let frames = payload_frames();
+        assert!(frames.len() > 2 * WORK_PACKETS);
+        let rig = Rig::new();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let mut router = rig.router(tx, true);
+        for (i, f) in frames.iter().take(2 * WORK_PACKETS).enumerate() {
+            router.frame(i as i64, f, f.len() as u32, None);
+        }
+        // The first full batch went into the one free slot, the second found it taken.
+        assert_eq!(router.dropped, WORK_PACKETS as u64);
+        let work = rx.try_recv().expect("the first batch");
+        assert_eq!(work.pkts.len(), WORK_PACKETS);
+        // Payloads were copied (no map): each packet's bytes are in the batch.
+        let p = &work.pkts[0];
+        assert_eq!(work.payload(p).len(), p.payload_caplen as usize);
+        assert!(p.payload_caplen > 0);
+        router.finish();
+        assert_eq!(
+            rig.counters.watched.load(Ordering::Relaxed),
+            2 * WORK_PACKETS as u64
+        );
+    }
+
     #[test]
     fn sweeps_are_released_in_order_once_every_worker_reported() {
         let mut m = SweepMerger::new(2);
