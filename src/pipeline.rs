@@ -14,7 +14,8 @@
 //! on the number of workers or on how they were scheduled.
 //!
 //! Never: blocks the capture thread in live mode (a batch a worker cannot take is dropped and
-//! counted), formats records on a worker (the sink does), or waits for the pipeline to drain.
+//! counted), formats the records of removed flows on a worker (the main thread does), or waits for
+//! the pipeline to drain.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
