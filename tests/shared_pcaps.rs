@@ -1,5 +1,6 @@
 //! Every real capture in ../shared/pcaps (when present): no crash, no hang, at most a one-line
-//! error naming the file, valid JSON, and no flow called `ndb-mgm` (none of them holds NDB traffic).
+//! error naming the file, valid JSON, no flow called `ndb-mgm` (none of them holds NDB traffic),
+//! and the same output with one decoder thread as with three.
 
 mod common;
 
@@ -8,7 +9,14 @@ use std::time::{Duration, Instant};
 
 const PER_FILE_LIMIT: Duration = Duration::from_secs(10);
 
-fn check(dir: &std::path::Path, scratch: &std::path::Path, rel: &str) -> Result<(), String> {
+/// Runs ndbsniff on one capture with `threads` decoder threads, checks what it did, and returns
+/// its standard output.
+fn check(
+    dir: &std::path::Path,
+    scratch: &std::path::Path,
+    rel: &str,
+    threads: &str,
+) -> Result<String, String> {
     let path = dir.join(rel);
     let path_s = path.display().to_string();
     let out_path = scratch.join("out");
@@ -21,7 +29,7 @@ fn check(dir: &std::path::Path, scratch: &std::path::Path, rel: &str) -> Result<
             "--format",
             "json",
             "--threads",
-            "1",
+            threads,
         ])
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).map_err(|e| e.to_string())?)
@@ -68,7 +76,7 @@ fn check(dir: &std::path::Path, scratch: &std::path::Path, rel: &str) -> Result<
     if code != 2 && !stdout.lines().any(|l| l.starts_with("{\"type\":\"stats\"")) {
         return Err(format!("{rel}: no stats object"));
     }
-    Ok(())
+    Ok(stdout)
 }
 
 #[test]
@@ -92,8 +100,14 @@ fn every_shared_capture_is_handled() {
     let scratch = common::temp_dir("shared-pcaps");
     let mut failures = Vec::new();
     for rel in &files {
-        if let Err(e) = check(&dir, &scratch, rel) {
-            failures.push(e);
+        let one = check(&dir, &scratch, rel, "1");
+        let three = check(&dir, &scratch, rel, "3");
+        match (one, three) {
+            (Ok(a), Ok(b)) if a != b => {
+                failures.push(format!("{rel}: output differs between 1 and 3 threads"))
+            }
+            (Ok(_), Ok(_)) => {}
+            (Err(e), _) | (_, Err(e)) => failures.push(e),
         }
     }
     assert!(
