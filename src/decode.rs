@@ -321,6 +321,7 @@ impl IpPayload<'_> {
 /// assert_eq!((view.src_port, view.dst_port), (4660, 3406));
 /// assert_eq!(view.payload, b"hi");
 /// ```
+#[inline]
 pub fn decode(link: LinkKind, frame: &[u8]) -> Result<PacketView<'_>, SkipReason> {
     let (vlan, version, ip) = link_layer(link, frame)?;
     let mut net = match version {
