@@ -72,6 +72,17 @@ pub enum Verdict {
     NdbMgm,
 }
 
+impl Confidence {
+    /// The name used in reports: `low`, `medium` or `high`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
 impl Verdict {
     /// The name used in reports: `unknown` or `ndb-mgm`.
     pub fn as_str(self) -> &'static str {

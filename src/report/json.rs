@@ -11,9 +11,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-use super::time::rfc3339_us;
+use super::time::write_rfc3339_us;
 use super::{FlowRecord, Summary};
-use crate::classify::Confidence;
 
 thread_local! {
     /// One reused buffer per thread: records are serialized here, then written with the
@@ -54,11 +53,7 @@ pub fn flow_line(b: &mut Vec<u8>, r: &FlowRecord) {
     b.extend_from_slice(b"\",\"verdict\":\"");
     b.extend_from_slice(r.verdict.as_str().as_bytes());
     b.extend_from_slice(b"\",\"confidence\":\"");
-    b.extend_from_slice(match r.confidence {
-        Confidence::Low => b"low",
-        Confidence::Medium => b"medium",
-        Confidence::High => b"high",
-    });
+    b.extend_from_slice(r.confidence.as_str().as_bytes());
     b.extend_from_slice(b"\",\"evidence\":");
     string(b, &r.evidence);
     if let Some(h) = r.hint {
@@ -80,9 +75,9 @@ pub fn flow_line(b: &mut Vec<u8>, r: &FlowRecord) {
         b.extend_from_slice(num.format(v).as_bytes());
     }
     b.extend_from_slice(b",\"first_seen\":\"");
-    timestamp(b, r.first_seen);
+    write_rfc3339_us(b, r.first_seen);
     b.extend_from_slice(b"\",\"last_seen\":\"");
-    timestamp(b, r.last_seen);
+    write_rfc3339_us(b, r.last_seen);
     b.extend_from_slice(b"\",\"state\":\"");
     b.extend_from_slice(r.state.as_str().as_bytes());
     b.push(b'"');
@@ -95,39 +90,13 @@ pub fn flow_line(b: &mut Vec<u8>, r: &FlowRecord) {
     b.extend_from_slice(b"\"}\n");
 }
 
-/// A JSON string, escaped as serde_json escapes it.
+/// A JSON string, escaped by serde_json.
 fn string(b: &mut Vec<u8>, s: &str) {
-    b.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &c) in bytes.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        b.extend_from_slice(&bytes[start..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            b.extend_from_slice(b"\\u00");
-            b.push(HEX[usize::from(c >> 4)]);
-            b.push(HEX[usize::from(c & 0xf)]);
-        } else {
-            b.extend_from_slice(esc);
-        }
-        start = i + 1;
-    }
-    b.extend_from_slice(&bytes[start..]);
-    b.push(b'"');
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *b, s);
 }
 
-/// `a.b.c.d:port` or `[v6]:port`, as `SocketAddr`'s `Display` writes them.
+/// `a.b.c.d:port` (digit by digit) or `[v6]:port`, as `SocketAddr`'s `Display` writes them.
 fn socket_addr(b: &mut Vec<u8>, a: SocketAddr) {
     let mut num = itoa::Buffer::new();
     match a.ip() {
@@ -139,48 +108,13 @@ fn socket_addr(b: &mut Vec<u8>, a: SocketAddr) {
                 b.extend_from_slice(num.format(o).as_bytes());
             }
         }
-        IpAddr::V6(ip) => {
-            if let SocketAddr::V6(v6) = a {
-                if v6.scope_id() != 0 || v6.flowinfo() != 0 {
-                    let _ = write!(b, "{a}");
-                    return;
-                }
-            }
-            let _ = write!(b, "[{ip}]");
+        IpAddr::V6(_) => {
+            let _ = write!(b, "{a}");
+            return;
         }
     }
     b.push(b':');
     b.extend_from_slice(num.format(a.port()).as_bytes());
-}
-
-/// RFC 3339 with microseconds, as [`rfc3339_us`] writes it, without allocating for the years
-/// 0000-9999.
-fn timestamp(b: &mut Vec<u8>, us: i64) {
-    let secs = us.div_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let (y, m, d) = super::time::civil_from_days(days);
-    if !(0..=9999).contains(&y) {
-        b.extend_from_slice(rfc3339_us(us).as_bytes());
-        return;
-    }
-    let sod = secs.rem_euclid(86_400);
-    let micros = us.rem_euclid(1_000_000);
-    let mut t = *b"0000-00-00T00:00:00.000000Z";
-    let mut put = |end: usize, n: usize, v: i64| {
-        let mut v = v;
-        for slot in t[end - n..end].iter_mut().rev() {
-            *slot = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(4, 4, y);
-    put(7, 2, i64::from(m));
-    put(10, 2, i64::from(d));
-    put(13, 2, sod / 3600);
-    put(16, 2, (sod / 60) % 60);
-    put(19, 2, sod % 60);
-    put(26, 6, micros);
-    b.extend_from_slice(&t);
 }
 
 pub fn write_summary(out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
@@ -190,7 +124,7 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Verdict;
+    use crate::classify::{Confidence, Verdict};
     use crate::decode::Transport;
     use crate::report::{FlowState, RolesFrom};
 

@@ -118,7 +118,7 @@ impl<'a> Sink<'a> {
             rec.transport.as_str(),
             rec.verdict.as_str(),
             hint,
-            format!("{:?}", rec.confidence).to_lowercase(),
+            rec.confidence.as_str(),
             if rec.evidence.is_empty() {
                 "no payload yet"
             } else {

@@ -3,10 +3,10 @@
 //! Owns: one total conversion from microseconds since the Unix epoch to text. Capture files carry
 //! arbitrary 32- or 64-bit times, so every i64 must format without failing or panicking.
 
-use std::fmt::Write;
+use std::io::Write;
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -19,22 +19,47 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// `2024-03-01T12:00:00.000001Z` for the given microseconds since the epoch.
-pub fn rfc3339_us(us: i64) -> String {
+/// Appends `2024-03-01T12:00:00.000001Z` for the given microseconds since the epoch to `out`,
+/// digit by digit for the years 0000-9999 (the JSON writer calls this once per timestamp).
+pub fn write_rfc3339_us(out: &mut Vec<u8>, us: i64) {
     let secs = us.div_euclid(1_000_000);
     let micros = us.rem_euclid(1_000_000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let mut s = String::with_capacity(27);
-    let _ = write!(
-        s,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    );
-    s
+    let (hh, mm, ss) = (sod / 3600, (sod / 60) % 60, sod % 60);
+    if !(0..=9999).contains(&y) {
+        let _ = write!(
+            out,
+            "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{micros:06}Z"
+        );
+        return;
+    }
+    let mut t = *b"0000-00-00T00:00:00.000000Z";
+    for (end, width, v) in [
+        (4, 4, y),
+        (7, 2, i64::from(m)),
+        (10, 2, i64::from(d)),
+        (13, 2, hh),
+        (16, 2, mm),
+        (19, 2, ss),
+        (26, 6, micros),
+    ] {
+        let mut v = v;
+        for slot in t[end - width..end].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    out.extend_from_slice(&t);
+}
+
+/// `2024-03-01T12:00:00.000001Z` for the given microseconds since the epoch.
+pub fn rfc3339_us(us: i64) -> String {
+    let mut b = Vec::with_capacity(27);
+    write_rfc3339_us(&mut b, us);
+    // Only ASCII digits and punctuation were written.
+    String::from_utf8(b).unwrap_or_default()
 }
 
 pub fn serialize_us<S: serde::Serializer>(us: &i64, s: S) -> Result<S::Ok, S::Error> {
