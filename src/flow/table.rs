@@ -496,7 +496,6 @@ struct Part {
     map: DashMap<FlowKey, Flow, FxBuildHasher>,
     /// Flows in the map (kept here because DashMap::len locks every shard).
     count: AtomicUsize,
-    evicting: Mutex<()>,
     /// Only the part's owner takes it (per batch and per sweep): never contended.
     wheel: Mutex<Wheel>,
 }
@@ -535,7 +534,6 @@ impl FlowTable {
                 .map(|_| Part {
                     map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, 8),
                     count: AtomicUsize::new(0),
-                    evicting: Mutex::new(()),
                     wheel: Mutex::new(Wheel::default()),
                 })
                 .collect(),
@@ -557,11 +555,6 @@ impl FlowTable {
             .wheel
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// How many parts the table has.
-    pub fn parts(&self) -> usize {
-        self.parts.len()
     }
 
     /// The hash of a key, as the table's maps compute it. A fixed function of the key (the
@@ -586,9 +579,12 @@ impl FlowTable {
         self.part_of_hash(Self::hash(key))
     }
 
-    /// Accounts a batch of packets of one part (see [`FlowTable::observe`]), holding the part's
-    /// locks for the whole batch and using the hashes the packets carry: one probe of the map per
-    /// packet, no lock taken per packet. Only the part's owner may call this.
+    /// Accounts a batch of packets of one part: finds or creates each packet's flow, updates
+    /// its counters and TCP state, and feeds payload to the probe while it is undecided. Holds
+    /// the part's locks for the whole batch and uses the hashes the packets carry: one probe of
+    /// the map per packet, no lock taken per packet. When `announce` is set, a decision pushes a
+    /// [`FlowEvent::Decided`]; flows pushed out of a full part come back as
+    /// [`FlowEvent::Evicted`]. Only the part's owner may call this (or the other `observe*`).
     pub fn observe_batch<'p>(
         &self,
         part: usize,
@@ -613,30 +609,22 @@ impl FlowTable {
                 prefetch(payload(ahead));
             }
             let key = &pkt.key;
-            let idx = usize::from(pkt.idx);
-            let seen = Seen {
-                transport: key.transport,
-                vlan: pkt.vlan,
-                tcp: pkt.tcp,
-                payload: payload(pkt),
-                payload_len: pkt.payload_len,
-            };
             let shard = p.map.determine_shard(pkt.hash as usize);
-            let found = guards[shard].find_or_find_insert_slot(pkt.hash, |(k, _)| k == key, rehash);
+            let eq = |(k, _): &(FlowKey, dashmap::SharedValue<Flow>)| k == key;
+            let mut found = guards[shard].find_or_find_insert_slot(pkt.hash, eq, rehash);
+            if found.is_err() && p.count.load(Ordering::Relaxed) >= self.part_max {
+                // A new flow in a full part: eviction takes the locks itself, and the table
+                // changes, so the slot is looked up again afterwards.
+                drop((guards, wheel));
+                self.evict_oldest(part, events);
+                guards = lock_all();
+                wheel = self.wheel(part);
+                found = guards[shard].find_or_find_insert_slot(pkt.hash, eq, rehash);
+            }
             let flow = match found {
                 // SAFETY: the bucket was just found in this table, which the guard keeps
                 // locked and unchanged while the reference lives.
                 Ok(bucket) => unsafe { bucket.as_mut() }.1.get_mut(),
-                Err(_) if p.count.load(Ordering::Relaxed) >= self.part_max => {
-                    // Eviction takes the locks itself; this packet then goes the slow way.
-                    drop(guards);
-                    drop(wheel);
-                    let (ts, len) = (pkt.ts_us, pkt.wire_len);
-                    self.observe(part, key, idx, &seen, ts, len, watch, announce, events);
-                    guards = lock_all();
-                    wheel = self.wheel(part);
-                    continue;
-                }
                 Err(slot) => {
                     p.count.fetch_add(1, Ordering::Relaxed);
                     let flow = Flow::new(pkt.ts_us, pkt.vlan);
@@ -649,7 +637,15 @@ impl FlowTable {
                     unsafe { bucket.as_mut() }.1.get_mut()
                 }
             };
+            let seen = Seen {
+                transport: key.transport,
+                vlan: pkt.vlan,
+                tcp: pkt.tcp,
+                payload: payload(pkt),
+                payload_len: pkt.payload_len,
+            };
             let was_ended = flow.ended();
+            let idx = usize::from(pkt.idx);
             if flow.observe(idx, &seen, pkt.ts_us, pkt.wire_len, prefix) && announce {
                 events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
             }
@@ -659,10 +655,7 @@ impl FlowTable {
         }
     }
 
-    /// Accounts a decoded packet: finds or creates its flow, updates counters and TCP state,
-    /// and feeds payload to the probe while it is undecided. When `announce` is set, a decision
-    /// pushes a [`FlowEvent::Decided`]; flows pushed out of a full part come back as
-    /// [`FlowEvent::Evicted`].
+    /// [`FlowTable::observe`] for a decoded packet.
     pub fn observe_view(
         &self,
         view: &PacketView<'_>,
@@ -674,22 +667,15 @@ impl FlowTable {
     ) {
         let (key, idx) = FlowKey::of(view);
         let part = self.part_of(&key);
+        let seen = Seen::of(view);
         self.observe(
-            part,
-            &key,
-            idx,
-            &Seen::of(view),
-            ts_us,
-            wire_len,
-            watch,
-            announce,
-            events,
+            part, &key, idx, &seen, ts_us, wire_len, watch, announce, events,
         );
     }
 
-    /// [`FlowTable::observe_view`] with the key, sending side and part already worked out.
+    /// One packet, with its key, sending side and part already worked out: a batch of one (see
+    /// [`FlowTable::observe_batch`]).
     #[allow(clippy::too_many_arguments)]
-    #[inline]
     pub fn observe(
         &self,
         part: usize,
@@ -702,48 +688,26 @@ impl FlowTable {
         announce: bool,
         events: &mut Vec<FlowEvent>,
     ) {
-        let prefix = self.prefix;
-        let p = &self.parts[part];
-        let hash = Self::hash(key);
-        let mut flow = match p.map.get_mut(key) {
-            Some(flow) => flow,
-            None => {
-                if p.count.load(Ordering::Relaxed) >= self.part_max {
-                    self.evict_oldest(part, events);
-                }
-                let mut inserted = false;
-                let flow = p.map.entry(*key).or_insert_with(|| {
-                    inserted = true;
-                    Flow::new(ts_us, seen.vlan)
-                });
-                if inserted {
-                    p.count.fetch_add(1, Ordering::Relaxed);
-                    let deadline = self.timeouts.deadline(key.transport, &flow);
-                    self.wheel(part).schedule(deadline, hash);
-                }
-                flow
-            }
+        let pkt = Pkt {
+            key: *key,
+            hash: Self::hash(key),
+            ts_us,
+            payload_at: 0,
+            payload_caplen: seen.payload.len() as u32,
+            payload_len: seen.payload_len,
+            wire_len,
+            tcp: seen.tcp,
+            vlan: seen.vlan,
+            idx: idx as u8,
         };
-        let was_ended = flow.ended();
-        if flow.observe(idx, seen, ts_us, wire_len, prefix) && announce {
-            events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
-        }
-        if !was_ended && flow.ended() {
-            let deadline = self.timeouts.deadline(key.transport, &flow);
-            self.wheel(part).schedule(deadline, hash);
-        }
+        let pkts = [pkt];
+        self.observe_batch(part, &pkts, |_| seen.payload, watch, announce, events);
     }
 
     /// Removes the least recently seen sixteenth of a full part in one pass, so a flood pays
     /// for one scan per many new flows.
     fn evict_oldest(&self, part: usize, events: &mut Vec<FlowEvent>) {
         let p = &self.parts[part];
-        let Ok(_guard) = p.evicting.try_lock() else {
-            return;
-        };
-        if p.count.load(Ordering::Relaxed) < self.part_max {
-            return;
-        }
         let mut ages: Vec<(i64, FlowKey)> = p.map.iter().map(|e| (e.last_us, *e.key())).collect();
         let n = (self.part_max / 16).clamp(1, ages.len().max(1));
         if ages.len() > n {
@@ -762,20 +726,11 @@ impl FlowTable {
         events.push(FlowEvent::Evicted(out));
         let mut wheel = self.wheel(part);
         if wheel.entries > 2 * p.count.load(Ordering::Relaxed) + 1024 {
-            // Mostly entries of evicted flows: start again from the flows there are, keeping
-            // the slots' allocations.
-            let mut spare: Vec<Vec<u64>> = std::mem::take(&mut wheel.slots).into_values().collect();
-            wheel.entries = 0;
+            // Mostly entries of evicted flows: start again from the flows there are.
+            *wheel = Wheel::default();
             for e in p.map.iter() {
                 let deadline = self.timeouts.deadline(e.key().transport, e.value());
-                let slot = deadline.div_euclid(SLOT_US);
-                let list = wheel.slots.entry(slot).or_insert_with(|| {
-                    let mut v = spare.pop().unwrap_or_default();
-                    v.clear();
-                    v
-                });
-                list.push(Self::hash(e.key()));
-                wheel.entries += 1;
+                wheel.schedule(deadline, Self::hash(e.key()));
             }
         }
     }
@@ -822,16 +777,6 @@ impl FlowTable {
         out
     }
 
-    /// Sweeps every part (see [`FlowTable::sweep_part`]) and returns the records, in report order.
-    pub fn sweep(&self, now_us: i64, watch: &Watch) -> Vec<FlowRecord> {
-        let mut out: Vec<FlowRecord> = (0..self.parts.len())
-            .flat_map(|i| self.sweep_part(i, now_us))
-            .map(|(k, f)| f.into_record(&k, watch, End::Idle))
-            .collect();
-        out.sort_by(record_order);
-        out
-    }
-
     /// Flows currently tracked.
     pub fn len(&self) -> usize {
         self.parts
@@ -853,7 +798,7 @@ impl FlowTable {
     pub fn heap_bytes(&self) -> usize {
         self.parts
             .iter()
-            .flat_map(|p| p.map.iter().map(|f| f.heap_bytes()).collect::<Vec<_>>())
+            .map(|p| p.map.iter().map(|f| f.heap_bytes()).sum::<usize>())
             .sum()
     }
 
