@@ -22,7 +22,6 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingM
 use ndbsniff::capture::Reader;
 use ndbsniff::classify::{NdbProbe, ProbeState};
 use ndbsniff::decode::{decode, LinkKind};
-use ndbsniff::flow::key::FlowKey;
 use ndbsniff::flow::table::{FlowEvent, FlowTable, Pkt, DEFAULT_MAX_FLOWS};
 use ndbsniff::pipeline::WORK_PACKETS;
 use ndbsniff::synth::traffic::{generate_in_memory, write_pcap, Profile, TrafficSpec};
@@ -205,19 +204,7 @@ fn observe_all(table: &FlowTable, frames: &Frames, watch: &Watch) -> Vec<FlowEve
     };
     for (ts, f) in &frames.frames {
         if let Ok(view) = decode(LinkKind::Ethernet, f) {
-            let (key, idx) = FlowKey::of(&view);
-            pkts.push(Pkt {
-                key,
-                hash: FlowTable::hash(&key),
-                ts_us: *ts,
-                payload_at: data.len(),
-                payload_caplen: view.payload.len() as u32,
-                payload_len: view.payload_len,
-                wire_len: f.len() as u32,
-                tcp: view.tcp,
-                vlan: view.vlan,
-                idx: idx as u8,
-            });
+            pkts.push(Pkt::of(&view, *ts, f.len() as u32, data.len()));
             data.extend_from_slice(view.payload);
             if pkts.len() == WORK_PACKETS {
                 flush(&mut pkts, &mut data, &mut events);

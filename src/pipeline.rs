@@ -26,7 +26,6 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use memmap2::Mmap;
 
 use crate::decode::{self, LinkKind, SkipReason};
-use crate::flow::key::FlowKey;
 pub use crate::flow::table::Pkt;
 use crate::flow::table::{FlowEvent, FlowTable, Removed};
 use crate::report::FlowRecord;
@@ -45,6 +44,8 @@ const LIVE_FLUSH: Duration = Duration::from_millis(50);
 /// A batch being filled is sent once the mapped file has been read this far past its first
 /// packet, so the pages before it can be given back.
 const STALE_BYTES: usize = 8 << 20;
+/// How often live batches are checked for age, sweeps for being due, and counters published.
+const TICK: Duration = Duration::from_millis(10);
 /// Decode counters are made visible to the statistics printer every this many frames.
 const PUBLISH_EVERY: u32 = 4096;
 
@@ -58,7 +59,7 @@ pub struct SweepAt {
 }
 
 /// A batch of packets for one worker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Work {
     pub pkts: Vec<Pkt>,
     /// Copied payloads (libpcap sources).
@@ -73,11 +74,24 @@ pub struct Work {
     pub first_at: usize,
 }
 
+impl Default for Work {
+    /// An empty batch that allocates nothing yet.
+    fn default() -> Work {
+        Work {
+            pkts: Vec::new(),
+            data: Vec::new(),
+            map: None,
+            sweep: None,
+            no: 0,
+            first_at: usize::MAX,
+        }
+    }
+}
+
 impl Work {
     fn new() -> Work {
         Work {
             pkts: Vec::with_capacity(WORK_PACKETS),
-            first_at: usize::MAX,
             ..Work::default()
         }
     }
@@ -195,6 +209,7 @@ pub struct Router<'a> {
     map: Option<Arc<Mmap>>,
     next_sweep_us: i64,
     next_live_sweep: Instant,
+    next_tick: Instant,
     sweeps: u64,
     /// Packets dropped because a worker was behind (live only).
     pub dropped: u64,
@@ -228,6 +243,7 @@ impl<'a> Router<'a> {
             map: None,
             next_sweep_us: i64::MIN,
             next_live_sweep: Instant::now() + Duration::from_micros(SWEEP_EVERY_US as u64),
+            next_tick: Instant::now(),
             sweeps: 0,
             dropped: 0,
             gone: false,
@@ -253,40 +269,26 @@ impl<'a> Router<'a> {
                 self.local.decoded += 1;
                 if self.watch.matches(view.src_port, view.dst_port) {
                     self.local.watched += 1;
-                    let (key, idx) = FlowKey::of(&view);
-                    let hash = FlowTable::hash(&key);
-                    let lane_no = self.table.part_of_hash(hash);
+                    let mut pkt = Pkt::of(&view, ts_us, origlen, 0);
+                    let lane_no = self.table.part_of_hash(pkt.hash);
                     let lane = &mut self.lanes[lane_no];
                     let work = &mut lane.work;
-                    let caplen = view.payload.len();
-                    let payload_at = match at {
-                        Some(frame_at) if caplen > 0 => {
+                    match at {
+                        Some(frame_at) if !view.payload.is_empty() => {
                             let within = view.payload.as_ptr() as usize - frame.as_ptr() as usize;
                             work.first_at = work.first_at.min(frame_at);
-                            frame_at + within
+                            pkt.payload_at = frame_at + within;
                         }
-                        Some(_) => 0,
+                        Some(_) => {}
                         None => {
-                            let start = work.data.len();
+                            pkt.payload_at = work.data.len();
                             work.data.extend_from_slice(view.payload);
-                            start
                         }
-                    };
+                    }
                     if work.pkts.is_empty() && self.live {
                         lane.started = Instant::now();
                     }
-                    work.pkts.push(Pkt {
-                        key,
-                        hash,
-                        ts_us,
-                        payload_at,
-                        payload_caplen: caplen as u32,
-                        payload_len: view.payload_len,
-                        wire_len: origlen,
-                        tcp: view.tcp,
-                        vlan: view.vlan,
-                        idx: idx as u8,
-                    });
+                    work.pkts.push(pkt);
                     if work.pkts.len() >= WORK_PACKETS || work.data.len() >= WORK_BYTES {
                         self.send(lane_no);
                     }
@@ -317,10 +319,15 @@ impl<'a> Router<'a> {
         }
     }
 
-    /// Live: sends batches that have waited long enough and marks a sweep each second of clock
-    /// time. Called for every frame and whenever a read times out.
+    /// Live: sends batches that have waited long enough, marks a sweep each second of clock
+    /// time and publishes the counters. Called for every frame and whenever a read times out;
+    /// does its work at most every [`TICK`].
     pub fn tick(&mut self) {
         let now = Instant::now();
+        if now < self.next_tick {
+            return;
+        }
+        self.next_tick = now + TICK;
         for i in 0..self.lanes.len() {
             let l = &self.lanes[i];
             if l.pending.is_some() || (!l.work.pkts.is_empty() && now - l.started >= LIVE_FLUSH) {
@@ -354,9 +361,8 @@ impl<'a> Router<'a> {
         if self.gone {
             return;
         }
-        let fresh = self.recycled.try_recv().unwrap_or_else(|_| Work::new());
         let lane = &mut self.lanes[i];
-        let mut work = std::mem::replace(&mut lane.work, fresh);
+        let mut work = std::mem::take(&mut lane.work);
         work.sweep = lane.pending.take();
         work.no = lane.sent + 1;
         if work.first_at != usize::MAX {
@@ -376,6 +382,7 @@ impl<'a> Router<'a> {
                 if first_at != usize::MAX {
                     lane.outstanding.push_back((no, first_at));
                 }
+                lane.work = self.recycled.try_recv().unwrap_or_else(|_| Work::new());
             }
             Err(TrySendError::Full(mut w)) => {
                 self.dropped += w.pkts.len() as u64;

@@ -147,6 +147,27 @@ pub struct Pkt {
     pub idx: u8,
 }
 
+impl Pkt {
+    /// The record of a decoded packet captured at `ts_us`, `wire_len` bytes long on the wire,
+    /// whose payload bytes will be found at `payload_at`.
+    #[inline]
+    pub fn of(view: &PacketView<'_>, ts_us: i64, wire_len: u32, payload_at: usize) -> Pkt {
+        let (key, idx) = FlowKey::of(view);
+        Pkt {
+            key,
+            hash: FlowTable::hash(&key),
+            ts_us,
+            payload_at,
+            payload_caplen: view.payload.len() as u32,
+            payload_len: view.payload_len,
+            wire_len,
+            tcp: view.tcp,
+            vlan: view.vlan,
+            idx: idx as u8,
+        }
+    }
+}
+
 /// Everything known about one conversation. Direction index 0 = sent by `key.lo`, 1 = by `key.hi`.
 #[derive(Debug)]
 pub struct Flow {
@@ -957,19 +978,7 @@ mod tests {
         cap.iter()
             .filter_map(|(ts, f)| {
                 let v = crate::decode::decode(crate::decode::LinkKind::Ethernet, f).ok()?;
-                let (key, idx) = FlowKey::of(&v);
-                let pkt = Pkt {
-                    key,
-                    hash: FlowTable::hash(&key),
-                    ts_us: (ts / 1_000) as i64,
-                    payload_at: 0,
-                    payload_caplen: v.payload.len() as u32,
-                    payload_len: v.payload_len,
-                    wire_len: f.len() as u32,
-                    tcp: v.tcp,
-                    vlan: v.vlan,
-                    idx: idx as u8,
-                };
+                let pkt = Pkt::of(&v, (ts / 1_000) as i64, f.len() as u32, 0);
                 Some((pkt, v.payload.to_vec()))
             })
             .collect()
