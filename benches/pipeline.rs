@@ -282,13 +282,23 @@ fn replay(path: &std::path::Path, reader: Reader) -> u64 {
     outcome.summary.packets_read
 }
 
-fn bench_replay(c: &mut Criterion) {
-    let cap = TempCapture::new(Profile::Small, 200_000);
-    let mut g = c.benchmark_group("replay");
-    // Each run takes tens of milliseconds: one run per sample, a little more time.
+/// A group for whole runs: each takes tens of milliseconds, so one run per sample and a little
+/// more time.
+fn replay_group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    throughput: Throughput,
+) -> criterion::BenchmarkGroup<'c, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
     g.sampling_mode(SamplingMode::Flat);
     g.measurement_time(Duration::from_secs(5));
-    g.throughput(Throughput::Elements(cap.packets));
+    g.throughput(throughput);
+    g
+}
+
+fn bench_replay(c: &mut Criterion) {
+    let cap = TempCapture::new(Profile::Small, 200_000);
+    let mut g = replay_group(c, "replay", Throughput::Elements(cap.packets));
     g.bench_function("small", |b| {
         b.iter(|| black_box(replay(&cap.path, Reader::Auto)))
     });
@@ -296,10 +306,7 @@ fn bench_replay(c: &mut Criterion) {
         b.iter(|| black_box(replay(&cap.path, Reader::Libpcap)))
     });
     g.finish();
-    let mut g = c.benchmark_group("replay_bytes");
-    g.sampling_mode(SamplingMode::Flat);
-    g.measurement_time(Duration::from_secs(5));
-    g.throughput(Throughput::Bytes(cap.bytes));
+    let mut g = replay_group(c, "replay_bytes", Throughput::Bytes(cap.bytes));
     g.bench_function("small", |b| {
         b.iter(|| black_box(replay(&cap.path, Reader::Auto)))
     });

@@ -174,48 +174,34 @@ fn generator_reproduces_testdata_byte_for_byte() {
     assert!(compared > 10, "the generator wrote only {compared} files");
 }
 
-#[test]
-fn output_is_the_same_with_several_workers() {
-    for case in manifest().iter().filter(|c| c.expect != "error") {
+/// Runs every case that `wanted` admits again with `flags` (instead of `--threads 1`) and checks
+/// that the output is the one of the default run.
+fn same_output_with(flags: &[&str], wanted: impl Fn(&Case) -> bool, what: &str) {
+    for case in manifest().iter().filter(|c| wanted(c)) {
         let one = run_case(case);
         let path = format!("testdata/{}", case.file);
-        let mut args: Vec<&str> = vec!["-r", &path, "--format", "json", "--threads", "3"];
+        let mut args: Vec<&str> = vec!["-r", &path, "--format", "json"];
+        args.extend(flags);
         args.extend(case.args.iter().map(String::as_str));
-        let three = common::ndbsniff(&args);
-        assert_eq!(
-            one.stdout(),
-            three.stdout(),
-            "{}: --threads 3 differs from --threads 1",
-            case.file
-        );
+        let other = common::ndbsniff(&args);
+        assert_eq!(one.stdout(), other.stdout(), "{}: {what}", case.file);
     }
 }
 
 #[test]
+fn output_is_the_same_with_several_workers() {
+    same_output_with(
+        &["--threads", "3"],
+        |c| c.expect != "error",
+        "--threads 3 differs from --threads 1",
+    );
+}
+
+#[test]
 fn memory_mapped_and_libpcap_readers_agree() {
-    for case in manifest()
-        .iter()
-        .filter(|c| c.expect != "error" && c.expect != "partial")
-    {
-        let one = run_case(case);
-        let path = format!("testdata/{}", case.file);
-        let mut args: Vec<&str> = vec![
-            "-r",
-            &path,
-            "--format",
-            "json",
-            "--threads",
-            "1",
-            "--reader",
-            "libpcap",
-        ];
-        args.extend(case.args.iter().map(String::as_str));
-        let other = common::ndbsniff(&args);
-        assert_eq!(
-            one.stdout(),
-            other.stdout(),
-            "{}: --reader libpcap differs from the default reader",
-            case.file
-        );
-    }
+    same_output_with(
+        &["--threads", "1", "--reader", "libpcap"],
+        |c| c.expect != "error" && c.expect != "partial",
+        "--reader libpcap differs from the default reader",
+    );
 }
