@@ -321,7 +321,7 @@ impl<'a> Router<'a> {
 
     /// Live: sends batches that have waited long enough, marks a sweep each second of clock
     /// time and publishes the counters. Called for every frame and whenever a read times out;
-    /// does its work at most every [`TICK`].
+    /// does its work at most every 10 ms.
     pub fn tick(&mut self) {
         let now = Instant::now();
         if now < self.next_tick {

@@ -6,7 +6,7 @@
 //! its worker writes while the capture runs ([`FlowTable::observe_batch`] takes its shard locks
 //! once per batch); the main thread reads and drains it at the end. Flows are reported and
 //! removed when they end or go idle ([`FlowTable::sweep_part`], which visits only the flows a
-//! deadline wheel says may be due) or when a part is full ([`FlowTable::observe`] evicts the
+//! deadline wheel says may be due) or when a part is full ([`FlowTable::observe_batch`] evicts the
 //! least recently seen). Turning a flow into a [`FlowRecord`] (who is client, what the state is)
 //! happens here too.
 //!
@@ -605,7 +605,7 @@ impl FlowTable {
     /// the part's locks for the whole batch and uses the hashes the packets carry: one probe of
     /// the map per packet, no lock taken per packet. When `announce` is set, a decision pushes a
     /// [`FlowEvent::Decided`]; flows pushed out of a full part come back as
-    /// [`FlowEvent::Evicted`]. Only the part's owner may call this (or the other `observe*`).
+    /// [`FlowEvent::Evicted`]. Only the part's owner may call this (or `observe_view`).
     pub fn observe_batch<'p>(
         &self,
         part: usize,
@@ -676,7 +676,7 @@ impl FlowTable {
         }
     }
 
-    /// [`FlowTable::observe`] for a decoded packet.
+    /// One decoded packet: a batch of one (see [`FlowTable::observe_batch`]).
     pub fn observe_view(
         &self,
         view: &PacketView<'_>,
@@ -686,43 +686,9 @@ impl FlowTable {
         announce: bool,
         events: &mut Vec<FlowEvent>,
     ) {
-        let (key, idx) = FlowKey::of(view);
-        let part = self.part_of(&key);
-        let seen = Seen::of(view);
-        self.observe(
-            part, &key, idx, &seen, ts_us, wire_len, watch, announce, events,
-        );
-    }
-
-    /// One packet, with its key, sending side and part already worked out: a batch of one (see
-    /// [`FlowTable::observe_batch`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn observe(
-        &self,
-        part: usize,
-        key: &FlowKey,
-        idx: usize,
-        seen: &Seen<'_>,
-        ts_us: i64,
-        wire_len: u32,
-        watch: &Watch,
-        announce: bool,
-        events: &mut Vec<FlowEvent>,
-    ) {
-        let pkt = Pkt {
-            key: *key,
-            hash: Self::hash(key),
-            ts_us,
-            payload_at: 0,
-            payload_caplen: seen.payload.len() as u32,
-            payload_len: seen.payload_len,
-            wire_len,
-            tcp: seen.tcp,
-            vlan: seen.vlan,
-            idx: idx as u8,
-        };
-        let pkts = [pkt];
-        self.observe_batch(part, &pkts, |_| seen.payload, watch, announce, events);
+        let pkt = Pkt::of(view, ts_us, wire_len, 0);
+        let part = self.part_of_hash(pkt.hash);
+        self.observe_batch(part, &[pkt], |_| view.payload, watch, announce, events);
     }
 
     /// Removes the least recently seen sixteenth of a full part in one pass, so a flood pays
@@ -992,16 +958,15 @@ mod tests {
         watch: &Watch,
         events: &mut Vec<FlowEvent>,
     ) {
-        let seen = Seen {
-            transport: pkt.key.transport,
-            vlan: pkt.vlan,
-            tcp: pkt.tcp,
-            payload,
-            payload_len: pkt.payload_len,
-        };
-        let part = table.part_of(&pkt.key);
-        let (idx, ts, len) = (usize::from(pkt.idx), pkt.ts_us, pkt.wire_len);
-        table.observe(part, &pkt.key, idx, &seen, ts, len, watch, false, events);
+        let part = table.part_of_hash(pkt.hash);
+        table.observe_batch(
+            part,
+            std::slice::from_ref(pkt),
+            |_| payload,
+            watch,
+            false,
+            events,
+        );
     }
 
     /// Every record a table holds or gave up, in one comparable list.
