@@ -81,6 +81,11 @@ pub struct Cli {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     pub max_flows: usize,
 
+    /// Cap on payload bytes buffered at once for reassembly, all flows and IP fragments
+    /// together (K, M, G suffixes); at the cap, buffering stops and is counted (memcap_hits).
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = ndbsniff::memcap::parse_size)]
+    pub memcap: usize,
+
     /// Set both idle timeouts at once (seconds).
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,

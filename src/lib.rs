@@ -15,6 +15,7 @@ pub mod decode;
 pub mod escape;
 pub mod filter;
 pub mod flow;
+pub mod memcap;
 pub mod pcapfile;
 pub mod pipeline;
 pub mod privilege;
@@ -135,6 +136,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Flows tracked at once; beyond it the least recently seen are evicted and reported.
     pub max_flows: usize,
+    /// Cap on payload bytes buffered at once for reassembly (TCP streams and IP fragments).
+    pub memcap: usize,
     /// How offline files are read (memory map for classic pcap, or always libpcap).
     pub reader: capture::Reader,
     /// Set by a signal handler (or anything else) to end the capture early, cleanly.
@@ -160,6 +163,7 @@ impl Config {
             stats_interval: None,
             timeouts: Timeouts::default(),
             max_flows: flow::table::DEFAULT_MAX_FLOWS,
+            memcap: memcap::DEFAULT_MEMCAP,
             reader: capture::Reader::Auto,
             stop: Arc::new(AtomicBool::new(false)),
         }

@@ -79,6 +79,7 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
             ..Timeouts::default()
         },
         max_flows: cli.max_flows,
+        memcap: cli.memcap,
         reader: match cli.reader {
             cli::ReaderArg::Auto => ndbsniff::capture::Reader::Auto,
             cli::ReaderArg::Libpcap => ndbsniff::capture::Reader::Libpcap,
