@@ -288,6 +288,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Work>(threads * 2 + 2);
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
     let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
+    let memcap = memcap::MemCap::new(cfg.memcap);
     let live_counters = LiveCounters::default();
     let decode_counters = DecodeCounters::default();
     let done: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
@@ -416,7 +417,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             if let Some(at) = next_stats.filter(|at| now >= *at) {
                 next_stats = cfg.stats_interval.map(|d| at + d);
                 let snapshot =
-                    summarize(&base, &live_counters, &decode_counters, &sink, None, false);
+                    summarize(&base, &live_counters, &decode_counters, &memcap, &sink, None, false);
                 print_interim(&mut sink, &snapshot, cfg.format, &mut io_error);
             }
             if io_error.is_some() {
@@ -445,6 +446,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         &base,
         &live_counters,
         &decode_counters,
+        &memcap,
         &sink,
         report.error.as_ref(),
         true,
@@ -479,6 +481,7 @@ fn summarize(
     base: &Summary,
     capture: &LiveCounters,
     workers: &DecodeCounters,
+    memcap: &memcap::MemCap,
     sink: &Sink<'_>,
     error: Option<&CaptureError>,
     is_final: bool,
@@ -499,6 +502,7 @@ fn summarize(
         flows: sink.flow_count,
         flows_by_verdict: sink.by_verdict.clone(),
         flows_evicted: sink.evicted,
+        memcap_hits: memcap.hits(),
         servers: sink.server_count(),
         error: error.map(ToString::to_string),
         ..base.clone()

@@ -156,6 +156,8 @@ pub struct Summary {
     pub flows_by_verdict: BTreeMap<&'static str, u64>,
     /// Flows pushed out of a full table (`--max-flows`), each reported with state `evicted`.
     pub flows_evicted: u64,
+    /// Times buffering was refused because `--memcap` was reached (reassembly went on without it).
+    pub memcap_hits: u64,
     pub servers: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
