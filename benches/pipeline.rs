@@ -204,7 +204,7 @@ fn observe_all(table: &FlowTable, frames: &Frames, watch: &Watch) -> Vec<FlowEve
     };
     for (ts, f) in &frames.frames {
         if let Ok(view) = decode(LinkKind::Ethernet, f) {
-            pkts.push(Pkt::of(&view, *ts, f.len() as u32, data.len()));
+            pkts.push(Pkt::of(&view, *ts, f.len() as u32, data.len(), table));
             data.extend_from_slice(view.payload);
             if pkts.len() == WORK_PACKETS {
                 flush(&mut pkts, &mut data, &mut events);

@@ -395,7 +395,12 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             let never = crossbeam_channel::never();
             crossbeam_channel::select! {
                 recv(event_rx) -> ev => match ev {
-                    Ok(Event::Swept { seq, flows, last }) => merger.add(seq, flows, last, |flows| {
+                    Ok(Event::Swept { worker, seq, flows, last }) => {
+                        merger.add(worker, seq, flows, last, |flows| {
+                            emit(&mut sink, flows, End::Idle, &mut io_error)
+                        })
+                    }
+                    Ok(Event::SweptTo { worker, upto }) => merger.reported(worker, upto, |flows| {
                         emit(&mut sink, flows, End::Idle, &mut io_error)
                     }),
                     Ok(Event::Evicted(flows)) => emit(&mut sink, flows, End::Evicted, &mut io_error),
@@ -416,8 +421,15 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             }
             if let Some(at) = next_stats.filter(|at| now >= *at) {
                 next_stats = cfg.stats_interval.map(|d| at + d);
-                let snapshot =
-                    summarize(&base, &live_counters, &decode_counters, &memcap, &sink, None, false);
+                let snapshot = summarize(
+                    &base,
+                    &live_counters,
+                    &decode_counters,
+                    &memcap,
+                    &sink,
+                    None,
+                    false,
+                );
                 print_interim(&mut sink, &snapshot, cfg.format, &mut io_error);
             }
             if io_error.is_some() {

@@ -39,6 +39,9 @@ const WORK_BYTES: usize = 512 * 1024;
 pub const WORK_QUEUE: usize = 16;
 /// Sweeps are run once per this much capture time (offline) or clock time (live).
 pub const SWEEP_EVERY_US: i64 = 1_000_000;
+/// Offline, a batch is sent once it carries this many sweep marks, so removed flows are not
+/// held back for long when capture time races ahead of the packets.
+const SWEEPS_PER_BATCH: usize = 64;
 /// A live batch is sent when it is this old even if not full, so verdicts are not held back.
 const LIVE_FLUSH: Duration = Duration::from_millis(50);
 /// A batch being filled is sent once the mapped file has been read this far past its first
@@ -66,8 +69,10 @@ pub struct Work {
     pub data: Vec<u8>,
     /// The mapped capture file the payloads point into (memory-mapped sources: nothing copied).
     pub map: Option<Arc<Mmap>>,
-    /// After the packets, sweep the worker's part.
-    pub sweep: Option<SweepAt>,
+    /// Where the worker sweeps its part: after the first `n` packets of the batch, for each
+    /// `(n, at)`, in order. Offline, marks ride along with the packets (a capture whose every
+    /// packet advances time by a second costs a mark per packet, not a batch per packet).
+    pub sweeps: Vec<(usize, SweepAt)>,
     /// This batch's number among those sent to its worker.
     pub no: u64,
     /// The lowest mapped offset a packet refers to (`usize::MAX` when none).
@@ -81,7 +86,7 @@ impl Default for Work {
             pkts: Vec::new(),
             data: Vec::new(),
             map: None,
-            sweep: None,
+            sweeps: Vec::new(),
             no: 0,
             first_at: usize::MAX,
         }
@@ -100,7 +105,7 @@ impl Work {
         self.pkts.clear();
         self.data.clear();
         self.map = None;
-        self.sweep = None;
+        self.sweeps.clear();
         self.first_at = usize::MAX;
     }
 
@@ -121,12 +126,16 @@ impl Work {
 pub enum Event {
     /// Flows pushed out of a full table.
     Evicted(Removed),
-    /// Part of one worker's share of sweep `seq`; `last` marks the worker's final part.
+    /// Part of worker `worker`'s share of sweep `seq`; `last` marks the worker's final part.
     Swept {
+        worker: usize,
         seq: u64,
         flows: Removed,
         last: bool,
     },
+    /// Worker `worker` has reported all of its sweeps numbered below `upto` (those it does not
+    /// send as [`Event::Swept`] removed nothing).
+    SweptTo { worker: usize, upto: u64 },
 }
 
 /// Flows per message from a worker to the sink: bounds what is in flight between them.
@@ -269,7 +278,7 @@ impl<'a> Router<'a> {
                 self.local.decoded += 1;
                 if self.watch.matches(view.src_port, view.dst_port) {
                     self.local.watched += 1;
-                    let mut pkt = Pkt::of(&view, ts_us, origlen, 0);
+                    let mut pkt = Pkt::of(&view, ts_us, origlen, 0, self.table);
                     let lane_no = self.table.part_of_hash(pkt.hash);
                     let lane = &mut self.lanes[lane_no];
                     let work = &mut lane.work;
@@ -341,7 +350,8 @@ impl<'a> Router<'a> {
         self.local.publish(self.counters);
     }
 
-    /// Asks every worker to sweep its part after the packets routed so far.
+    /// Asks every worker to sweep its part after the packets routed so far. Live, the batches
+    /// go out at once with the mark; offline, the mark rides with the batch being filled.
     fn mark_sweep(&mut self, now_us: i64) {
         let at = SweepAt {
             seq: self.sweeps,
@@ -349,8 +359,16 @@ impl<'a> Router<'a> {
         };
         self.sweeps += 1;
         for i in 0..self.lanes.len() {
-            self.lanes[i].pending = Some(at);
-            self.send(i);
+            if self.live {
+                self.lanes[i].pending = Some(at);
+                self.send(i);
+            } else {
+                let work = &mut self.lanes[i].work;
+                work.sweeps.push((work.pkts.len(), at));
+                if work.sweeps.len() >= SWEEPS_PER_BATCH {
+                    self.send(i);
+                }
+            }
         }
     }
 
@@ -363,7 +381,9 @@ impl<'a> Router<'a> {
         }
         let lane = &mut self.lanes[i];
         let mut work = std::mem::take(&mut lane.work);
-        work.sweep = lane.pending.take();
+        if let Some(at) = lane.pending.take() {
+            work.sweeps.push((work.pkts.len(), at));
+        }
         work.no = lane.sent + 1;
         if work.first_at != usize::MAX {
             work.map.clone_from(&self.map);
@@ -386,7 +406,8 @@ impl<'a> Router<'a> {
             }
             Err(TrySendError::Full(mut w)) => {
                 self.dropped += w.pkts.len() as u64;
-                lane.pending = w.sweep.take();
+                // Live batches carry at most the one mark sent with them: it goes with the next.
+                lane.pending = w.sweeps.pop().map(|(_, at)| at);
                 w.clear();
                 lane.work = w;
             }
@@ -397,7 +418,8 @@ impl<'a> Router<'a> {
     /// Sends every partly filled batch and publishes the counters (end of capture).
     pub fn finish(&mut self) {
         for i in 0..self.lanes.len() {
-            if !self.lanes[i].work.pkts.is_empty() || self.lanes[i].pending.is_some() {
+            let l = &self.lanes[i];
+            if !l.work.pkts.is_empty() || l.pending.is_some() || !l.work.sweeps.is_empty() {
                 self.send(i);
             }
         }
@@ -467,80 +489,116 @@ pub fn worker(
 ) {
     let table = shared.table;
     let mut table_events = Vec::new();
+    // Sweeps that removed nothing, not yet reported: all of them below this number.
+    let mut quiet: Option<u64> = None;
     for mut work in rx.iter() {
-        table.observe_batch(
-            part,
-            &work.pkts,
-            |p| work.payload(p),
-            shared.watch,
-            shared.announce,
-            &mut table_events,
-        );
-        for ev in table_events.drain(..) {
-            match ev {
-                FlowEvent::Decided(r) => drop(out.decided.try_send(r)),
-                FlowEvent::Evicted(flows) => {
-                    send_chunks(&out.events, flows, |f, _| Event::Evicted(f))
+        let mut start = 0;
+        let marks = std::mem::take(&mut work.sweeps);
+        let ends = marks
+            .iter()
+            .map(|&(n, at)| (n.min(work.pkts.len()), Some(at)))
+            .chain(std::iter::once((work.pkts.len(), None)));
+        for (end, sweep) in ends {
+            table.observe_batch(
+                part,
+                &work.pkts[start.min(end)..end],
+                |p| work.payload(p),
+                shared.watch,
+                shared.announce,
+                &mut table_events,
+            );
+            start = end;
+            for ev in table_events.drain(..) {
+                match ev {
+                    FlowEvent::Decided(r) => drop(out.decided.try_send(r)),
+                    FlowEvent::Evicted(flows) => {
+                        send_chunks(&out.events, flows, |f, _| Event::Evicted(f))
+                    }
                 }
             }
+            if let Some(at) = sweep {
+                let flows = table.sweep_part(part, at.now_us);
+                if flows.is_empty() {
+                    quiet = Some(at.seq + 1);
+                    continue;
+                }
+                if let Some(upto) = quiet.take() {
+                    drop(out.events.send(Event::SweptTo { worker: part, upto }));
+                }
+                send_chunks(&out.events, flows, |flows, last| Event::Swept {
+                    worker: part,
+                    seq: at.seq,
+                    flows,
+                    last,
+                });
+            }
         }
-        if let Some(at) = work.sweep {
-            let flows = table.sweep_part(part, at.now_us);
-            send_chunks(&out.events, flows, |flows, last| Event::Swept {
-                seq: at.seq,
-                flows,
-                last,
-            });
+        if let Some(upto) = quiet.take() {
+            drop(out.events.send(Event::SweptTo { worker: part, upto }));
         }
         shared.done[part].store(work.no, Ordering::Release);
         work.clear();
+        work.sweeps = marks;
+        work.sweeps.clear();
         let _ = recycle.try_send(work);
     }
 }
 
 /// Puts the workers' shares of each sweep back together: a sweep is released once every worker
-/// has reported it, and sweeps are released in order.
+/// has reported it, and sweeps are released in order. Sweeps that removed nothing anywhere are
+/// never released (there is nothing to report).
 pub struct SweepMerger {
-    workers: usize,
-    next: u64,
-    pending: BTreeMap<u64, (usize, Removed)>,
+    /// Per worker: every sweep numbered below this is fully reported.
+    upto: Vec<u64>,
+    pending: BTreeMap<u64, Removed>,
 }
 
 impl SweepMerger {
     pub fn new(workers: usize) -> SweepMerger {
         SweepMerger {
-            workers: workers.max(1),
-            next: 0,
+            upto: vec![0; workers.max(1)],
             pending: BTreeMap::new(),
         }
     }
 
-    /// Adds part of one worker's share of sweep `seq` (`last`: the worker's final part); calls
-    /// `release` with every sweep now complete.
-    pub fn add(&mut self, seq: u64, flows: Removed, last: bool, mut release: impl FnMut(Removed)) {
-        let entry = self.pending.entry(seq).or_insert_with(|| (0, Vec::new()));
-        entry.0 += usize::from(last);
-        if entry.1.is_empty() {
-            entry.1 = flows;
+    /// Adds part of worker `worker`'s share of sweep `seq` (`last`: the worker's final part);
+    /// calls `release` with every sweep now complete.
+    pub fn add(
+        &mut self,
+        worker: usize,
+        seq: u64,
+        flows: Removed,
+        last: bool,
+        release: impl FnMut(Removed),
+    ) {
+        let entry = self.pending.entry(seq).or_default();
+        if entry.is_empty() {
+            *entry = flows;
         } else {
-            entry.1.extend(flows);
+            entry.extend(flows);
         }
-        while self
-            .pending
-            .get(&self.next)
-            .is_some_and(|(n, _)| *n >= self.workers)
-        {
-            if let Some((_, flows)) = self.pending.remove(&self.next) {
-                release(flows);
-            }
-            self.next += 1;
+        if last {
+            self.reported(worker, seq.saturating_add(1), release);
+        }
+    }
+
+    /// Worker `worker` has reported every sweep below `upto`; calls `release` with every sweep
+    /// now complete.
+    pub fn reported(&mut self, worker: usize, upto: u64, mut release: impl FnMut(Removed)) {
+        if let Some(u) = self.upto.get_mut(worker) {
+            *u = (*u).max(upto);
+        }
+        let ready = self.upto.iter().copied().min().unwrap_or(0);
+        let later = self.pending.split_off(&ready);
+        for (_, flows) in std::mem::replace(&mut self.pending, later) {
+            release(flows);
         }
     }
 
     /// Releases whatever is left, in order (the run is over; some worker may have stopped
     /// before reporting).
     pub fn finish(&mut self, mut release: impl FnMut(Removed)) {
-        for (_, (_, flows)) in std::mem::take(&mut self.pending) {
+        for (_, flows) in std::mem::take(&mut self.pending) {
             release(flows);
         }
     }
@@ -549,6 +607,7 @@ impl SweepMerger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::key::{Endpoint, FlowKey};
 
     /// Frames of generated traffic that carry payload (so they refer to the file).
     fn payload_frames() -> Vec<Vec<u8>> {
@@ -598,10 +657,14 @@ mod tests {
         let rig = Rig::new();
         let (tx, rx) = crossbeam_channel::bounded(WORK_QUEUE);
         let mut router = rig.router(tx, false);
-        // The first frame starts the sweep schedule: its batch goes out at once with the mark.
+        // The first frame starts the sweep schedule: the mark rides with its batch, which is
+        // sent early once it pins too much of the file.
         router.frame(0, &frames[0], frames[0].len() as u32, Some(10));
-        let first = rx.try_recv().expect("the first sweep mark");
-        assert_eq!((first.pkts.len(), first.sweep.map(|s| s.seq)), (1, Some(0)));
+        assert!(rx.is_empty(), "a sweep mark alone sends nothing offline");
+        router.release_bound(10 + STALE_BYTES + 1);
+        let first = rx.try_recv().expect("the stale first batch");
+        let marks: Vec<(usize, u64)> = first.sweeps.iter().map(|(n, a)| (*n, a.seq)).collect();
+        assert_eq!((first.pkts.len(), marks), (1, vec![(1, 0)]));
         rig.done[0].store(first.no, Ordering::Release);
         // One packet with payload at offset 1000 of a mapped file, then nothing that passes.
         router.frame(1, &frames[1], frames[1].len() as u32, Some(1000));
@@ -656,16 +719,66 @@ mod tests {
     fn sweeps_are_released_in_order_once_every_worker_reported() {
         let mut m = SweepMerger::new(2);
         let mut out = Vec::new();
-        m.add(1, Vec::new(), true, |_| out.push(1));
-        m.add(0, Vec::new(), true, |_| out.push(0));
-        m.add(0, Vec::new(), false, |_| out.push(0));
+        let flows = |n: u16| -> Removed {
+            let key: FlowKey = FlowKey {
+                lo: Endpoint {
+                    addr: "192.0.2.1".parse().unwrap(),
+                    port: n,
+                },
+                hi: Endpoint {
+                    addr: "192.0.2.2".parse().unwrap(),
+                    port: 3406,
+                },
+                transport: crate::decode::Transport::Tcp,
+            };
+            vec![(key, crate::flow::table::Flow::new_for_tests(0))]
+        };
+        let tag = |r: Removed| r.iter().map(|(k, _)| k.lo.port).collect::<Vec<_>>();
+        m.add(1, 1, flows(11), true, |r| out.push(tag(r)));
+        m.add(0, 0, flows(0), false, |r| out.push(tag(r)));
         assert!(out.is_empty());
-        m.add(0, Vec::new(), true, |_| out.push(0));
-        assert_eq!(out, [0]);
-        m.add(1, Vec::new(), true, |_| out.push(1));
-        assert_eq!(out, [0, 1]);
-        m.add(2, Vec::new(), true, |_| out.push(2));
-        m.finish(|_| out.push(9));
-        assert_eq!(out, [0, 1, 9]);
+        // Worker 1 says sweep 0 removed nothing there; worker 0 has not finished sweep 0.
+        m.reported(1, 1, |r| out.push(tag(r)));
+        assert!(out.is_empty());
+        m.add(0, 0, flows(1), true, |r| out.push(tag(r)));
+        assert_eq!(out, [vec![0, 1]]);
+        // Sweeps 1 to 4 removed nothing on worker 0: sweep 1 is complete.
+        m.reported(0, 5, |r| out.push(tag(r)));
+        assert_eq!(out, [vec![0, 1], vec![11]]);
+        m.add(0, 6, flows(6), true, |r| out.push(tag(r)));
+        m.add(0, 5, flows(5), true, |r| out.push(tag(r)));
+        assert_eq!(out.len(), 2, "worker 1 has not reported 5 and 6");
+        m.reported(1, 6, |r| out.push(tag(r)));
+        assert_eq!(out[2], [5]);
+        m.finish(|r| out.push(tag(r)));
+        assert_eq!(out, [vec![0, 1], vec![11], vec![5], vec![6]]);
+    }
+
+    #[test]
+    fn offline_marks_ride_with_the_packets_they_follow() {
+        let frames = payload_frames();
+        let rig = Rig::new();
+        let (tx, rx) = crossbeam_channel::bounded(1024);
+        let mut router = rig.router(tx, false);
+        // Every frame a second after the one before: a sweep mark after every packet.
+        for (i, f) in frames.iter().take(1000).enumerate() {
+            router.frame(i as i64 * SWEEP_EVERY_US, f, f.len() as u32, None);
+        }
+        router.finish();
+        let batches: Vec<Work> = rx.try_iter().collect();
+        let marks: usize = batches.iter().map(|w| w.sweeps.len()).sum();
+        assert_eq!(marks, 1000);
+        assert!(
+            batches.len() <= 1000 / SWEEPS_PER_BATCH + 1,
+            "{} batches for 1000 packets",
+            batches.len()
+        );
+        // Each mark sits right after the packet that moved time on.
+        for w in &batches {
+            for (n, at) in &w.sweeps {
+                let pkt = &w.pkts[n - 1];
+                assert_eq!(pkt.ts_us, at.now_us);
+            }
+        }
     }
 }

@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use dashmap::DashMap;
-use rustc_hash::FxBuildHasher;
 
 use crate::classify::{NdbProbe, ProbeResult, ProbeState, Role};
 use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport};
+use crate::flow::hash::{self, FlowHasher};
 use crate::flow::key::FlowKey;
 use crate::flow::stream::{Fed, StreamPrefix};
 use crate::report::{FlowRecord, FlowState, RolesFrom};
@@ -130,7 +130,7 @@ fn prefetch(bytes: &[u8]) {
 #[derive(Clone, Copy, Debug)]
 pub struct Pkt {
     pub key: FlowKey,
-    /// [`FlowTable::hash`] of the key.
+    /// [`FlowTable::hash`] of the key (keyed: see [`crate::flow::hash`]).
     pub hash: u64,
     pub ts_us: i64,
     /// Where the payload bytes present start, in the batch's copied data or in the mapped file.
@@ -149,13 +149,19 @@ pub struct Pkt {
 
 impl Pkt {
     /// The record of a decoded packet captured at `ts_us`, `wire_len` bytes long on the wire,
-    /// whose payload bytes will be found at `payload_at`.
+    /// whose payload bytes will be found at `payload_at`, for `table`.
     #[inline]
-    pub fn of(view: &PacketView<'_>, ts_us: i64, wire_len: u32, payload_at: usize) -> Pkt {
+    pub fn of(
+        view: &PacketView<'_>,
+        ts_us: i64,
+        wire_len: u32,
+        payload_at: usize,
+        table: &FlowTable,
+    ) -> Pkt {
         let (key, idx) = FlowKey::of(view);
         Pkt {
             key,
-            hash: FlowTable::hash(&key),
+            hash: table.hash(&key),
             ts_us,
             payload_at,
             payload_caplen: view.payload.len() as u32,
@@ -215,6 +221,12 @@ impl Flow {
             inspect: None,
             decided: None,
         }
+    }
+
+    /// A flow first seen at `ts_us`, with nothing else known (tests elsewhere in the crate).
+    #[cfg(test)]
+    pub(crate) fn new_for_tests(ts_us: i64) -> Flow {
+        Flow::new(ts_us, None)
     }
 
     /// Accounts one packet sent by endpoint `idx` and feeds its payload to the probe.
@@ -487,9 +499,9 @@ const SLOT_US: i64 = 1_000_000;
 /// finds a flow not yet due moves the entry to its deadline. Entries of flows that are gone are
 /// skipped, and the wheel is rebuilt from the map when they pile up (floods that evict).
 ///
-/// Entries are key hashes only (8 bytes a flow); a visit looks at the flow whose key has that
-/// hash. Two live flows of one part whose 64-bit hashes are equal share their entries, so one of
-/// them may be reported later than its timeout (at the end of the capture at the latest).
+/// Entries are key hashes only (8 bytes a flow); a visit looks at every flow of the part whose
+/// key has that hash, so flows whose 64-bit hashes are equal are still swept apart, each at its
+/// own deadline: the visit leaves one entry, at the earliest deadline of those not yet due.
 #[derive(Default)]
 struct Wheel {
     slots: BTreeMap<i64, Vec<u64>>,
@@ -514,7 +526,7 @@ pub const DEFAULT_MAX_FLOWS: usize = 1_000_000;
 /// so the per-packet path never waits on a lock another thread holds; the capture thread routes
 /// every packet to the worker owning its flow's part.
 struct Part {
-    map: DashMap<FlowKey, Flow, FxBuildHasher>,
+    map: DashMap<FlowKey, Flow, FlowHasher>,
     /// Flows in the map (kept here because DashMap::len locks every shard).
     count: AtomicUsize,
     /// Only the part's owner takes it (per batch and per sweep): never contended.
@@ -524,6 +536,11 @@ struct Part {
 /// All flows of a run, keyed canonically and split into parts by key hash.
 pub struct FlowTable {
     parts: Box<[Part]>,
+    /// The keyed hash of every map, of routing and of the wheels (one seed per table).
+    hasher: FlowHasher,
+    /// Tests: every key hashes to this (the worst case of a hash function, on purpose).
+    #[cfg(test)]
+    constant_hash: Option<u64>,
     prefix: usize,
     /// The cap on each part: the flow cap shared out evenly.
     part_max: usize,
@@ -547,13 +564,28 @@ pub type Removed = Vec<(FlowKey, Flow)>;
 
 impl FlowTable {
     /// A table in `parts` parts (one per decoder worker) holding at most about `max_flows`
-    /// flows, reassembling `prefix` bytes of each direction.
+    /// flows, reassembling `prefix` bytes of each direction. Keys are hashed with a fresh
+    /// random seed.
     pub fn new(prefix: usize, parts: usize, max_flows: usize) -> FlowTable {
+        Self::with_hasher(prefix, parts, max_flows, hash::random())
+    }
+
+    /// [`FlowTable::new`] with a given hasher: tables with hashers of one seed route and
+    /// evict alike (tests compare them packet for packet).
+    pub fn with_hasher(
+        prefix: usize,
+        parts: usize,
+        max_flows: usize,
+        hasher: FlowHasher,
+    ) -> FlowTable {
         let parts = parts.max(1);
         FlowTable {
+            hasher: hasher.clone(),
+            #[cfg(test)]
+            constant_hash: None,
             parts: (0..parts)
                 .map(|_| Part {
-                    map: DashMap::with_hasher_and_shard_amount(FxBuildHasher, 8),
+                    map: DashMap::with_hasher_and_shard_amount(hasher.clone(), 8),
                     count: AtomicUsize::new(0),
                     wheel: Mutex::new(Wheel::default()),
                 })
@@ -578,26 +610,29 @@ impl FlowTable {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The hash of a key, as the table's maps compute it. A fixed function of the key (the
-    /// hasher is not seeded), so the same capture routes the same way on every run.
+    /// The hash of a key, as the table's maps compute it: keyed with this table's secret seed,
+    /// so which part a flow lands in varies from run to run, but nothing that is reported does.
     #[inline]
-    pub fn hash(key: &FlowKey) -> u64 {
-        std::hash::BuildHasher::hash_one(&FxBuildHasher, key)
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        #[cfg(test)]
+        if let Some(h) = self.constant_hash {
+            return h;
+        }
+        std::hash::BuildHasher::hash_one(&self.hasher, key)
     }
 
     /// The part a flow with key hash `hash` lives in.
     #[inline]
     pub fn part_of_hash(&self, hash: u64) -> usize {
         // Bits 16-47, scaled to the number of parts (a multiply, not a division): the maps use
-        // the top bits for their shard and tag and the low bits for the bucket, and Fx mixes the
-        // middle well.
+        // the top bits for their shard and tag and the low bits for the bucket.
         ((((hash >> 16) & 0xffff_ffff) * self.parts.len() as u64) >> 32) as usize
     }
 
     /// The part a flow lives in.
     #[inline]
     pub fn part_of(&self, key: &FlowKey) -> usize {
-        self.part_of_hash(Self::hash(key))
+        self.part_of_hash(self.hash(key))
     }
 
     /// Accounts a batch of packets of one part: finds or creates each packet's flow, updates
@@ -622,7 +657,7 @@ impl FlowTable {
         let mut guards = lock_all();
         let mut wheel = self.wheel(part);
         let t = &self.timeouts;
-        let rehash = |(k, _): &(FlowKey, dashmap::SharedValue<Flow>)| Self::hash(k);
+        let rehash = |(k, _): &(FlowKey, dashmap::SharedValue<Flow>)| self.hash(k);
         for (i, pkt) in pkts.iter().enumerate() {
             // The payload was last touched by the capture thread on another core: ask for it
             // a few packets early so the probe does not wait on it.
@@ -631,7 +666,10 @@ impl FlowTable {
             }
             let key = &pkt.key;
             let shard = p.map.determine_shard(pkt.hash as usize);
-            let eq = |(k, _): &(FlowKey, dashmap::SharedValue<Flow>)| k == key;
+            let eq = |(k, _): &(FlowKey, dashmap::SharedValue<Flow>)| {
+                count_comparison();
+                k == key
+            };
             let mut found = guards[shard].find_or_find_insert_slot(pkt.hash, eq, rehash);
             if found.is_err() && p.count.load(Ordering::Relaxed) >= self.part_max {
                 // A new flow in a full part: eviction takes the locks itself, and the table
@@ -686,7 +724,7 @@ impl FlowTable {
         announce: bool,
         events: &mut Vec<FlowEvent>,
     ) {
-        let pkt = Pkt::of(view, ts_us, wire_len, 0);
+        let pkt = Pkt::of(view, ts_us, wire_len, 0, self);
         let part = self.part_of_hash(pkt.hash);
         self.observe_batch(part, &[pkt], |_| view.payload, watch, announce, events);
     }
@@ -704,7 +742,7 @@ impl FlowTable {
         ages.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key_order(&a.1, &b.1)));
         let mut out = Vec::with_capacity(ages.len());
         for (_, key) in ages {
-            if let Some(kf) = p.map.remove(&key) {
+            if let Some(kf) = self.remove(p, &key) {
                 out.push(kf);
             }
         }
@@ -717,9 +755,18 @@ impl FlowTable {
             *wheel = Wheel::default();
             for e in p.map.iter() {
                 let deadline = self.timeouts.deadline(e.key().transport, e.value());
-                wheel.schedule(deadline, Self::hash(e.key()));
+                wheel.schedule(deadline, self.hash(e.key()));
             }
         }
+    }
+
+    /// Removes one flow by key, hashing it as the per-packet path does.
+    fn remove(&self, p: &Part, key: &FlowKey) -> Option<(FlowKey, Flow)> {
+        let hash = self.hash(key);
+        let mut shard = p.map.shards()[p.map.determine_shard(hash as usize)].write();
+        shard
+            .remove_entry(hash, |(k, _)| k == key)
+            .map(|(k, f)| (k, f.into_inner()))
     }
 
     /// Takes out of one part every flow that has ended and lingered, or gone idle, as of
@@ -740,18 +787,36 @@ impl FlowTable {
             wheel.entries -= entries.len();
             for hash in entries {
                 let mut shard = p.map.shards()[p.map.determine_shard(hash as usize)].write();
-                let Some(bucket) = shard.find(hash, |(k, _)| Self::hash(k) == hash) else {
-                    continue; // already reported
-                };
-                // SAFETY: the bucket was just found in this shard, which stays locked.
-                let (key, flow) = unsafe { bucket.as_ref() };
-                let (key, flow) = (*key, flow.get());
-                if t.expired(key.transport, flow, now_us) {
-                    if let Some((k, f)) = shard.remove_entry(hash, |(k, _)| *k == key) {
-                        out.push((k, f.into_inner()));
+                // Every flow with this hash, not only the first: keys that collide in all 64
+                // bits must still be swept each at its own time.
+                let mut keys: Vec<FlowKey> = Vec::new();
+                // SAFETY: the iterator and the references it yields do not outlive the shard's
+                // write guard, and the table is not changed while they live.
+                for bucket in unsafe { shard.iter_hash(hash) } {
+                    // SAFETY: as above; the bucket is occupied and the shard locked.
+                    let key = unsafe { &bucket.as_ref().0 };
+                    if self.hash(key) == hash {
+                        keys.push(*key);
                     }
-                } else {
-                    later.push((t.deadline(key.transport, flow), hash));
+                }
+                let mut next: Option<i64> = None;
+                for key in keys {
+                    let Some(bucket) = shard.find(hash, |(k, _)| *k == key) else {
+                        continue;
+                    };
+                    // SAFETY: the bucket was just found in this shard, which stays locked.
+                    let flow = unsafe { bucket.as_ref() }.1.get();
+                    if t.expired(key.transport, flow, now_us) {
+                        if let Some((k, f)) = shard.remove_entry(hash, |(k, _)| *k == key) {
+                            out.push((k, f.into_inner()));
+                        }
+                    } else {
+                        let d = t.deadline(key.transport, flow);
+                        next = Some(next.map_or(d, |n| n.min(d)));
+                    }
+                }
+                if let Some(d) = next {
+                    later.push((d, hash));
                 }
             }
         }
@@ -800,7 +865,7 @@ impl FlowTable {
         order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key_order(&a.1, &b.1)));
         for (_, key, i) in order {
             let p = &self.parts[i];
-            if let Some((k, flow)) = p.map.remove(&key) {
+            if let Some((k, flow)) = self.remove(p, &key) {
                 p.count.fetch_sub(1, Ordering::Relaxed);
                 emit(flow.into_record(&k, watch, End::Running));
             }
@@ -813,6 +878,19 @@ impl FlowTable {
         self.drain_each(watch, |r| out.push(r));
         out
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Key comparisons made by the table's lookups on this thread (tests count probe work).
+    static COMPARISONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one key comparison of a lookup (in tests only; nothing in a release build).
+#[inline(always)]
+fn count_comparison() {
+    #[cfg(test)]
+    COMPARISONS.with(|c| c.set(c.get() + 1));
 }
 
 fn key_order(a: &FlowKey, b: &FlowKey) -> std::cmp::Ordering {
@@ -932,6 +1010,11 @@ mod tests {
         assert!(remaining.iter().all(|r| r.client.port() > newest_evicted));
     }
 
+    /// A table whose hash seed is fixed, so that packets keyed for one such table fit another.
+    fn seeded_table(parts: usize, max: usize) -> FlowTable {
+        FlowTable::with_hasher(4096, parts, max, hash::seeded(0x5eed))
+    }
+
     /// Generated traffic (about 6,000 packets in 300 flows, some with NDB and other payloads)
     /// as the router would hand it over: (packet, payload).
     fn traffic() -> Vec<(Pkt, Vec<u8>)> {
@@ -941,10 +1024,11 @@ mod tests {
             ..TrafficSpec::new(Profile::Small, 6_000, 300)
         };
         let (cap, _) = generate_in_memory(&spec).unwrap();
+        let keyed = seeded_table(1, 1);
         cap.iter()
             .filter_map(|(ts, f)| {
                 let v = crate::decode::decode(crate::decode::LinkKind::Ethernet, f).ok()?;
-                let pkt = Pkt::of(&v, (ts / 1_000) as i64, f.len() as u32, 0);
+                let pkt = Pkt::of(&v, (ts / 1_000) as i64, f.len() as u32, 0, &keyed);
                 Some((pkt, v.payload.to_vec()))
             })
             .collect()
@@ -958,10 +1042,15 @@ mod tests {
         watch: &Watch,
         events: &mut Vec<FlowEvent>,
     ) {
+        // Keyed as this table keys it (a table with a constant hash keys alike every packet).
+        let pkt = Pkt {
+            hash: table.hash(&pkt.key),
+            ..*pkt
+        };
         let part = table.part_of_hash(pkt.hash);
         table.observe_batch(
             part,
-            std::slice::from_ref(pkt),
+            std::slice::from_ref(&pkt),
             |_| payload,
             watch,
             false,
@@ -993,12 +1082,12 @@ mod tests {
         assert!(traffic.len() > 5_000);
         let watch = Watch::any();
         for (parts, max) in [(1, 1_000_000), (3, 1_000_000), (1, 40), (2, 64)] {
-            let single = FlowTable::new(4096, parts, max);
+            let single = seeded_table(parts, max);
             let mut single_events = Vec::new();
             for (pkt, payload) in &traffic {
                 observe_one(&single, pkt, payload, &watch, &mut single_events);
             }
-            let batched = FlowTable::new(4096, parts, max);
+            let batched = seeded_table(parts, max);
             let mut batched_events = Vec::new();
             for chunk in traffic.chunks(700) {
                 for part in 0..parts {
@@ -1044,8 +1133,13 @@ mod tests {
             udp_idle_us: 300_000,
             linger_us: 100_000,
         };
-        for parts in [1, 2] {
-            let table = FlowTable::new(4096, parts, 1_000_000).with_timeouts(t);
+        let mut reference = None;
+        for (parts, collide) in [(1, false), (2, false), (1, true), (2, true)] {
+            let mut table = seeded_table(parts, 1_000_000).with_timeouts(t);
+            if collide {
+                // Every key with one hash: each flow must still go at its own deadline.
+                table.constant_hash = Some(0x0123_4567_89ab_cdef);
+            }
             let mut events = Vec::new();
             let mut next = i64::MIN;
             let mut swept = 0;
@@ -1067,13 +1161,120 @@ mod tests {
                             .collect();
                         want.sort();
                         got.sort();
-                        assert_eq!(got, want, "sweep at {}", pkt.ts_us);
+                        assert_eq!(
+                            got, want,
+                            "sweep at {} (parts {parts}, collide {collide})",
+                            pkt.ts_us
+                        );
                         swept += got.len();
                     }
                 }
                 observe_one(&table, pkt, payload, &watch, &mut events);
             }
             assert!(swept > 100, "only {swept} flows swept");
+            let outcome = (swept, everything(&table, events, &watch));
+            match &reference {
+                None => reference = Some(outcome),
+                Some(want) => assert!(
+                    *want == outcome,
+                    "parts {parts}, collide {collide}: not what distinct hashes give"
+                ),
+            }
         }
+    }
+
+    /// IPv6 keys that all have the same Fx hash (the unkeyed hash the table once used): the
+    /// low and high words of the lower address are chosen so that the running Fx state after
+    /// both is the same for every key.
+    fn fx_colliding_keys(n: u64) -> Vec<FlowKey> {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let hi: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe".parse().unwrap();
+        let target: u64 = 0x1234_5678;
+        (1..=n)
+            .map(|i| {
+                let low = i;
+                let high = target.wrapping_sub(low.wrapping_mul(K));
+                let lo = std::net::Ipv6Addr::from_bits(u128::from(high) << 64 | u128::from(low));
+                FlowKey {
+                    lo: crate::flow::key::Endpoint {
+                        addr: IpAddr::V6(lo),
+                        port: 40000,
+                    },
+                    hi: crate::flow::key::Endpoint {
+                        addr: hi,
+                        port: 3406,
+                    },
+                    transport: Transport::Tcp,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keys_that_collide_under_an_unkeyed_hash_cost_the_keyed_table_nothing() {
+        use std::hash::BuildHasher;
+        let keys = fx_colliding_keys(4_000);
+        let fx = rustc_hash::FxBuildHasher;
+        let first = fx.hash_one(keys[0]);
+        assert!(
+            keys.iter().all(|k| fx.hash_one(k) == first && k.lo < k.hi),
+            "the attack keys must collide under Fx"
+        );
+        let table = FlowTable::new(4096, 1, 1_000_000);
+        let watch = Watch::ports(&[3406]);
+        let mut events = Vec::new();
+        COMPARISONS.with(|c| c.set(0));
+        for round in 0..2 {
+            for k in &keys {
+                let mut v = syn(k.lo.addr, k.lo.port, k.hi.addr);
+                v.tcp.seq = round;
+                table.observe_view(&v, 1, 60, &watch, false, &mut events);
+            }
+        }
+        assert_eq!(table.len(), keys.len());
+        let comparisons = COMPARISONS.with(std::cell::Cell::get);
+        // Inserting compares with the few keys whose 7-bit tag matches by chance; the second
+        // round finds each flow at its first comparison or so. An unkeyed table compares each
+        // new key with every earlier one: about 8,000,000 comparisons here.
+        let n = keys.len() as u64;
+        eprintln!("{comparisons} key comparisons for {} lookups", 2 * n);
+        assert!(
+            comparisons < 3 * n,
+            "{comparisons} comparisons for {n} keys"
+        );
+    }
+
+    #[test]
+    fn flows_with_one_hash_are_evicted_apart() {
+        let watch = Watch::ports(&[3406]);
+        let server: IpAddr = "192.0.2.1".parse().unwrap();
+        let client: IpAddr = "198.51.100.7".parse().unwrap();
+        let mut table = FlowTable::new(4096, 1, 64);
+        table.constant_hash = Some(42);
+        let mut events = Vec::new();
+        for i in 0..1000u16 {
+            let v = syn(client, 10000 + i, server);
+            table.observe_view(&v, i64::from(i), 60, &watch, false, &mut events);
+        }
+        let evicted: Vec<u16> = events
+            .iter()
+            .flat_map(|e| match e {
+                FlowEvent::Evicted(f) => f.iter().map(|(k, _)| k.hi.port).collect(),
+                FlowEvent::Decided(_) => Vec::new(),
+            })
+            .collect();
+        let kept: Vec<u16> = table
+            .drain(&watch)
+            .iter()
+            .map(|r| r.client.port())
+            .collect();
+        assert!(kept.len() <= 64);
+        assert_eq!(evicted.len() + kept.len(), 1000, "every flow reported once");
+        let mut all: Vec<u16> = evicted.iter().chain(&kept).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 1000, "no flow reported twice or lost");
+        // Oldest first, as with distinct hashes.
+        assert!(kept.iter().all(|p| evicted.iter().all(|e| e < p)));
     }
 }
