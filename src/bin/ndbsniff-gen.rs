@@ -51,6 +51,25 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Write SYNs over IPv6 whose flow keys all collide under an unkeyed (Fx) hash, or with
+    /// --random the same number of SYNs from random addresses (to compare against).
+    Hashflood {
+        /// How many SYNs (each one a new flow).
+        #[arg(long, default_value_t = 30_000)]
+        count: u64,
+        /// The server port they target.
+        #[arg(long, default_value_t = 3406)]
+        port: u16,
+        /// Random client addresses instead of colliding ones.
+        #[arg(long)]
+        random: bool,
+        /// Capture time between two SYNs, in microseconds (1000000: one sweep period each).
+        #[arg(long, default_value_t = 1)]
+        gap_us: u64,
+        /// Output pcap file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -321,6 +340,25 @@ fn main() -> ExitCode {
                     *count,
                     *port,
                     *seed,
+                    BASE_TS_NS,
+                )
+            })
+            .map(|n| eprintln!("packets={n} flows={n}"))
+            .map_err(|e| format!("{}: {e}", output.display())),
+        Command::Hashflood {
+            count,
+            port,
+            random,
+            gap_us,
+            output,
+        } => std::fs::File::create(output)
+            .and_then(|f| {
+                ndbsniff::synth::hashflood::write_hash_flood(
+                    std::io::BufWriter::with_capacity(1 << 20, f),
+                    *count,
+                    *port,
+                    !*random,
+                    gap_us.saturating_mul(1_000),
                     BASE_TS_NS,
                 )
             })

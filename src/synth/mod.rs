@@ -20,6 +20,7 @@
 
 pub mod emit;
 pub mod flood;
+pub mod hashflood;
 pub mod frame;
 pub mod lookalike;
 pub mod ndb;
