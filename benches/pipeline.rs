@@ -5,6 +5,9 @@
 //! * `probe`: the NDB probe over the conversation library, fed as the flow table feeds it.
 //! * `table`: decode + flow key + batching (as the capture thread does) + flow table +
 //!   reassembly + probe (as a worker does) over in-memory frames (fresh table per iteration).
+//! * `hash_flood`: the flow table (decode, key, batch, table) over SYN floods whose IPv6 keys
+//!   all collide under an unkeyed hash, beside the same number of SYNs from random addresses:
+//!   with the keyed hash the two cost the same.
 //! * `replay`: the whole tool (`ndbsniff::run`) on a generated pcap file, one worker, with the
 //!   default file reader and with libpcap's.
 //!
@@ -239,6 +242,48 @@ fn bench_table(c: &mut Criterion) {
     g.finish();
 }
 
+/// Frames of a hash-flood capture (`ndbsniff-gen hashflood`): `count` SYNs, colliding or not.
+fn flood_frames(count: u64, colliding: bool) -> Frames {
+    let mut cap = Vec::new();
+    ndbsniff::synth::hashflood::write_hash_flood(&mut cap, count, 3406, colliding, 1_000, 0)
+        .expect("synthetic flood");
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while at + 16 <= cap.len() {
+        let word = |o: usize| u32::from_le_bytes([cap[o], cap[o + 1], cap[o + 2], cap[o + 3]]);
+        let (sec, usec, caplen) = (word(at), word(at + 4), word(at + 8) as usize);
+        let ts = i64::from(sec) * 1_000_000 + i64::from(usec);
+        frames.push((ts, cap[at + 16..at + 16 + caplen].to_vec()));
+        at += 16 + caplen;
+    }
+    let bytes = frames.iter().map(|(_, f)| f.len() as u64).sum();
+    Frames { frames, bytes }
+}
+
+fn bench_hash_flood(c: &mut Criterion) {
+    let sets = [
+        ("colliding", flood_frames(30_000, true)),
+        ("random", flood_frames(30_000, false)),
+    ];
+    let watch = Watch::ports(&[3406]);
+    let fresh = || FlowTable::new(DEFAULT_PREFIX_BYTES, 1, DEFAULT_MAX_FLOWS);
+    let mut g = c.benchmark_group("hash_flood");
+    for (name, set) in &sets {
+        g.throughput(Throughput::Elements(set.frames.len() as u64));
+        g.bench_function(*name, |b| {
+            b.iter_batched(
+                fresh,
+                |table| {
+                    let events = observe_all(&table, set, &watch);
+                    (table, events)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
 /// A generated capture in a private temporary directory, removed on drop.
 struct TempCapture {
     dir: PathBuf,
@@ -323,6 +368,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_decode, bench_probe, bench_table, bench_replay
+    targets = bench_decode, bench_probe, bench_table, bench_hash_flood, bench_replay
 }
 criterion_main!(benches);

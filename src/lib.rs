@@ -395,14 +395,11 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             let never = crossbeam_channel::never();
             crossbeam_channel::select! {
                 recv(event_rx) -> ev => match ev {
-                    Ok(Event::Swept { worker, seq, flows, last }) => {
-                        merger.add(worker, seq, flows, last, |flows| {
+                    Ok(Event::Swept { worker, sweeps, upto }) => {
+                        merger.add(worker, sweeps, upto, |flows| {
                             emit(&mut sink, flows, End::Idle, &mut io_error)
                         })
                     }
-                    Ok(Event::SweptTo { worker, upto }) => merger.reported(worker, upto, |flows| {
-                        emit(&mut sink, flows, End::Idle, &mut io_error)
-                    }),
                     Ok(Event::Evicted(flows)) => emit(&mut sink, flows, End::Evicted, &mut io_error),
                     Err(_) => break,
                 },

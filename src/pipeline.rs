@@ -126,16 +126,14 @@ impl Work {
 pub enum Event {
     /// Flows pushed out of a full table.
     Evicted(Removed),
-    /// Part of worker `worker`'s share of sweep `seq`; `last` marks the worker's final part.
+    /// Flows worker `worker` removed in sweeps (sweep number, flows; a sweep may come in
+    /// several parts), and the news that it has reported all of its share of every sweep
+    /// numbered below `upto` (sweeps it does not name removed nothing there).
     Swept {
         worker: usize,
-        seq: u64,
-        flows: Removed,
-        last: bool,
+        sweeps: Vec<(u64, Removed)>,
+        upto: u64,
     },
-    /// Worker `worker` has reported all of its sweeps numbered below `upto` (those it does not
-    /// send as [`Event::Swept`] removed nothing).
-    SweptTo { worker: usize, upto: u64 },
 }
 
 /// Flows per message from a worker to the sink: bounds what is in flight between them.
@@ -468,14 +466,53 @@ pub struct WorkerOut {
     pub decided: Sender<FlowRecord>,
 }
 
-/// Sends removed flows in pieces of at most [`FLOWS_PER_EVENT`].
-fn send_chunks(events: &Sender<Event>, mut flows: Removed, wrap: impl Fn(Removed, bool) -> Event) {
-    while flows.len() > FLOWS_PER_EVENT {
-        let rest = flows.split_off(FLOWS_PER_EVENT);
-        drop(events.send(wrap(flows, false)));
-        flows = rest;
+/// What a worker has swept but not yet told the sink: sent once per batch, or sooner when it
+/// holds [`FLOWS_PER_EVENT`] flows, so a capture that makes a sweep of every packet costs a
+/// message per batch, not one per sweep.
+struct SweepReport {
+    worker: usize,
+    sweeps: Vec<(u64, Removed)>,
+    flows: usize,
+    /// Every sweep below this is done (removed flows included in `sweeps` or sent).
+    upto: u64,
+    sent_upto: u64,
+}
+
+impl SweepReport {
+    /// Records sweep `seq`'s removed flows, sending full messages as they fill.
+    fn add(&mut self, events: &Sender<Event>, seq: u64, mut flows: Removed) {
+        while !flows.is_empty() {
+            let room = FLOWS_PER_EVENT - self.flows;
+            let rest = if flows.len() > room {
+                flows.split_off(room)
+            } else {
+                Vec::new()
+            };
+            self.flows += flows.len();
+            self.sweeps.push((seq, flows));
+            flows = rest;
+            if self.flows >= FLOWS_PER_EVENT {
+                // This sweep may go on in the next message: only those before it are done.
+                self.upto = self.upto.max(seq);
+                self.send(events);
+            }
+        }
+        self.upto = self.upto.max(seq + 1);
     }
-    drop(events.send(wrap(flows, true)));
+
+    /// Sends what is held, if there is anything new to say.
+    fn send(&mut self, events: &Sender<Event>) {
+        if self.sweeps.is_empty() && self.upto == self.sent_upto {
+            return;
+        }
+        self.flows = 0;
+        self.sent_upto = self.upto;
+        drop(events.send(Event::Swept {
+            worker: self.worker,
+            sweeps: std::mem::take(&mut self.sweeps),
+            upto: self.upto,
+        }));
+    }
 }
 
 /// A decoder worker: accounts every packet of its part of the table, sweeps it when asked, and
@@ -489,8 +526,13 @@ pub fn worker(
 ) {
     let table = shared.table;
     let mut table_events = Vec::new();
-    // Sweeps that removed nothing, not yet reported: all of them below this number.
-    let mut quiet: Option<u64> = None;
+    let mut report = SweepReport {
+        worker: part,
+        sweeps: Vec::new(),
+        flows: 0,
+        upto: 0,
+        sent_upto: 0,
+    };
     for mut work in rx.iter() {
         let mut start = 0;
         let marks = std::mem::take(&mut work.sweeps);
@@ -511,31 +553,21 @@ pub fn worker(
             for ev in table_events.drain(..) {
                 match ev {
                     FlowEvent::Decided(r) => drop(out.decided.try_send(r)),
-                    FlowEvent::Evicted(flows) => {
-                        send_chunks(&out.events, flows, |f, _| Event::Evicted(f))
+                    FlowEvent::Evicted(mut flows) => {
+                        while flows.len() > FLOWS_PER_EVENT {
+                            let rest = flows.split_off(FLOWS_PER_EVENT);
+                            drop(out.events.send(Event::Evicted(flows)));
+                            flows = rest;
+                        }
+                        drop(out.events.send(Event::Evicted(flows)));
                     }
                 }
             }
             if let Some(at) = sweep {
-                let flows = table.sweep_part(part, at.now_us);
-                if flows.is_empty() {
-                    quiet = Some(at.seq + 1);
-                    continue;
-                }
-                if let Some(upto) = quiet.take() {
-                    drop(out.events.send(Event::SweptTo { worker: part, upto }));
-                }
-                send_chunks(&out.events, flows, |flows, last| Event::Swept {
-                    worker: part,
-                    seq: at.seq,
-                    flows,
-                    last,
-                });
+                report.add(&out.events, at.seq, table.sweep_part(part, at.now_us));
             }
         }
-        if let Some(upto) = quiet.take() {
-            drop(out.events.send(Event::SweptTo { worker: part, upto }));
-        }
+        report.send(&out.events);
         shared.done[part].store(work.no, Ordering::Release);
         work.clear();
         work.sweeps = marks;
@@ -561,25 +593,24 @@ impl SweepMerger {
         }
     }
 
-    /// Adds part of worker `worker`'s share of sweep `seq` (`last`: the worker's final part);
-    /// calls `release` with every sweep now complete.
+    /// Adds what worker `worker` removed in the sweeps named, and that it has reported all of
+    /// its share of every sweep below `upto`; calls `release` with every sweep now complete.
     pub fn add(
         &mut self,
         worker: usize,
-        seq: u64,
-        flows: Removed,
-        last: bool,
+        sweeps: Vec<(u64, Removed)>,
+        upto: u64,
         release: impl FnMut(Removed),
     ) {
-        let entry = self.pending.entry(seq).or_default();
-        if entry.is_empty() {
-            *entry = flows;
-        } else {
-            entry.extend(flows);
+        for (seq, flows) in sweeps {
+            let entry = self.pending.entry(seq).or_default();
+            if entry.is_empty() {
+                *entry = flows;
+            } else {
+                entry.extend(flows);
+            }
         }
-        if last {
-            self.reported(worker, seq.saturating_add(1), release);
-        }
+        self.reported(worker, upto, release);
     }
 
     /// Worker `worker` has reported every sweep below `upto`; calls `release` with every sweep
@@ -734,19 +765,18 @@ mod tests {
             vec![(key, crate::flow::table::Flow::new_for_tests(0))]
         };
         let tag = |r: Removed| r.iter().map(|(k, _)| k.lo.port).collect::<Vec<_>>();
-        m.add(1, 1, flows(11), true, |r| out.push(tag(r)));
-        m.add(0, 0, flows(0), false, |r| out.push(tag(r)));
+        m.add(1, vec![(1, flows(11))], 2, |r| out.push(tag(r)));
+        m.add(0, vec![(0, flows(0))], 0, |r| out.push(tag(r)));
         assert!(out.is_empty());
-        // Worker 1 says sweep 0 removed nothing there; worker 0 has not finished sweep 0.
-        m.reported(1, 1, |r| out.push(tag(r)));
+        // Worker 1 has reported sweeps 0 and 1; worker 0 has not finished sweep 0.
         assert!(out.is_empty());
-        m.add(0, 0, flows(1), true, |r| out.push(tag(r)));
+        m.add(0, vec![(0, flows(1))], 1, |r| out.push(tag(r)));
         assert_eq!(out, [vec![0, 1]]);
         // Sweeps 1 to 4 removed nothing on worker 0: sweep 1 is complete.
         m.reported(0, 5, |r| out.push(tag(r)));
         assert_eq!(out, [vec![0, 1], vec![11]]);
-        m.add(0, 6, flows(6), true, |r| out.push(tag(r)));
-        m.add(0, 5, flows(5), true, |r| out.push(tag(r)));
+        m.add(0, vec![(6, flows(6))], 7, |r| out.push(tag(r)));
+        m.add(0, vec![(5, flows(5))], 7, |r| out.push(tag(r)));
         assert_eq!(out.len(), 2, "worker 1 has not reported 5 and 6");
         m.reported(1, 6, |r| out.push(tag(r)));
         assert_eq!(out[2], [5]);

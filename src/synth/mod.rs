@@ -20,8 +20,8 @@
 
 pub mod emit;
 pub mod flood;
-pub mod hashflood;
 pub mod frame;
+pub mod hashflood;
 pub mod lookalike;
 pub mod ndb;
 pub mod rng;
