@@ -24,6 +24,7 @@ pub mod frame;
 pub mod lookalike;
 pub mod ndb;
 pub mod rng;
+pub mod scan;
 pub mod sched;
 pub mod script;
 pub mod testdata;
