@@ -128,7 +128,7 @@ pub struct Cli {
     #[arg(long, value_enum, default_value = "text")]
     pub format: FormatArg,
 
-    /// List flows instead of server endpoints (text format).
+    /// List flows instead of server endpoints (text format), one row written as each flow ends.
     #[arg(long)]
     pub flows: bool,
 
