@@ -86,6 +86,12 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = ndbsniff::memcap::parse_size)]
     pub memcap: usize,
 
+    /// Rows of the text server table: the most interesting servers are kept (ndb-mgm first, then
+    /// by flows) and one line says how many more were seen. JSON and --flows keep no table.
+    #[arg(long, value_name = "N", default_value_t = ndbsniff::report::servers::DEFAULT_MAX_SERVERS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
+    pub max_servers: usize,
+
     /// Set both idle timeouts at once (seconds).
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,
@@ -122,7 +128,7 @@ pub struct Cli {
     #[arg(long, value_enum, default_value = "text")]
     pub format: FormatArg,
 
-    /// List flows instead of server endpoints (text format).
+    /// List flows instead of server endpoints (text format), one row written as each flow ends.
     #[arg(long)]
     pub flows: bool,
 

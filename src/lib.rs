@@ -138,6 +138,9 @@ pub struct Config {
     pub max_flows: usize,
     /// Cap on payload bytes buffered at once for reassembly (TCP streams and IP fragments).
     pub memcap: usize,
+    /// Rows of the text server table; the most interesting servers are kept (ndb-mgm first,
+    /// then by flows) and a line says how many more were seen.
+    pub max_servers: usize,
     /// How offline files are read (memory map for classic pcap, or always libpcap).
     pub reader: capture::Reader,
     /// Set by a signal handler (or anything else) to end the capture early, cleanly.
@@ -164,6 +167,7 @@ impl Config {
             timeouts: Timeouts::default(),
             max_flows: flow::table::DEFAULT_MAX_FLOWS,
             memcap: memcap::DEFAULT_MEMCAP,
+            max_servers: report::servers::DEFAULT_MAX_SERVERS,
             reader: capture::Reader::Auto,
             stop: Arc::new(AtomicBool::new(false)),
         }
@@ -305,7 +309,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         done: &done,
         announce: live && cfg.format == Format::Text,
     };
-    let mut sink = Sink::new(out, style);
+    let mut sink = Sink::new(out, style).with_max_servers(cfg.max_servers);
     sink.flush_each = live;
     let watching = match cfg.watch.port_list() {
         _ if cfg.watch.is_any() => "any port".to_string(),
@@ -513,6 +517,7 @@ fn summarize(
         flows_evicted: sink.evicted,
         memcap_hits: memcap.hits(),
         servers: sink.server_count(),
+        servers_estimated: sink.servers_estimated(),
         error: error.map(ToString::to_string),
         ..base.clone()
     };

@@ -80,6 +80,7 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
         },
         max_flows: cli.max_flows,
         memcap: cli.memcap,
+        max_servers: cli.max_servers,
         reader: match cli.reader {
             cli::ReaderArg::Auto => ndbsniff::capture::Reader::Auto,
             cli::ReaderArg::Libpcap => ndbsniff::capture::Reader::Libpcap,

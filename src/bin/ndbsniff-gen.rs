@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use ndbsniff::synth::scan::{write_server_scan, ScanSpec};
 use ndbsniff::synth::testdata::{flow_addr, write_testdata, BASE_TS_NS};
 use ndbsniff::synth::traffic::{self, Profile, TrafficSpec};
 use ndbsniff::synth::{
@@ -66,6 +67,29 @@ enum Command {
         /// Capture time between two SYNs, in microseconds (1000000: one sweep period each).
         #[arg(long, default_value_t = 1)]
         gap_us: u64,
+        /// Output pcap file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Write a server scan: one scanner sending a SYN to each of COUNT distinct servers.
+    Scan {
+        /// How many distinct servers (10.0.0.1 upwards; IPv6 past 10.255.255.255).
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        /// The server port probed.
+        #[arg(long, default_value_t = 3406)]
+        port: u16,
+        /// Every Nth server speaks the NDB management protocol (0: none).
+        #[arg(long, default_value_t = 0)]
+        ndb_every: u64,
+        /// Every Nth server is probed three times (0: none).
+        #[arg(long, default_value_t = 0)]
+        busy_every: u64,
+        /// Servers answer with a SYN-ACK.
+        #[arg(long)]
+        syn_ack: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         /// Output pcap file.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
@@ -364,6 +388,34 @@ fn main() -> ExitCode {
             })
             .map(|n| eprintln!("packets={n} flows={n}"))
             .map_err(|e| format!("{}: {e}", output.display())),
+        Command::Scan {
+            count,
+            port,
+            ndb_every,
+            busy_every,
+            syn_ack,
+            seed,
+            output,
+        } => {
+            let spec = ScanSpec {
+                ndb_every: *ndb_every,
+                busy_every: *busy_every,
+                syn_ack: *syn_ack,
+                seed: *seed,
+                ..ScanSpec::new(*count, *port)
+            };
+            std::fs::File::create(output)
+                .and_then(|f| {
+                    write_server_scan(std::io::BufWriter::with_capacity(1 << 20, f), &spec)
+                })
+                .map(|s| {
+                    eprintln!(
+                        "packets={} flows={} servers={} ndb_servers={}",
+                        s.packets, s.flows, s.servers, s.ndb_servers
+                    )
+                })
+                .map_err(|e| format!("{}: {e}", output.display()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 //! Never: decides verdicts or reads packets.
 
 pub mod json;
+pub mod servers;
 pub mod sink;
 pub mod text;
 pub mod time;
@@ -158,7 +159,10 @@ pub struct Summary {
     pub flows_evicted: u64,
     /// Times buffering was refused because `--memcap` was reached (reassembly went on without it).
     pub memcap_hits: u64,
+    /// Distinct server endpoints (address, port, transport) seen.
     pub servers: u64,
+    /// `servers` is an estimate: more servers were seen than are counted exactly (65,536).
+    pub servers_estimated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

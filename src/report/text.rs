@@ -1,12 +1,15 @@
 //! Output for a person: a table of server endpoints (or of flows), then the summary.
 //!
-//! Owns: column layout and wording. Never prints a packet byte unescaped (evidence arrives
+//! Owns: column layout and wording. The server table is sized to its (bounded) rows; the flow
+//! table is written a row at a time as flows end, so its columns have fixed widths (wide enough
+//! for IPv4 endpoints and the usual values; a longer cell pushes the rest of its line right). Never prints a packet byte unescaped (evidence arrives
 //! escaped) and never interprets what it prints.
 
 use std::io::{self, Write};
 
+use super::servers::Shown;
 use super::time::rfc3339_us;
-use super::{FlowRecord, ServerRow, Summary};
+use super::{FlowRecord, Summary};
 
 fn print_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -41,9 +44,15 @@ fn verdict_cell(verdict: &str, hint: Option<&str>) -> String {
     }
 }
 
-pub fn write_servers(out: &mut dyn Write, rows: &[ServerRow]) -> io::Result<()> {
+/// What is printed instead of a table when no flow was seen.
+pub fn write_no_flows(out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "no TCP or UDP flows on the watched ports")
+}
+
+/// The server table, rows in the order given. A client count that hit its bound shows `N+`.
+pub fn write_servers(out: &mut dyn Write, rows: &[Shown]) -> io::Result<()> {
     if rows.is_empty() {
-        return writeln!(out, "no TCP or UDP flows on the watched ports");
+        return write_no_flows(out);
     }
     let header = [
         "SERVER",
@@ -60,14 +69,19 @@ pub fn write_servers(out: &mut dyn Write, rows: &[ServerRow]) -> io::Result<()> 
     ];
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| {
+        .map(|shown| {
+            let r = &shown.row;
             vec![
                 r.server.to_string(),
                 r.transport.as_str().to_string(),
                 verdict_cell(r.verdict.as_str(), r.hint),
                 r.confidence.as_str().to_string(),
                 r.flows.to_string(),
-                r.clients.to_string(),
+                if shown.clients_capped {
+                    format!("{}+", r.clients)
+                } else {
+                    r.clients.to_string()
+                },
                 r.packets.to_string(),
                 r.bytes.to_string(),
                 rfc3339_us(r.first_seen),
@@ -79,46 +93,78 @@ pub fn write_servers(out: &mut dyn Write, rows: &[ServerRow]) -> io::Result<()> 
     print_table(out, &header, &cells)
 }
 
-pub fn write_flows(out: &mut dyn Write, flows: &[FlowRecord]) -> io::Result<()> {
-    if flows.is_empty() {
-        return writeln!(out, "no TCP or UDP flows on the watched ports");
+/// The line under a server table that could not show every server.
+pub fn write_more_servers(
+    out: &mut dyn Write,
+    hidden: u64,
+    estimated: bool,
+    flows: u64,
+    max_servers: usize,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "... and {}{hidden} more servers{} not shown ({flows} flows); the table keeps the {max_servers} most interesting (ndb-mgm first, then by flows), --max-servers to change",
+        if estimated { "about " } else { "" },
+        if estimated { " (estimated)" } else { "" },
+    )
+}
+
+const FLOW_HEADER: [&str; 13] = [
+    "CLIENT",
+    "SERVER",
+    "PROTO",
+    "VERDICT",
+    "CONF",
+    "STATE",
+    "PKTS C>S",
+    "PKTS S>C",
+    "BYTES C>S",
+    "BYTES S>C",
+    "FIRST SEEN",
+    "LAST SEEN",
+    "EVIDENCE",
+];
+
+/// Column widths of the flow table: `255.255.255.255:65535`, `unknown (memcached)`, `half-closed`,
+/// RFC 3339 times with microseconds.
+const FLOW_WIDTHS: [usize; 12] = [21, 21, 5, 19, 6, 11, 8, 8, 9, 9, 27, 27];
+
+fn fixed_row(out: &mut dyn Write, cells: &[&str]) -> io::Result<()> {
+    let mut s = String::new();
+    let last = cells.len().saturating_sub(1);
+    for (i, cell) in cells.iter().enumerate() {
+        match FLOW_WIDTHS.get(i) {
+            Some(&w) if i < last => s.push_str(&format!("{cell:<w$}  ")),
+            _ => s.push_str(cell),
+        }
     }
-    let header = [
-        "CLIENT",
-        "SERVER",
-        "PROTO",
-        "VERDICT",
-        "CONF",
-        "STATE",
-        "PKTS C>S",
-        "PKTS S>C",
-        "BYTES C>S",
-        "BYTES S>C",
-        "FIRST SEEN",
-        "LAST SEEN",
-        "EVIDENCE",
+    writeln!(out, "{}", s.trim_end())
+}
+
+/// The flow table's header, written before its first row.
+pub fn write_flow_header(out: &mut dyn Write) -> io::Result<()> {
+    fixed_row(out, &FLOW_HEADER)
+}
+
+/// One row of the flow table.
+pub fn write_flow_row(out: &mut dyn Write, f: &FlowRecord) -> io::Result<()> {
+    let cells = [
+        f.client.to_string(),
+        f.server.to_string(),
+        f.transport.as_str().to_string(),
+        verdict_cell(f.verdict.as_str(), f.hint),
+        f.confidence.as_str().to_string(),
+        f.state.as_str().to_string(),
+        f.packets_to_server.to_string(),
+        f.packets_to_client.to_string(),
+        f.bytes_to_server.to_string(),
+        f.bytes_to_client.to_string(),
+        rfc3339_us(f.first_seen),
+        rfc3339_us(f.last_seen),
+        f.evidence.clone(),
     ];
-    let cells: Vec<Vec<String>> = flows
-        .iter()
-        .map(|f| {
-            vec![
-                f.client.to_string(),
-                f.server.to_string(),
-                f.transport.as_str().to_string(),
-                verdict_cell(f.verdict.as_str(), f.hint),
-                f.confidence.as_str().to_string(),
-                f.state.as_str().to_string(),
-                f.packets_to_server.to_string(),
-                f.packets_to_client.to_string(),
-                f.bytes_to_server.to_string(),
-                f.bytes_to_client.to_string(),
-                rfc3339_us(f.first_seen),
-                rfc3339_us(f.last_seen),
-                f.evidence.clone(),
-            ]
-        })
-        .collect();
-    print_table(out, &header, &cells)
+    let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+    fixed_row(out, &refs)
 }
 
 pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
@@ -157,16 +203,25 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     if verdicts.is_empty() {
-        writeln!(out, "flows: 0")
+        writeln!(out, "flows: 0")?;
     } else {
         writeln!(
             out,
             "flows: {} ({}), servers: {}",
             s.flows,
             verdicts.join(", "),
-            s.servers
-        )
+            if s.servers_estimated {
+                format!("about {} (estimated)", s.servers)
+            } else {
+                s.servers.to_string()
+            }
+        )?;
     }
+    writeln!(
+        out,
+        "flows evicted from a full table (--max-flows): {}, buffering refused at the memory cap (--memcap): {} times",
+        s.flows_evicted, s.memcap_hits
+    )
 }
 
 /// Drop counters as tcpdump prints them at exit, plus ndbsniff's own.

@@ -14,6 +14,7 @@
 //! * [`ndb`] and [`lookalike`]: the conversation library.
 //! * [`testdata`]: the committed test captures and their manifest.
 //! * [`traffic`]: bulk benchmark traffic (many overlapping flows, streamed to a pcap).
+//! * [`scan`]: one scanner probing many distinct servers (the report's per-server state).
 //!
 //! Must never read the clock or any entropy source: the same inputs always give byte-identical
 //! files. Must never panic on its own data; errors are returned.
@@ -25,6 +26,7 @@ pub mod hashflood;
 pub mod lookalike;
 pub mod ndb;
 pub mod rng;
+pub mod scan;
 pub mod sched;
 pub mod script;
 pub mod testdata;
