@@ -119,6 +119,9 @@ pub struct Summary {
     /// False for the periodic statistics of a running capture, true for the last one.
     #[serde(rename = "final")]
     pub is_final: bool,
+    /// A signal (SIGINT, SIGTERM, SIGHUP) stopped the capture before it had been read to its
+    /// end (or, live, ended it): the report covers what was read until then. Always present.
+    pub interrupted: bool,
     /// The file or interface read.
     pub source: String,
     /// libpcap's name for the link type, with its number, e.g. `EN10MB (1)`.
