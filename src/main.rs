@@ -1,4 +1,5 @@
-//! The `ndbsniff` binary: parse flags, run, map the outcome to an exit code.
+//! The `ndbsniff` binary: parse flags, install the stop-signal handler, run, map the outcome to
+//! an exit code (130 when a second signal ends the run at once).
 
 mod cli;
 

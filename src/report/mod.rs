@@ -119,8 +119,10 @@ pub struct Summary {
     /// False for the periodic statistics of a running capture, true for the last one.
     #[serde(rename = "final")]
     pub is_final: bool,
-    /// A signal (SIGINT, SIGTERM, SIGHUP) stopped the capture before it had been read to its
-    /// end (or, live, ended it): the report covers what was read until then. Always present.
+    /// Something outside the run (a SIGINT, SIGTERM or SIGHUP, through `Config::stop`) stopped
+    /// the capture before it had been read to its end (or, live, ended it): the report covers
+    /// what was read until then. False when `-c`, `--duration` or a closed output ended it.
+    /// Always present.
     pub interrupted: bool,
     /// The file or interface read.
     pub source: String,
