@@ -292,6 +292,7 @@ fn live_loopback_json_verdicts_drops_and_privilege_drop() {
         .find(|v| v["type"] == "stats")
         .expect("final stats object");
     assert_eq!(stats["final"], true);
+    assert_eq!(stats["interrupted"], true, "stopped by SIGINT: {stats}");
     for key in [
         "received_by_kernel",
         "dropped_by_kernel",
