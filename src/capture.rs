@@ -297,6 +297,15 @@ impl Source {
         matches!(self.handle, Handle::Live(_))
     }
 
+    /// The live capture's socket (the system-call filter lets the run read it, never write it).
+    pub fn live_fd(&self) -> Option<i32> {
+        use std::os::unix::io::AsRawFd;
+        match &self.handle {
+            Handle::Live(c) => Some(c.as_raw_fd()),
+            _ => None,
+        }
+    }
+
     /// Applies a BPF filter expression (libpcap syntax).
     pub fn set_filter(&mut self, expr: &str) -> Result<(), CaptureError> {
         let r = match &mut self.handle {

@@ -55,9 +55,15 @@ pub struct Cli {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 
-    /// After opening a live capture, switch to this user (default: the sudo caller, else nobody).
+    /// When run as root: once the capture (file or interface) and the -w file are open, switch
+    /// to this user (default: the sudo caller, else nobody).
     #[arg(short = 'Z', long = "user", value_name = "USER")]
     pub user: Option<String>,
+
+    /// Do not install the system-call filter (seccomp) that otherwise confines the run once its
+    /// files are open; for debugging. Privileges are given up all the same.
+    #[arg(long)]
+    pub no_sandbox: bool,
 
     /// Stop a live capture after this many seconds.
     #[arg(long, value_name = "SECS")]
@@ -140,7 +146,9 @@ pub struct Cli {
 const AFTER_HELP: &str = "\
 Exit status: 0 the capture was read to the end (or to -c, --duration, Ctrl-C); 1 the capture was
 damaged part-way (everything decoded before the damage is reported); 2 nothing could be read (bad
-flags, missing file, not a capture, unsupported link type, bad filter, no permission to capture).
+flags, missing file, not a capture, unsupported link type, bad filter, no permission to capture);
+130 a second SIGINT or SIGTERM ended the run at once (the first stops reading and finishes the
+report, which then says it was interrupted).
 
 Examples:
   ndbsniff -r capture.pcap

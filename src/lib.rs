@@ -20,6 +20,7 @@ pub mod pcapfile;
 pub mod pipeline;
 pub mod privilege;
 pub mod report;
+pub mod sandbox;
 pub mod synth;
 
 use std::io::Write;
@@ -129,8 +130,12 @@ pub struct Config {
     pub per_flow: bool,
     /// Also write the packets that pass the filter to this pcap file.
     pub write: Option<PathBuf>,
-    /// Account to switch to after a live capture opens (else SUDO_UID, else nobody).
+    /// Account to switch to, when running as root, once the capture and the `-w` file are open
+    /// (else SUDO_UID, else nobody).
     pub user: Option<String>,
+    /// Confine the rest of the run with a system-call filter once its files are open
+    /// ([`sandbox`]); off only for debugging (`--no-sandbox`).
+    pub sandbox: bool,
     /// Print statistics this often while running.
     pub stats_interval: Option<Duration>,
     pub timeouts: Timeouts,
@@ -143,7 +148,8 @@ pub struct Config {
     pub max_servers: usize,
     /// How offline files are read (memory map for classic pcap, or always libpcap).
     pub reader: capture::Reader,
-    /// Set by a signal handler (or anything else) to end the capture early, cleanly.
+    /// Set by a signal handler (or anything else) to end the capture early, cleanly; the summary
+    /// then says the run was interrupted.
     pub stop: Arc<AtomicBool>,
 }
 
@@ -163,6 +169,7 @@ impl Config {
             per_flow: false,
             write: None,
             user: None,
+            sandbox: true,
             stats_interval: None,
             timeouts: Timeouts::default(),
             max_flows: flow::table::DEFAULT_MAX_FLOWS,
@@ -186,6 +193,7 @@ pub fn default_threads() -> usize {
 pub enum RunError {
     Capture(CaptureError),
     Privilege(privilege::PrivilegeError),
+    Sandbox(sandbox::SandboxError),
     Output(std::io::Error),
 }
 
@@ -194,8 +202,9 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Capture(e) => e.fmt(f),
             RunError::Privilege(e) => {
-                write!(f, "cannot drop privileges, not capturing as root: {e}")
+                write!(f, "cannot drop privileges, not going on as root: {e}")
             }
+            RunError::Sandbox(e) => write!(f, "{e} (--no-sandbox runs without it)"),
             RunError::Output(e) => write!(f, "cannot write output: {e}"),
         }
     }
@@ -253,6 +262,23 @@ fn source_name(cfg: &Config) -> String {
     }
 }
 
+/// Switches to `-Z USER`, else the sudo caller, else nobody when running as root; without root
+/// there is nothing to switch to, only capabilities to give up ([`privilege::drop_to`]).
+fn give_up_privileges(user: Option<&str>) -> Result<(), RunError> {
+    let target = privilege::choose(
+        user,
+        std::env::var("SUDO_UID").ok().as_deref(),
+        std::env::var("SUDO_GID").ok().as_deref(),
+    );
+    let target = match target {
+        Ok(t) => Some(t),
+        Err(e) if nix::unistd::geteuid().is_root() => return Err(RunError::Privilege(e)),
+        Err(_) => None,
+    };
+    privilege::drop_to(target.as_ref()).map_err(RunError::Privilege)?;
+    Ok(())
+}
+
 /// Reads the capture, classifies every watched flow and writes the report to `out`.
 ///
 /// Returns `Err` when the input cannot be read at all (nothing was written); `Ok` with
@@ -260,19 +286,19 @@ fn source_name(cfg: &Config) -> String {
 pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (source, expr) = open_source(cfg)?;
     let live = source.is_live();
-    if live {
-        let target = privilege::choose(
-            cfg.user.as_deref(),
-            std::env::var("SUDO_UID").ok().as_deref(),
-            std::env::var("SUDO_GID").ok().as_deref(),
-        );
-        // Not root: there is nothing to switch to, only capabilities to give up.
-        let target = match target {
-            Ok(t) => Some(t),
-            Err(e) if nix::unistd::geteuid().is_root() => return Err(RunError::Privilege(e)),
-            Err(_) => None,
+    // Everything the run opens is open now: give up privileges, then confine what is left.
+    give_up_privileges(cfg.user.as_deref())?;
+    if cfg.sandbox {
+        let needs = sandbox::Needs {
+            live_fd: source.live_fd(),
+            open_read_only: matches!(&cfg.input, Input::Live(o) if o.promiscuous),
         };
-        privilege::drop_to(target.as_ref()).map_err(RunError::Privilege)?;
+        match sandbox::install(needs).map_err(RunError::Sandbox)? {
+            sandbox::Installed::Yes => {}
+            sandbox::Installed::Unsupported(why) => eprintln!("ndbsniff: {why}"),
+        }
+    }
+    if live {
         eprintln!(
             "ndbsniff: listening on {}, link-type {} ({}), snapshot length {} bytes",
             source.name,
@@ -328,9 +354,17 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         ..Summary::default()
     };
     let stop = &cfg.stop;
+    // Whether this function set `stop` itself (--duration, output gone): any other stop came
+    // from outside (a signal) and the run counts as interrupted.
+    let mut stopped_here = false;
+    let stop_here = |stopped_here: &mut bool| {
+        if !stop.swap(true, Ordering::SeqCst) {
+            *stopped_here = true;
+        }
+    };
     let mut merger = SweepMerger::new(threads);
 
-    let report: Result<CaptureReport, RunError> = thread::scope(|s| {
+    let report: Result<(CaptureReport, bool), RunError> = thread::scope(|s| {
         let shared = &shared;
         let mut senders = Vec::with_capacity(threads);
         for (i, (tx, rx)) in lanes.into_iter().enumerate() {
@@ -418,11 +452,11 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                 .duration
                 .is_some_and(|d| now.duration_since(started) >= d)
             {
-                stop.store(true, Ordering::Relaxed);
+                stop_here(&mut stopped_here);
             }
             if let Some(at) = next_stats.filter(|at| now >= *at) {
                 next_stats = cfg.stats_interval.map(|d| at + d);
-                let snapshot = summarize(
+                let mut snapshot = summarize(
                     &base,
                     &live_counters,
                     &decode_counters,
@@ -431,21 +465,24 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                     None,
                     false,
                 );
+                snapshot.interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
                 print_interim(&mut sink, &snapshot, cfg.format, &mut io_error);
             }
             if io_error.is_some() {
                 // Output is gone (e.g. a closed pipe): stop reading, nobody is listening.
-                stop.store(true, Ordering::Relaxed);
+                stop_here(&mut stopped_here);
             }
         }
         merger.finish(|flows| emit(&mut sink, flows, End::Idle, &mut io_error));
         let report = capture.join().unwrap_or_default();
+        // A stop that came after the capture thread had finished cut nothing short.
+        let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
         match io_error {
             Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(RunError::Output(e)),
-            _ => Ok(report),
+            _ => Ok((report, interrupted)),
         }
     });
-    let report = report?;
+    let (report, interrupted) = report?;
     let mut io_error = None;
     table.drain_each(&cfg.watch, |rec| {
         if io_error.is_none() {
@@ -455,7 +492,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     if let Some(e) = io_error.filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
         return Err(RunError::Output(e));
     }
-    let summary = summarize(
+    let mut summary = summarize(
         &base,
         &live_counters,
         &decode_counters,
@@ -464,6 +501,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         report.error.as_ref(),
         true,
     );
+    summary.interrupted = interrupted;
     sink.finish(&summary).map_err(RunError::Output)?;
     Ok(Outcome {
         summary,

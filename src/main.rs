@@ -1,11 +1,12 @@
-//! The `ndbsniff` binary: parse flags, run, map the outcome to an exit code.
+//! The `ndbsniff` binary: parse flags, install the stop-signal handler, run, map the outcome to
+//! an exit code (130 when a second signal ends the run at once).
 
 mod cli;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Parser;
@@ -81,6 +82,7 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
         max_flows: cli.max_flows,
         memcap: cli.memcap,
         max_servers: cli.max_servers,
+        sandbox: !cli.no_sandbox,
         reader: match cli.reader {
             cli::ReaderArg::Auto => ndbsniff::capture::Reader::Auto,
             cli::ReaderArg::Libpcap => ndbsniff::capture::Reader::Libpcap,
@@ -129,6 +131,60 @@ fn list_interfaces() -> ExitCode {
     }
 }
 
+/// The run's stop flag, for the signal handler (set once, before the handler is installed).
+static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+/// Stop signals received so far.
+static SIGNALS: AtomicU32 = AtomicU32::new(0);
+/// The exit status of a run ended at once by a second signal.
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// Writes a message to stderr from a signal handler (no lock, no allocation).
+fn say(msg: &[u8]) {
+    // SAFETY: write(2) on stderr with a valid buffer is async-signal-safe; a failed or short
+    // write only loses the message.
+    unsafe {
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+    }
+}
+
+/// SIGINT, SIGTERM or SIGHUP. The first asks the run to stop reading and finish its report
+/// (the summary then says it was interrupted); a second ends the process at once, whatever its
+/// threads are doing, with exit status 130. Runs on whichever thread the signal reaches, so it
+/// does only async-signal-safe work: atomics, write(2), _exit(2).
+extern "C" fn on_signal(_: libc::c_int) {
+    if SIGNALS.fetch_add(1, Ordering::SeqCst) == 0 {
+        if let Some(stop) = STOP.get() {
+            stop.store(true, Ordering::SeqCst);
+        }
+        say(b"ndbsniff: interrupted: stopping after what has been read (interrupt again to quit at once)\n");
+    } else {
+        say(b"ndbsniff: interrupted again: quitting at once, the report is incomplete\n");
+        // SAFETY: _exit ends the process without running exit handlers or flushing anything,
+        // which is what is wanted here and all that is safe in a signal handler.
+        unsafe { libc::_exit(EXIT_INTERRUPTED) }
+    }
+}
+
+fn install_signal_handlers(stop: Arc<AtomicBool>) -> io::Result<()> {
+    let _ = STOP.set(stop);
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler is an
+        // extern "C" fn taking the signal number, as sa_sigaction expects without SA_SIGINFO.
+        // SA_RESTART: calls the handler interrupts (a write to a full pipe) carry on afterwards.
+        let rc = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
@@ -142,9 +198,7 @@ fn main() -> ExitCode {
         return list_interfaces();
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = Arc::clone(&stop);
-    // SIGINT and SIGTERM end the capture cleanly: flows are reported, the summary printed.
-    if let Err(e) = ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed)) {
+    if let Err(e) = install_signal_handlers(Arc::clone(&stop)) {
         eprintln!("ndbsniff: cannot install the signal handler: {e}");
         return ExitCode::from(2);
     }

@@ -1,8 +1,11 @@
-//! Giving up privileges once the live capture (and any output file) is open.
+//! Giving up privileges once the capture (file or interface) and any output file are open.
 //!
 //! Owns: choosing the account to run as and switching to it for good: supplementary groups
-//! cleared, group then user id changed (real, effective and saved), every capability dropped, and
-//! no-new-privileges set, so nothing later in the process can regain root.
+//! cleared, the capability bounding set emptied (while still privileged, which that needs), group
+//! then user id changed (real, effective and saved), every capability dropped, and
+//! no-new-privileges set, so nothing later in the process can regain root. Without root there is
+//! no account to switch to; capabilities are still dropped (the bounding set only where the
+//! process may change it) and no-new-privileges set.
 //!
 //! Never: continues as root when the switch fails; it returns an error and the run stops.
 
@@ -86,8 +89,29 @@ fn os_err(what: &str) -> PrivilegeError {
     ))
 }
 
-/// Drops every capability from the permitted, effective and inheritable sets, and from the
-/// bounding set where allowed.
+/// Empties the capability bounding set, so no later `execve` could grant a capability back.
+/// Needs CAP_SETPCAP: returns `Ok(false)` when the process lacks it (an unprivileged run), which
+/// is harmless, since such a process has no capability to hand on.
+fn clear_bounding_set() -> Result<bool, PrivilegeError> {
+    // Capabilities are numbered from 0; the kernel answers EINVAL past its last one.
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments only changes this process's bounding set.
+        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EINVAL) if cap > 0 => Ok(true),
+                Some(libc::EPERM) => Ok(false),
+                _ => Err(PrivilegeError(format!(
+                    "clearing the capability bounding set failed at capability {cap}: {e}"
+                ))),
+            };
+        }
+    }
+    Ok(true)
+}
+
+/// Drops every capability from the permitted, effective and inheritable sets.
 fn drop_capabilities() -> Result<(), PrivilegeError> {
     #[repr(C)]
     struct CapHeader {
@@ -126,9 +150,11 @@ fn drop_capabilities() -> Result<(), PrivilegeError> {
     Ok(())
 }
 
-/// Switches to `target` for good (when running as root), drops all capabilities and sets
-/// no-new-privileges. Returns the uid now in effect.
+/// Switches to `target` for good (when running as root), empties the bounding set where
+/// permitted, drops all capabilities and sets no-new-privileges. Returns the uid now in effect.
 pub fn drop_to(target: Option<&Target>) -> Result<u32, PrivilegeError> {
+    // The bounding set can only be changed with CAP_SETPCAP, which the user switch below ends.
+    clear_bounding_set()?;
     // SAFETY: these libc calls take plain integers (or a null/length pair) and only change the
     // credentials of this process; their return codes are checked.
     unsafe {

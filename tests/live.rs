@@ -243,6 +243,20 @@ fn live_loopback_json_verdicts_drops_and_privilege_drop() {
         uid.split_whitespace().skip(1).all(|u| u == "65534"),
         "still privileged after opening: {uid}"
     );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", sniffer.pid()))
+        .expect("read the process status");
+    for (name, want) in [
+        ("CapEff", "0000000000000000"),
+        ("CapBnd", "0000000000000000"),
+        ("NoNewPrivs", "1"),
+        ("Seccomp", "2"),
+    ] {
+        let got = status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .map(str::trim);
+        assert_eq!(got, Some(want), "{name} while capturing:\n{status}");
+    }
 
     talk(port);
     thread::sleep(Duration::from_millis(500));
@@ -278,6 +292,7 @@ fn live_loopback_json_verdicts_drops_and_privilege_drop() {
         .find(|v| v["type"] == "stats")
         .expect("final stats object");
     assert_eq!(stats["final"], true);
+    assert_eq!(stats["interrupted"], true, "stopped by SIGINT: {stats}");
     for key in [
         "received_by_kernel",
         "dropped_by_kernel",

@@ -120,6 +120,11 @@ pub struct Summary {
     /// False for the periodic statistics of a running capture, true for the last one.
     #[serde(rename = "final")]
     pub is_final: bool,
+    /// Something outside the run (a SIGINT, SIGTERM or SIGHUP, through `Config::stop`) stopped
+    /// the capture before it had been read to its end (or, live, ended it): the report covers
+    /// what was read until then. False when `-c`, `--duration` or a closed output ended it.
+    /// Always present.
+    pub interrupted: bool,
     /// The file or interface read.
     pub source: String,
     /// libpcap's name for the link type, with its number, e.g. `EN10MB (1)`.

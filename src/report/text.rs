@@ -177,6 +177,12 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         line.push_str(&format!(", filter: {f}"));
     }
     writeln!(out, "{line}")?;
+    if s.interrupted {
+        writeln!(
+            out,
+            "interrupted: a signal stopped the capture; this report covers what was read until then"
+        )?;
+    }
     let mut decoded = format!(
         "decoded {} TCP/UDP packets: {} in watched flows, {} on other ports",
         s.packets_decoded, s.packets_watched, s.packets_other_ports
@@ -254,4 +260,31 @@ pub fn stats_line(s: &Summary) -> String {
             verdicts.join(", ")
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary_text(s: &Summary) -> String {
+        let mut out = Vec::new();
+        write_summary(&mut out, s).expect("writing to a Vec");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn an_interrupted_run_says_so_and_a_complete_one_does_not() {
+        let mut s = Summary {
+            source: "x.pcap".into(),
+            ..Summary::default()
+        };
+        assert!(!summary_text(&s).contains("interrupted"));
+        s.interrupted = true;
+        let text = summary_text(&s);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("interrupted: "))
+            .expect("an interrupted line");
+        assert!(line.contains("covers what was read"), "{line}");
+    }
 }
