@@ -1,6 +1,6 @@
 //! ndbsniff: a passive classifier for TCP/UDP flows, built to answer "what is talking on port 3406?".
 //!
-//! The data path runs one way: a capture thread reads frames with libpcap or from a mapped file
+//! The data path runs one way: a capture thread reads frames with libpcap or from file blocks
 //! ([`capture`]), slices each in place ([`decode`]) and routes it by flow key ([`pipeline`]) in
 //! batches over bounded channels to decoder workers; each worker owns one part of the flow table
 //! ([`flow`]), reassembles a bounded prefix of each direction and runs the NDB management protocol
@@ -139,7 +139,7 @@ pub struct Config {
     pub max_flows: usize,
     /// Cap on payload bytes buffered at once for reassembly (TCP streams and IP fragments).
     pub memcap: usize,
-    /// How offline files are read (memory map for classic pcap, or always libpcap).
+    /// How offline files are read (shared blocks for classic pcap, or always libpcap).
     pub reader: capture::Reader,
     /// Set by a signal handler (or anything else) to end the capture early, cleanly.
     pub stop: Arc<AtomicBool>,
