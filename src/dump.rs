@@ -25,7 +25,6 @@ const BUFFER: usize = 256 * 1024;
 /// The pcap file a run writes with `-w`.
 pub struct Dump {
     out: Option<BufWriter<File>>,
-    nanos: bool,
     snaplen: u32,
     /// The first write that failed; nothing more is written after it.
     failed: Option<io::Error>,
@@ -67,7 +66,6 @@ impl Dump {
         let snaplen = snaplen.max(1);
         let mut dump = Dump {
             out: Some(BufWriter::with_capacity(BUFFER, file)),
-            nanos,
             snaplen,
             failed: None,
             name: crate::escape::escape_path(path),
@@ -110,16 +108,6 @@ impl Dump {
         self.put(&head);
         self.put(frame.get(..caplen).unwrap_or_default());
         self.failed.is_none()
-    }
-
-    /// Whether timestamps are given in nanoseconds.
-    pub fn nanos(&self) -> bool {
-        self.nanos
-    }
-
-    /// Whether a write has failed.
-    pub fn has_failed(&self) -> bool {
-        self.failed.is_some()
     }
 
     /// Flushes and closes the file; the first error of any write, the flush or the close.
