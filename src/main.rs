@@ -164,6 +164,7 @@ fn output_failed(e: &io::Error) -> ExitCode {
 /// checked before the runtime starts.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
+#[cfg(target_os = "linux")]
 extern "C" fn check_stdout_before_runtime() {
     // SAFETY: F_GETFD only asks whether descriptor 1 is open; no memory is passed.
     if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
@@ -172,6 +173,7 @@ extern "C" fn check_stdout_before_runtime() {
 }
 
 /// Runs [`check_stdout_before_runtime`] as an ELF constructor, before the runtime's set-up.
+#[cfg(target_os = "linux")]
 #[used]
 #[link_section = ".init_array"]
 static CHECK_STDOUT: extern "C" fn() = check_stdout_before_runtime;
