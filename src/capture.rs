@@ -1,13 +1,15 @@
 //! Capture sources and the capture thread.
 //!
 //! Owns: opening a `.pcap`/`.pcapng` file or a live interface with libpcap, applying the BPF
-//! filter, optionally writing what passes it to a pcap file (`-w`), and handing every frame to
-//! the [`Router`], which decodes it and batches it for the decoder workers. Offline replay is
-//! lossless: the capture thread blocks when a worker's queue is full. Live capture never blocks:
-//! a batch a worker cannot take is dropped and counted.
+//! filter, optionally writing what passes it to a pcap file (`-w`, [`crate::dump`]), and handing
+//! every frame to the [`Router`], which decodes it and batches it for the decoder workers.
+//! Offline replay is lossless: the capture thread blocks when a worker's queue is full. Live
+//! capture never blocks: a batch a worker cannot take is dropped and counted. Classic pcap files
+//! are read in large blocks ([`crate::pcapfile`]) whose frames the workers read in place.
 //!
-//! Never: panics on a damaged file, copies a frame of a memory-mapped file, or allocates per
-//! packet once the batch pool is warm.
+//! Never: panics on a damaged file (or one that shrinks while read), copies a frame of a classic
+//! pcap file, allocates per packet once the batch pool is warm, or prints a file or interface
+//! name unescaped ([`Source::name`] and [`CaptureError::source`] are escaped).
 
 use std::fmt;
 use std::io::Read;
@@ -16,16 +18,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use memmap2::Mmap;
 use pcap::{Activated, Capture};
 
 use crate::decode::LinkKind;
+use crate::dump::Dump;
+use crate::escape::{escape_name, escape_path};
 use crate::pcapfile::{Next, PcapFile};
 use crate::pipeline::Router;
 
-/// Why reading a capture failed. Always names the file or interface.
+/// Why reading a capture (or writing the `-w` file) failed. Always names the file or interface.
 #[derive(Debug, Clone)]
 pub struct CaptureError {
+    /// The file or interface, escaped for printing.
     pub source: String,
     pub message: String,
 }
@@ -49,6 +53,8 @@ pub struct CaptureReport {
     pub dropped_by_ndbsniff: u64,
     /// A read error that ended the capture early, after `packets` frames.
     pub error: Option<CaptureError>,
+    /// Writing the `-w` file failed (the capture stopped there).
+    pub write_error: Option<CaptureError>,
 }
 
 /// Counters the capture thread publishes while it runs, for periodic statistics.
@@ -73,7 +79,7 @@ pub fn dlt_name(dlt: i32) -> String {
 
 fn sniff_magic(path: &Path) -> Result<[u8; 4], CaptureError> {
     let err = |message: String| CaptureError {
-        source: path.display().to_string(),
+        source: escape_path(path),
         message,
     };
     let mut f = std::fs::File::open(path).map_err(|e| err(io_message(&e)))?;
@@ -134,15 +140,15 @@ pub struct LiveOptions {
 
 enum Handle {
     File(Capture<pcap::Offline>),
-    Mapped(Mapped),
+    Classic(Classic),
     Live(Capture<pcap::Active>),
 }
 
-/// A classic pcap file read through a memory map, with libpcap only compiling and running the
-/// BPF program and writing `-w` files.
-struct Mapped {
+/// A classic pcap file read in blocks by [`PcapFile`], with libpcap only compiling and running
+/// the BPF program.
+struct Classic {
     file: PcapFile,
-    /// A handle with the file's link type, for compiling filters and opening `-w` files.
+    /// A handle with the file's link type, for compiling filters.
     dead: Capture<pcap::Dead>,
     filter: Option<Bpf>,
 }
@@ -157,7 +163,7 @@ unsafe impl Send for Bpf {}
 /// How offline files are read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Reader {
-    /// Classic pcap through a memory map (fastest), everything else through libpcap.
+    /// Classic pcap in blocks shared with the workers (fastest), everything else through libpcap.
     #[default]
     Auto,
     /// Always libpcap (`pcap_next_ex`).
@@ -174,7 +180,7 @@ fn linktype_to_dlt(linktype: u32) -> i32 {
 
 /// An opened capture (file or interface), ready for the capture thread.
 pub struct Source {
-    /// The file path or interface name, as errors name it.
+    /// The file path or interface name, escaped, as errors and the report name it.
     pub name: String,
     pub link: LinkKind,
     pub dlt: i32,
@@ -182,7 +188,9 @@ pub struct Source {
     handle: Handle,
     /// Classic pcap files allow exact byte offsets in error messages.
     classic_pcap: bool,
-    savefile: Option<pcap::Savefile>,
+    /// libpcap delivers timestamps in nanoseconds (offline files), else microseconds.
+    nanos: bool,
+    savefile: Option<Dump>,
 }
 
 fn unsupported_link(dlt: i32) -> String {
@@ -195,7 +203,7 @@ fn unsupported_link(dlt: i32) -> String {
 impl Source {
     /// Opens a capture file and checks that its link type can be decoded.
     pub fn open_file(path: &Path, reader: Reader) -> Result<Source, CaptureError> {
-        let name = path.display().to_string();
+        let name = escape_path(path);
         let err = |message: String| CaptureError {
             source: name.clone(),
             message,
@@ -217,16 +225,17 @@ impl Source {
         if classic_pcap && reader == Reader::Auto {
             // NULL and LOOP stay with libpcap: it adjusts their address-family header for the
             // file's byte order before BPF sees it.
-            let mapped = PcapFile::open(path)
+            let classic = PcapFile::open(path)
                 .ok()
                 .flatten()
                 .filter(|f| ![0, 108].contains(&f.linktype));
-            if let Some(file) = mapped {
+            if let Some(file) = classic {
                 let dlt = linktype_to_dlt(file.linktype);
                 let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
                 let dead = Capture::dead(pcap::Linktype(dlt)).map_err(|e| err(pcap_message(&e)))?;
                 let snaplen = file.snaplen as i32;
-                let handle = Handle::Mapped(Mapped {
+                let nanos = file.nanos;
+                let handle = Handle::Classic(Classic {
                     file,
                     dead,
                     filter: None,
@@ -238,11 +247,14 @@ impl Source {
                     snaplen,
                     handle,
                     classic_pcap,
+                    nanos,
                     savefile: None,
                 });
             }
         }
-        let capture = Capture::from_file(path).map_err(|e| err(pcap_message(&e)))?;
+        // Nanoseconds, so a -w file keeps them when the source has them.
+        let capture = Capture::from_file_with_precision(path, pcap::Precision::Nano)
+            .map_err(|e| err(pcap_message(&e)))?;
         let dlt = capture.get_datalink().0;
         let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
         let snaplen = 262_144;
@@ -253,13 +265,14 @@ impl Source {
             snaplen,
             handle: Handle::File(capture),
             classic_pcap,
+            nanos: true,
             savefile: None,
         })
     }
 
     /// Opens a network interface for live capture (needs root or CAP_NET_RAW + CAP_NET_ADMIN).
     pub fn open_live(opts: &LiveOptions) -> Result<Source, CaptureError> {
-        let name = opts.interface.clone();
+        let name = escape_name(&opts.interface);
         let err = |message: String| CaptureError {
             source: name.clone(),
             message,
@@ -289,6 +302,7 @@ impl Source {
             snaplen: opts.snaplen,
             handle: Handle::Live(capture),
             classic_pcap: false,
+            nanos: false,
             savefile: None,
         })
     }
@@ -311,7 +325,7 @@ impl Source {
         let r = match &mut self.handle {
             Handle::File(c) => c.filter(expr, true),
             Handle::Live(c) => c.filter(expr, true),
-            Handle::Mapped(m) => m
+            Handle::Classic(m) => m
                 .dead
                 .compile(expr, true)
                 .map(|prog| m.filter = Some(Bpf(prog))),
@@ -322,23 +336,26 @@ impl Source {
         })
     }
 
-    /// Also writes every frame read (after the filter) to a pcap file.
+    /// Also writes every frame read (after the filter) to a pcap file, with this capture's
+    /// link type and snapshot length (see [`crate::dump`] for how it is created).
     pub fn write_to(&mut self, path: &Path) -> Result<(), CaptureError> {
-        let r = match &self.handle {
-            Handle::File(c) => c.savefile(path),
-            Handle::Live(c) => c.savefile(path),
-            Handle::Mapped(m) => m.dead.savefile(path),
+        let linktype = match &self.handle {
+            Handle::Classic(c) => c.file.linktype,
+            _ => crate::dump::dlt_to_linktype(self.dlt),
         };
-        self.savefile = Some(r.map_err(|e| CaptureError {
-            source: path.display().to_string(),
-            message: format!("cannot write: {}", pcap_message(&e)),
-        })?);
+        let snaplen = u32::try_from(self.snaplen).unwrap_or(crate::pcapfile::MAX_CAPLEN);
+        let dump = Dump::create(path, linktype, snaplen, self.nanos).map_err(|e| CaptureError {
+            source: escape_path(path),
+            message: format!("cannot write: {}", io_message(&e)),
+        })?;
+        self.savefile = Some(dump);
         Ok(())
     }
 
     /// Reads until the end of the file, `limit` packets, or `stop`, handing every frame to the
     /// router. A file is replayed losslessly (blocking when the workers are behind); a live
-    /// capture never blocks and counts the packets it had to drop.
+    /// capture never blocks and counts the packets it had to drop. A failed write to the `-w`
+    /// file stops the capture (`write_error`).
     pub fn run(
         self,
         router: &mut Router<'_>,
@@ -350,6 +367,7 @@ impl Source {
             name,
             handle,
             classic_pcap,
+            nanos,
             mut savefile,
             ..
         } = self;
@@ -358,17 +376,20 @@ impl Source {
             Handle::File(mut c) => read_loop(
                 &mut c,
                 router,
-                limit,
-                stop,
-                None,
-                counters,
+                Loop {
+                    limit,
+                    stop,
+                    live_fd: None,
+                    nanos,
+                    counters,
+                },
                 &mut savefile,
                 |caplen| {
                     offset += 16 + caplen as u64;
                 },
             ),
-            Handle::Mapped(mut m) => {
-                read_mapped(&mut m, router, limit, stop, counters, &mut savefile)
+            Handle::Classic(mut m) => {
+                read_classic(&mut m, router, limit, stop, counters, &mut savefile)
             }
             Handle::Live(mut c) => {
                 use std::os::unix::io::AsRawFd;
@@ -376,20 +397,24 @@ impl Source {
                 read_loop(
                     &mut c,
                     router,
-                    limit,
-                    stop,
-                    Some(fd),
-                    counters,
+                    Loop {
+                        limit,
+                        stop,
+                        live_fd: Some(fd),
+                        nanos,
+                        counters,
+                    },
                     &mut savefile,
                     |_| {},
                 )
             }
         };
-        if let Some(sf) = savefile.as_mut() {
-            if let Err(e) = sf.flush() {
-                report.error.get_or_insert(CaptureError {
-                    source: String::new(),
-                    message: pcap_message(&e),
+        if let Some(dump) = savefile {
+            let dump_name = dump.name.clone();
+            if let Err(e) = dump.finish() {
+                report.write_error = Some(CaptureError {
+                    source: dump_name,
+                    message: format!("cannot write: {}", io_message(&e)),
                 });
             }
         }
@@ -429,7 +454,7 @@ fn live_open_message(e: &pcap::Error) -> String {
     let lower = m.to_lowercase();
     if lower.contains("permission") || lower.contains("operation not permitted") {
         format!(
-            "no permission to capture ({m}): run it as root (sudo ndbsniff -i …) or give the binary \
+            "no permission to capture ({m}): run it as root (sudo ndbsniff -i ...) or give the binary \
              the capture capabilities once (sudo setcap cap_net_raw,cap_net_admin=eip $(command -v ndbsniff))"
         )
     } else {
@@ -437,32 +462,50 @@ fn live_open_message(e: &pcap::Error) -> String {
     }
 }
 
-/// Turns a libpcap error into a short message without the library's prefixes.
+/// Turns a libpcap error into a short message without the library's prefixes. libpcap's
+/// messages may quote the file or interface name, so they are escaped like it.
 pub fn pcap_message(e: &pcap::Error) -> String {
-    match e {
+    let m = match e {
         pcap::Error::PcapError(s) => s.trim().to_string(),
         other => other.to_string(),
-    }
+    };
+    escape_name(&m)
 }
 
+/// A libpcap timestamp in microseconds; `nanos`: its sub-second field holds nanoseconds.
 #[allow(clippy::unnecessary_cast)] // time_t and suseconds_t are not i64 on every platform
-fn timeval_us(tv: &libc::timeval) -> i64 {
+fn timeval_us(tv: &libc::timeval, nanos: bool) -> i64 {
+    let frac = tv.tv_usec as i64;
     (tv.tv_sec as i64)
         .saturating_mul(1_000_000)
-        .saturating_add(tv.tv_usec as i64)
+        .saturating_add(if nanos { frac / 1000 } else { frac })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The settings of one libpcap read loop.
+struct Loop<'a> {
+    limit: Option<u64>,
+    stop: &'a AtomicBool,
+    /// Live captures: the descriptor to wait on (a file is read without waiting).
+    live_fd: Option<i32>,
+    /// Timestamps come in nanoseconds.
+    nanos: bool,
+    counters: &'a LiveCounters,
+}
+
 fn read_loop<T: Activated + ?Sized>(
     capture: &mut Capture<T>,
     router: &mut Router<'_>,
-    limit: Option<u64>,
-    stop: &AtomicBool,
-    live_fd: Option<i32>,
-    counters: &LiveCounters,
-    savefile: &mut Option<pcap::Savefile>,
+    cfg: Loop<'_>,
+    savefile: &mut Option<Dump>,
     mut on_record: impl FnMut(u32),
 ) -> CaptureReport {
+    let Loop {
+        limit,
+        stop,
+        live_fd,
+        nanos,
+        counters,
+    } = cfg;
     let lossless = live_fd.is_none();
     let mut report = CaptureReport::default();
     let limit = limit.unwrap_or(u64::MAX);
@@ -471,12 +514,17 @@ fn read_loop<T: Activated + ?Sized>(
         match capture.next_packet() {
             Ok(pkt) => {
                 on_record(pkt.header.caplen);
-                if let Some(sf) = savefile.as_mut() {
-                    sf.write(&pkt);
+                if let Some(dump) = savefile.as_mut() {
+                    #[allow(clippy::unnecessary_cast)]
+                    let (secs, frac) = (pkt.header.ts.tv_sec as u32, pkt.header.ts.tv_usec as u32);
+                    if !dump.write(secs, frac, pkt.header.len, pkt.data) {
+                        break;
+                    }
                 }
                 report.packets += 1;
                 report.bytes += pkt.header.len as u64;
-                router.frame(timeval_us(&pkt.header.ts), pkt.data, pkt.header.len, None);
+                let ts = timeval_us(&pkt.header.ts, nanos);
+                router.frame(ts, pkt.data, pkt.header.len, None);
                 if report.packets % 4096 == 0 {
                     report.dropped_by_ndbsniff = router.dropped;
                     publish(capture, &report, counters, lossless, &mut last_stats);
@@ -513,23 +561,20 @@ fn read_loop<T: Activated + ?Sized>(
     report
 }
 
-/// The offline loop over a memory-mapped classic pcap file: the router gets offsets into the
-/// map, so no frame is copied; the BPF filter (if any) runs here, as libpcap would run it.
-fn read_mapped(
-    m: &mut Mapped,
+/// The offline loop over a classic pcap file read in blocks: the router gets offsets into the
+/// current block, so no frame is copied; the BPF filter (if any) runs here, as libpcap would
+/// run it.
+fn read_classic(
+    m: &mut Classic,
     router: &mut Router<'_>,
     limit: Option<u64>,
     stop: &AtomicBool,
     counters: &LiveCounters,
-    savefile: &mut Option<pcap::Savefile>,
+    savefile: &mut Option<Dump>,
 ) -> CaptureReport {
     let mut report = CaptureReport::default();
     let limit = limit.unwrap_or(u64::MAX);
-    let map = Arc::clone(m.file.map());
-    router.use_map(Arc::clone(&map));
-    let mut released = 0usize;
-    let mut next_release = RELEASE_STEP;
-    populate(&map, 0);
+    let mut block_no = m.file.blocks_read();
     while report.packets < limit && router.alive() {
         let rec = match m.file.next_record() {
             Next::Record(r) => r,
@@ -542,16 +587,16 @@ fn read_mapped(
                 break;
             }
         };
-        if rec.offset >= next_release {
-            next_release = rec.offset + RELEASE_STEP;
-            let bound = router.release_bound(rec.offset);
-            released = release_consumed(&map, released, bound, rec.offset);
+        let block = m.file.block();
+        if m.file.blocks_read() != block_no {
+            block_no = m.file.blocks_read();
+            router.use_block(Arc::clone(block));
             publish_counts(&report, counters);
             if stop.load(Ordering::Relaxed) {
                 break;
             }
         }
-        let frame = map
+        let frame = block
             .get(rec.offset..rec.offset + rec.caplen as usize)
             .unwrap_or(&[]);
         if let Some(Bpf(prog)) = &m.filter {
@@ -559,16 +604,10 @@ fn read_mapped(
                 continue;
             }
         }
-        if let Some(sf) = savefile.as_mut() {
-            let header = pcap::PacketHeader {
-                ts: libc::timeval {
-                    tv_sec: (rec.ts_us.div_euclid(1_000_000)) as libc::time_t,
-                    tv_usec: (rec.ts_us.rem_euclid(1_000_000)) as libc::suseconds_t,
-                },
-                caplen: rec.caplen,
-                len: rec.origlen,
-            };
-            sf.write(&pcap::Packet::new(&header, frame));
+        if let Some(dump) = savefile.as_mut() {
+            if !dump.write(rec.ts_sec, rec.ts_frac, rec.origlen, frame) {
+                break;
+            }
         }
         report.packets += 1;
         report.bytes += rec.origlen as u64;
@@ -577,46 +616,6 @@ fn read_mapped(
     router.finish();
     publish_counts(&report, counters);
     report
-}
-
-/// Mapped pages are given back in steps of this many bytes once the workers are past them.
-const RELEASE_STEP: usize = 2 << 20;
-
-/// Gives the pages of the map before `upto` back to the kernel (no batch refers to them any
-/// more), so resident memory stays flat however large the file is (the data stays in the page
-/// cache), and pre-faults the next step from `position`. Returns the new released offset.
-fn release_consumed(map: &Mmap, released: usize, upto: usize, position: usize) -> usize {
-    let page = 4096;
-    let end = upto / page * page;
-    if end > released {
-        // SAFETY: the map is a private read-only file mapping, and no batch sent or being filled
-        // refers to bytes before `upto` (the router's bound). Dropping the pages only means a
-        // later read would fetch them again from the file.
-        let _ = unsafe {
-            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, end - released)
-        };
-    }
-    populate(map, position / page * page);
-    end.max(released)
-}
-
-/// Maps the next step of the file in one call (MADV_POPULATE_READ, Linux 5.14+) instead of one
-/// page fault per few pages; harmless where the kernel does not know the advice.
-fn populate(map: &Mmap, from: usize) {
-    const MADV_POPULATE_READ: libc::c_int = 22;
-    let len = RELEASE_STEP.min(map.len().saturating_sub(from)) / 4096 * 4096;
-    if len == 0 || from % 4096 != 0 {
-        return;
-    }
-    // SAFETY: [from, from + len) lies inside the mapping (len is clamped to what remains and
-    // `from` is page-aligned); the advice only pre-faults pages of a read-only file mapping.
-    unsafe {
-        libc::madvise(
-            map.as_ptr().add(from) as *mut libc::c_void,
-            len,
-            MADV_POPULATE_READ,
-        );
-    }
 }
 
 fn publish_counts(report: &CaptureReport, counters: &LiveCounters) {

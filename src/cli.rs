@@ -14,7 +14,8 @@ pub enum FormatArg {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ReaderArg {
-    /// Classic pcap files through a memory map (no copy, fastest); pcapng through libpcap.
+    /// Classic pcap files in large blocks shared with the workers (no copy, fastest); pcapng
+    /// through libpcap.
     Auto,
     /// Every file through libpcap's own reader (pcap_next_ex).
     Libpcap,
@@ -51,7 +52,8 @@ pub struct Cli {
     #[arg(short = 'B', long = "buffer-size", value_name = "KiB", value_parser = clap::value_parser!(i32).range(1..=2_097_151))]
     pub buffer_kib: Option<i32>,
 
-    /// Also write the packets of the watched flows (what passes the filter) to this pcap file.
+    /// Also write the packets of the watched flows (what passes the filter) to this pcap file,
+    /// created with mode 0600 and never through a symbolic link.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 
@@ -144,11 +146,13 @@ pub struct Cli {
 }
 
 const AFTER_HELP: &str = "\
-Exit status: 0 the capture was read to the end (or to -c, --duration, Ctrl-C); 1 the capture was
-damaged part-way (everything decoded before the damage is reported); 2 nothing could be read (bad
-flags, missing file, not a capture, unsupported link type, bad filter, no permission to capture);
-130 a second SIGINT or SIGTERM ended the run at once (the first stops reading and finishes the
-report, which then says it was interrupted).
+Exit status: 0 the capture was read to the end (or to -c, --duration, Ctrl-C, or a reader of
+stdout that went away, e.g. | head); 1 the capture was damaged part-way (everything decoded before
+the damage is reported); 2 nothing could be read (bad flags, missing file, not a capture,
+unsupported link type, bad filter, no permission to capture); 3 output could not be written
+(stdout failed or was closed, or the -w file could not be created or written); 130 a second
+SIGINT or SIGTERM ended the run at once (the first stops reading and finishes the report, which
+then says it was interrupted).
 
 Examples:
   ndbsniff -r capture.pcap

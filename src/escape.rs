@@ -130,6 +130,25 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// A file name as it is printed: its bytes escaped like packet bytes, so a name holding a
+/// terminal control sequence (ESC, OSC 52), a bidirectional override (U+202E) or invalid UTF-8
+/// cannot reach the screen raw. Plain ASCII names are unchanged (apart from a backslash, which
+/// is doubled).
+///
+/// ```
+/// use ndbsniff::escape::escape_path;
+/// assert_eq!(escape_path("a\x1b]52;c;eA==\x07\u{202e}.pcap".as_ref()), "a\\x1b]52;c;eA==\\x07\\xe2\\x80\\xae.pcap");
+/// ```
+pub fn escape_path(p: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    escape_bytes(p.as_os_str().as_bytes())
+}
+
+/// An interface name (or any other name from outside) as it is printed; see [`escape_path`].
+pub fn escape_name(name: &str) -> String {
+    escape_bytes(name.as_bytes())
+}
+
 /// True when `s` consists only of printable ASCII (what every function here produces).
 pub fn is_printable_ascii(s: &str) -> bool {
     s.bytes().all(|c| (0x20..=0x7e).contains(&c))

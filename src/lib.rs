@@ -1,6 +1,6 @@
 //! ndbsniff: a passive classifier for TCP/UDP flows, built to answer "what is talking on port 3406?".
 //!
-//! The data path runs one way: a capture thread reads frames with libpcap or from a mapped file
+//! The data path runs one way: a capture thread reads frames with libpcap or from file blocks
 //! ([`capture`]), slices each in place ([`decode`]) and routes it by flow key ([`pipeline`]) in
 //! batches over bounded channels to decoder workers; each worker owns one part of the flow table
 //! ([`flow`]), reassembles a bounded prefix of each direction and runs the NDB management protocol
@@ -12,6 +12,7 @@
 pub mod capture;
 pub mod classify;
 pub mod decode;
+pub mod dump;
 pub mod escape;
 pub mod filter;
 pub mod flow;
@@ -146,7 +147,7 @@ pub struct Config {
     /// Rows of the text server table; the most interesting servers are kept (ndb-mgm first,
     /// then by flows) and a line says how many more were seen.
     pub max_servers: usize,
-    /// How offline files are read (memory map for classic pcap, or always libpcap).
+    /// How offline files are read (shared blocks for classic pcap, or always libpcap).
     pub reader: capture::Reader,
     /// Set by a signal handler (or anything else) to end the capture early, cleanly; the summary
     /// then says the run was interrupted.
@@ -188,24 +189,50 @@ pub fn default_threads() -> usize {
         .max(1)
 }
 
-/// Why a run could not start (nothing was written) or had to stop.
+/// Why a run could not start (nothing was read) or had to stop.
 #[derive(Debug)]
 pub enum RunError {
+    /// The input could not be opened or read at all.
     Capture(CaptureError),
+    /// The `-w` file could not be created (nothing was read).
+    Write(CaptureError),
     Privilege(privilege::PrivilegeError),
     Sandbox(sandbox::SandboxError),
+    /// A thread could not be started (nothing was read).
+    Thread(std::io::Error),
+    /// Writing the report failed (not a broken pipe: a reader that went away ends the run
+    /// quietly, with the outcome of what was read).
     Output(std::io::Error),
+}
+
+impl RunError {
+    /// The exit status agreed for it: 3 when output could not be written, else 2 (nothing
+    /// could be read).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Output(_) | RunError::Write(_) => 3,
+            RunError::Capture(_)
+            | RunError::Privilege(_)
+            | RunError::Sandbox(_)
+            | RunError::Thread(_) => 2,
+        }
+    }
 }
 
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::Capture(e) => e.fmt(f),
+            RunError::Capture(e) | RunError::Write(e) => e.fmt(f),
             RunError::Privilege(e) => {
                 write!(f, "cannot drop privileges, not going on as root: {e}")
             }
             RunError::Sandbox(e) => write!(f, "{e} (--no-sandbox runs without it)"),
-            RunError::Output(e) => write!(f, "cannot write output: {e}"),
+            RunError::Thread(e) => write!(f, "cannot start a thread: {}", capture::io_message(e)),
+            RunError::Output(e) => write!(
+                f,
+                "cannot write to standard output: {}",
+                capture::io_message(e)
+            ),
         }
     }
 }
@@ -222,10 +249,53 @@ pub struct Outcome {
     pub summary: Summary,
     /// The capture was damaged or unreadable part-way; everything before was reported.
     pub error: Option<CaptureError>,
+    /// Writing the `-w` file failed; the capture stopped there, and what was read is reported.
+    pub write_error: Option<CaptureError>,
+}
+
+/// The one path to the report's output: every write of the run goes through it. The first
+/// failure is kept, and nothing more is written after it (so a closed pipe is seen once, and
+/// the run can stop reading).
+struct Checked<'a> {
+    out: &'a mut dyn Write,
+    failed: &'a std::cell::OnceCell<std::io::Error>,
+}
+
+impl Write for Checked<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.failed.get().is_some() {
+            return Err(std::io::Error::other("output failed earlier"));
+        }
+        self.out.write(buf).inspect_err(|e| self.fail(e))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.failed.get().is_some() {
+            return Err(std::io::Error::other("output failed earlier"));
+        }
+        self.out.write_all(buf).inspect_err(|e| self.fail(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed.get().is_some() {
+            return Err(std::io::Error::other("output failed earlier"));
+        }
+        self.out.flush().inspect_err(|e| self.fail(e))
+    }
+}
+
+impl Checked<'_> {
+    fn fail(&self, e: &std::io::Error) {
+        let kept = match e.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(e.kind(), e.to_string()),
+        };
+        let _ = self.failed.set(kept);
+    }
 }
 
 /// Opens the capture, applies the filter, and returns the BPF expression text in force.
-fn open_source(cfg: &Config) -> Result<(Source, Option<String>), CaptureError> {
+fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
     let mut source = match &cfg.input {
         Input::File(p) => Source::open_file(p, cfg.reader)?,
         Input::Live(opts) => Source::open_live(opts)?,
@@ -250,15 +320,16 @@ fn open_source(cfg: &Config) -> Result<(Source, Option<String>), CaptureError> {
         }
     }
     if let Some(w) = &cfg.write {
-        source.write_to(w)?;
+        source.write_to(w).map_err(RunError::Write)?;
     }
     Ok((source, expr))
 }
 
+/// The file or interface, escaped as every printed name is.
 fn source_name(cfg: &Config) -> String {
     match &cfg.input {
-        Input::File(p) => p.display().to_string(),
-        Input::Live(o) => o.interface.clone(),
+        Input::File(p) => escape::escape_path(p),
+        Input::Live(o) => escape::escape_name(&o.interface),
     }
 }
 
@@ -281,8 +352,10 @@ fn give_up_privileges(user: Option<&str>) -> Result<(), RunError> {
 
 /// Reads the capture, classifies every watched flow and writes the report to `out`.
 ///
-/// Returns `Err` when the input cannot be read at all (nothing was written); `Ok` with
-/// `Outcome::error` set when it was damaged part-way (everything decoded before is reported).
+/// Returns `Err` when the input cannot be read at all (nothing was written) or the report could
+/// not be written; `Ok` with `Outcome::error` set when it was damaged part-way (everything
+/// decoded before is reported), or `Outcome::write_error` when the `-w` file failed. A reader of
+/// the output that goes away (broken pipe) stops the run quietly: `Ok`, nothing more written.
 pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (source, expr) = open_source(cfg)?;
     let live = source.is_live();
@@ -295,17 +368,17 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         };
         match sandbox::install(needs).map_err(RunError::Sandbox)? {
             sandbox::Installed::Yes => {}
-            sandbox::Installed::Unsupported(why) => eprintln!("ndbsniff: {why}"),
+            sandbox::Installed::Unsupported(why) => note(format_args!("{why}")),
         }
     }
     if live {
-        eprintln!(
-            "ndbsniff: listening on {}, link-type {} ({}), snapshot length {} bytes",
+        note(format_args!(
+            "listening on {}, link-type {} ({}), snapshot length {} bytes",
             source.name,
             capture::dlt_name(source.dlt),
             source.dlt,
             source.snaplen
-        );
+        ));
     }
     let link_type = format!("{} ({})", capture::dlt_name(source.dlt), source.dlt);
     let link = source.link;
@@ -321,7 +394,6 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let memcap = memcap::MemCap::new(cfg.memcap);
     let live_counters = LiveCounters::default();
     let decode_counters = DecodeCounters::default();
-    let done: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
     let style = match cfg.format {
         Format::Json => Style::Json,
         Format::Text => Style::Text {
@@ -332,10 +404,14 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let shared = WorkerShared {
         table: &table,
         watch: &cfg.watch,
-        done: &done,
         announce: live && cfg.format == Format::Text,
     };
-    let mut sink = Sink::new(out, style).with_max_servers(cfg.max_servers);
+    let out_failed = std::cell::OnceCell::new();
+    let mut checked = Checked {
+        out,
+        failed: &out_failed,
+    };
+    let mut sink = Sink::new(&mut checked, style).with_max_servers(cfg.max_servers);
     sink.flush_each = live;
     let watching = match cfg.watch.port_list() {
         _ if cfg.watch.is_any() => "any port".to_string(),
@@ -377,11 +453,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             thread::Builder::new()
                 .name(format!("decode-{i}"))
                 .spawn_scoped(s, move || pipeline::worker(i, shared, rx, recycle, out))
-                .map_err(|e| {
-                    RunError::Output(std::io::Error::other(format!(
-                        "cannot start a worker thread: {e}"
-                    )))
-                })?;
+                .map_err(RunError::Thread)?;
         }
         drop(recycle_tx);
         drop(event_tx);
@@ -392,7 +464,6 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             table: &table,
             lanes: senders,
             recycled: recycle_rx,
-            done: &done,
             counters: &decode_counters,
             live,
         });
@@ -400,49 +471,40 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         let capture = thread::Builder::new()
             .name("capture".into())
             .spawn_scoped(s, move || source.run(&mut router, count, stop, counters))
-            .map_err(|e| {
-                RunError::Output(std::io::Error::other(format!(
-                    "cannot start the capture thread: {e}"
-                )))
-            })?;
+            .map_err(RunError::Thread)?;
         // The sink runs here, on the main thread, until every worker has hung up.
         let started = Instant::now();
         let mut next_stats = cfg.stats_interval.map(|d| started + d);
         let tick = Duration::from_millis(if live { 100 } else { 250 });
-        let mut io_error = None;
         let watch = &cfg.watch;
-        let emit =
-            |sink: &mut Sink<'_>, flows: Removed, end: End, io: &mut Option<std::io::Error>| {
-                let records: Vec<_> = flows
-                    .into_iter()
-                    .map(|(k, f)| f.into_record(&k, watch, end))
-                    .collect();
-                // Sweeps are reported in report order; records are large, so their indices move.
-                let mut order: Vec<usize> = (0..records.len()).collect();
-                if end == End::Idle {
-                    order.sort_by(|&a, &b| flow::table::record_order(&records[a], &records[b]));
-                }
-                for i in order {
-                    if io.is_none() {
-                        *io = sink.flow(&records[i]).err();
-                    }
-                }
-            };
+        // Write errors are kept by `checked` (the first one); each caller only stops early.
+        let emit = |sink: &mut Sink<'_>, flows: Removed, end: End| {
+            let records: Vec<_> = flows
+                .into_iter()
+                .map(|(k, f)| f.into_record(&k, watch, end))
+                .collect();
+            // Sweeps are reported in report order; records are large, so their indices move.
+            let mut order: Vec<usize> = (0..records.len()).collect();
+            if end == End::Idle {
+                order.sort_by(|&a, &b| flow::table::record_order(&records[a], &records[b]));
+            }
+            for i in order {
+                let _ = sink.flow(&records[i]);
+            }
+        };
         let mut decided_rx = Some(decided_rx);
         loop {
             let never = crossbeam_channel::never();
             crossbeam_channel::select! {
                 recv(event_rx) -> ev => match ev {
                     Ok(Event::Swept { worker, sweeps, upto }) => {
-                        merger.add(worker, sweeps, upto, |flows| {
-                            emit(&mut sink, flows, End::Idle, &mut io_error)
-                        })
+                        merger.add(worker, sweeps, upto, |flows| emit(&mut sink, flows, End::Idle))
                     }
-                    Ok(Event::Evicted(flows)) => emit(&mut sink, flows, End::Evicted, &mut io_error),
+                    Ok(Event::Evicted(flows)) => emit(&mut sink, flows, End::Evicted),
                     Err(_) => break,
                 },
                 recv(decided_rx.as_ref().unwrap_or(&never)) -> rec => match rec {
-                    Ok(rec) => io_error = io_error.or(sink.decided(&rec).err()),
+                    Ok(rec) => drop(sink.decided(&rec)),
                     Err(_) => decided_rx = None,
                 },
                 default(tick) => {}
@@ -466,31 +528,22 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                     false,
                 );
                 snapshot.interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
-                print_interim(&mut sink, &snapshot, cfg.format, &mut io_error);
+                print_interim(&mut sink, &snapshot, cfg.format);
             }
-            if io_error.is_some() {
+            if out_failed.get().is_some() {
                 // Output is gone (e.g. a closed pipe): stop reading, nobody is listening.
                 stop_here(&mut stopped_here);
             }
         }
-        merger.finish(|flows| emit(&mut sink, flows, End::Idle, &mut io_error));
+        merger.finish(|flows| emit(&mut sink, flows, End::Idle));
         let report = capture.join().unwrap_or_default();
         // A stop that came after the capture thread had finished cut nothing short.
         let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
-        match io_error {
-            Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(RunError::Output(e)),
-            _ => Ok((report, interrupted)),
-        }
+        Ok((report, interrupted))
     });
     let (report, interrupted) = report?;
-    let mut io_error = None;
-    table.drain_each(&cfg.watch, |rec| {
-        if io_error.is_none() {
-            io_error = sink.flow(&rec).err();
-        }
-    });
-    if let Some(e) = io_error.filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
-        return Err(RunError::Output(e));
+    if out_failed.get().is_none() {
+        table.drain_each(&cfg.watch, |rec| drop(sink.flow(&rec)));
     }
     let mut summary = summarize(
         &base,
@@ -502,11 +555,24 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         true,
     );
     summary.interrupted = interrupted;
-    sink.finish(&summary).map_err(RunError::Output)?;
-    Ok(Outcome {
-        summary,
-        error: report.error,
-    })
+    if out_failed.get().is_none() {
+        let _ = sink.finish(&summary);
+    }
+    drop(sink);
+    match out_failed.into_inner() {
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(RunError::Output(e)),
+        _ => Ok(Outcome {
+            summary,
+            error: report.error,
+            write_error: report.write_error,
+        }),
+    }
+}
+
+/// Prints one line on stderr, `ndbsniff: ` first. A failure to write it is ignored: stderr is
+/// where failures would be reported, and the exit status still tells.
+pub fn note(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "ndbsniff: {args}");
 }
 
 /// The clock, in microseconds since the Unix epoch (live sweeps).
@@ -516,15 +582,10 @@ pub(crate) fn wall_clock_us() -> i64 {
         .map_or(0, |d| d.as_micros().min(i64::MAX as u128) as i64)
 }
 
-fn print_interim(
-    sink: &mut Sink<'_>,
-    s: &Summary,
-    format: Format,
-    io_error: &mut Option<std::io::Error>,
-) {
+fn print_interim(sink: &mut Sink<'_>, s: &Summary, format: Format) {
     match format {
-        Format::Json => *io_error = io_error.take().or(sink.interim(s).err()),
-        Format::Text => eprintln!("ndbsniff: {}", report::text::stats_line(s)),
+        Format::Json => drop(sink.interim(s)),
+        Format::Text => note(format_args!("{}", report::text::stats_line(s))),
     }
 }
 

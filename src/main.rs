@@ -11,9 +11,13 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use ndbsniff::capture::LiveOptions;
+use ndbsniff::capture::{io_message, LiveOptions};
+use ndbsniff::escape::escape_name;
 use ndbsniff::flow::table::Timeouts;
-use ndbsniff::{Config, Format, Input, Watch};
+use ndbsniff::{note, Config, Format, Input, Watch};
+
+/// Exit status: the report (stdout or the -w file) could not be written.
+const EXIT_OUTPUT: u8 = 3;
 
 fn seconds(flag: &str, v: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(v)
@@ -95,12 +99,12 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
 fn list_interfaces() -> ExitCode {
     match pcap::Device::list() {
         Ok(devices) => {
-            let mut out = io::stdout().lock();
+            let mut lines = String::new();
             for (i, d) in devices.iter().enumerate() {
                 let desc = d
                     .desc
                     .as_deref()
-                    .map(|s| format!(" ({s})"))
+                    .map(|s| format!(" ({})", escape_name(s)))
                     .unwrap_or_default();
                 let mut flags = Vec::new();
                 if d.flags.is_up() {
@@ -120,12 +124,25 @@ fn list_interfaces() -> ExitCode {
                 } else {
                     format!(" [{}]", flags.join(", "))
                 };
-                let _ = writeln!(out, "{}.{}{}{}", i + 1, d.name, desc, flags);
+                lines.push_str(&format!(
+                    "{}.{}{}{}\n",
+                    i + 1,
+                    escape_name(&d.name),
+                    desc,
+                    flags
+                ));
             }
-            ExitCode::SUCCESS
+            let mut out = io::stdout().lock();
+            match out.write_all(lines.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => output_failed(&e),
+            }
         }
         Err(e) => {
-            eprintln!("ndbsniff: cannot list interfaces: {e}");
+            note(format_args!(
+                "cannot list interfaces: {}",
+                escape_name(&e.to_string())
+            ));
             ExitCode::from(2)
         }
     }
@@ -185,7 +202,46 @@ fn install_signal_handlers(stop: Arc<AtomicBool>) -> io::Result<()> {
     Ok(())
 }
 
+/// A failed write to stdout: quiet for a reader that went away (`| head`), else one line and
+/// exit status 3.
+fn output_failed(e: &io::Error) -> ExitCode {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    note(format_args!(
+        "cannot write to standard output: {}",
+        io_message(e)
+    ));
+    ExitCode::from(EXIT_OUTPUT)
+}
+
+/// Whether stdout was closed when the process started (`>&-`). Rust's runtime points closed
+/// standard descriptors at /dev/null before `main` (so no file opened later becomes descriptor
+/// 1), which would make a closed stdout look like a sink that accepts everything; this is
+/// checked before the runtime starts.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(target_os = "linux")]
+extern "C" fn check_stdout_before_runtime() {
+    // SAFETY: F_GETFD only asks whether descriptor 1 is open; no memory is passed.
+    if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs [`check_stdout_before_runtime`] as an ELF constructor, before the runtime's set-up.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static CHECK_STDOUT: extern "C" fn() = check_stdout_before_runtime;
+
 fn main() -> ExitCode {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        note(format_args!(
+            "cannot write to standard output: it is closed"
+        ));
+        return ExitCode::from(EXIT_OUTPUT);
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -199,33 +255,44 @@ fn main() -> ExitCode {
     }
     let stop = Arc::new(AtomicBool::new(false));
     if let Err(e) = install_signal_handlers(Arc::clone(&stop)) {
-        eprintln!("ndbsniff: cannot install the signal handler: {e}");
+        note(format_args!("cannot install the signal handler: {e}"));
         return ExitCode::from(2);
     }
     let cfg = match config(cli, stop) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ndbsniff: {e}");
+            note(format_args!("{e}"));
             return ExitCode::from(2);
         }
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    match ndbsniff::run(&cfg, &mut out) {
-        Ok(outcome) => match outcome.error {
-            None => ExitCode::SUCCESS,
-            Some(e) => {
-                eprintln!("ndbsniff: {e}");
-                ExitCode::from(if outcome.summary.packets_read == 0 {
-                    2
-                } else {
-                    1
-                })
+    let result = ndbsniff::run(&cfg, &mut out);
+    // The run flushed what it wrote; a reader gone meanwhile leaves bytes nobody will take.
+    drop(out.into_parts());
+    match result {
+        Ok(outcome) => {
+            // Damage first (what was read is reported), then the -w file, which decides.
+            let mut code = match &outcome.error {
+                None => 0,
+                Some(e) => {
+                    note(format_args!("{e}"));
+                    if outcome.summary.packets_read == 0 {
+                        2
+                    } else {
+                        1
+                    }
+                }
+            };
+            if let Some(e) = &outcome.write_error {
+                note(format_args!("{e}"));
+                code = EXIT_OUTPUT;
             }
-        },
+            ExitCode::from(code)
+        }
         Err(e) => {
-            eprintln!("ndbsniff: {e}");
-            ExitCode::from(2)
+            note(format_args!("{e}"));
+            ExitCode::from(e.exit_code())
         }
     }
 }

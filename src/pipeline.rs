@@ -17,19 +17,18 @@
 //! counted), formats the records of removed flows on a worker (the main thread does), or waits for
 //! the pipeline to drain.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
-use memmap2::Mmap;
-
 use crate::decode::{self, LinkKind, SkipReason};
 pub use crate::flow::table::Pkt;
 use crate::flow::table::{FlowEvent, FlowTable, Removed};
+use crate::pcapfile::Block;
 use crate::report::FlowRecord;
 use crate::Watch;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 /// Packets per batch sent to one worker.
 pub const WORK_PACKETS: usize = 2048;
@@ -44,9 +43,6 @@ pub const SWEEP_EVERY_US: i64 = 1_000_000;
 const SWEEPS_PER_BATCH: usize = 64;
 /// A live batch is sent when it is this old even if not full, so verdicts are not held back.
 const LIVE_FLUSH: Duration = Duration::from_millis(50);
-/// A batch being filled is sent once the mapped file has been read this far past its first
-/// packet, so the pages before it can be given back.
-const STALE_BYTES: usize = 8 << 20;
 /// How often live batches are checked for age, sweeps for being due, and counters published.
 const TICK: Duration = Duration::from_millis(10);
 /// Decode counters are made visible to the statistics printer every this many frames.
@@ -67,15 +63,15 @@ pub struct Work {
     pub pkts: Vec<Pkt>,
     /// Copied payloads (libpcap sources).
     pub data: Vec<u8>,
-    /// The mapped capture file the payloads point into (memory-mapped sources: nothing copied).
-    pub map: Option<Arc<Mmap>>,
+    /// The block of the capture file the payloads point into (classic pcap files: nothing copied).
+    pub block: Option<Arc<Block>>,
     /// Where the worker sweeps its part: after the first `n` packets of the batch, for each
     /// `(n, at)`, in order. Offline, marks ride along with the packets (a capture whose every
     /// packet advances time by a second costs a mark per packet, not a batch per packet).
     pub sweeps: Vec<(usize, SweepAt)>,
     /// This batch's number among those sent to its worker.
     pub no: u64,
-    /// The lowest mapped offset a packet refers to (`usize::MAX` when none).
+    /// The lowest block offset a packet refers to (`usize::MAX` when none refers to the block).
     pub first_at: usize,
 }
 
@@ -85,7 +81,7 @@ impl Default for Work {
         Work {
             pkts: Vec::new(),
             data: Vec::new(),
-            map: None,
+            block: None,
             sweeps: Vec::new(),
             no: 0,
             first_at: usize::MAX,
@@ -104,7 +100,7 @@ impl Work {
     fn clear(&mut self) {
         self.pkts.clear();
         self.data.clear();
-        self.map = None;
+        self.block = None;
         self.sweeps.clear();
         self.first_at = usize::MAX;
     }
@@ -112,7 +108,7 @@ impl Work {
     /// The payload bytes of one packet of this batch.
     #[inline]
     pub fn payload(&self, p: &Pkt) -> &[u8] {
-        let base: &[u8] = match &self.map {
+        let base: &[u8] = match &self.block {
             Some(m) => m,
             None => &self.data,
         };
@@ -183,8 +179,6 @@ struct Lane {
     /// When the batch being filled got its first packet (live flushing).
     started: Instant,
     sent: u64,
-    /// Batches sent that refer to the map and may not be finished: (number, first offset).
-    outstanding: VecDeque<(u64, usize)>,
     /// A sweep mark that could not be delivered yet (live, worker behind).
     pending: Option<SweepAt>,
 }
@@ -196,8 +190,6 @@ pub struct RouterSetup<'a> {
     pub table: &'a FlowTable,
     pub lanes: Vec<Sender<Work>>,
     pub recycled: Receiver<Work>,
-    /// Per worker: the number of the last batch it finished.
-    pub done: &'a [AtomicU64],
     pub counters: &'a DecodeCounters,
     pub live: bool,
 }
@@ -209,11 +201,10 @@ pub struct Router<'a> {
     table: &'a FlowTable,
     lanes: Vec<Lane>,
     recycled: Receiver<Work>,
-    done: &'a [AtomicU64],
     counters: &'a DecodeCounters,
     local: LocalCounts,
     live: bool,
-    map: Option<Arc<Mmap>>,
+    block: Option<Arc<Block>>,
     next_sweep_us: i64,
     next_live_sweep: Instant,
     next_tick: Instant,
@@ -233,7 +224,6 @@ impl<'a> Router<'a> {
                 work: Work::new(),
                 started: Instant::now(),
                 sent: 0,
-                outstanding: VecDeque::new(),
                 pending: None,
             })
             .collect();
@@ -243,11 +233,10 @@ impl<'a> Router<'a> {
             table: setup.table,
             lanes,
             recycled: setup.recycled,
-            done: setup.done,
             counters: setup.counters,
             local: LocalCounts::default(),
             live: setup.live,
-            map: None,
+            block: None,
             next_sweep_us: i64::MIN,
             next_live_sweep: Instant::now() + Duration::from_micros(SWEEP_EVERY_US as u64),
             next_tick: Instant::now(),
@@ -257,9 +246,16 @@ impl<'a> Router<'a> {
         }
     }
 
-    /// Frames will be given as offsets into this mapped file; payloads are not copied.
-    pub fn use_map(&mut self, map: Arc<Mmap>) {
-        self.map = Some(map);
+    /// Frames will be given as offsets into this block of the capture file; payloads are not
+    /// copied. Batches that point into the previous block are sent first (a batch refers to one
+    /// block), so a block is given back as soon as the workers are done with it.
+    pub fn use_block(&mut self, block: Arc<Block>) {
+        for i in 0..self.lanes.len() {
+            if self.lanes[i].work.first_at != usize::MAX {
+                self.send(i);
+            }
+        }
+        self.block = Some(block);
     }
 
     /// False once the workers have gone (nothing more can be processed).
@@ -267,7 +263,8 @@ impl<'a> Router<'a> {
         !self.gone
     }
 
-    /// Takes one frame captured at `ts_us`. `at` is its offset in the mapped file, if mapped.
+    /// Takes one frame captured at `ts_us`. `at` is its offset in the block given to
+    /// [`Router::use_block`], if it is in one (else its payload is copied).
     #[inline]
     pub fn frame(&mut self, ts_us: i64, frame: &[u8], origlen: u32, at: Option<usize>) {
         self.local.frames += 1;
@@ -384,9 +381,9 @@ impl<'a> Router<'a> {
         }
         work.no = lane.sent + 1;
         if work.first_at != usize::MAX {
-            work.map.clone_from(&self.map);
+            work.block.clone_from(&self.block);
         }
-        let (no, first_at) = (work.no, work.first_at);
+        let no = work.no;
         let result = if self.live {
             lane.tx.try_send(work)
         } else {
@@ -397,9 +394,6 @@ impl<'a> Router<'a> {
         match result {
             Ok(()) => {
                 lane.sent = no;
-                if first_at != usize::MAX {
-                    lane.outstanding.push_back((no, first_at));
-                }
                 lane.work = self.recycled.try_recv().unwrap_or_else(|_| Work::new());
             }
             Err(TrySendError::Full(mut w)) => {
@@ -423,37 +417,12 @@ impl<'a> Router<'a> {
         }
         self.local.publish(self.counters);
     }
-
-    /// The lowest mapped offset that a batch sent or being filled may still read; everything
-    /// before it can be given back to the kernel. `position` is where reading has got to.
-    pub fn release_bound(&mut self, position: usize) -> usize {
-        for i in 0..self.lanes.len() {
-            // A batch that fills slowly (few packets pass the filter) would pin everything read
-            // since its first packet: send it as it is.
-            if position.saturating_sub(self.lanes[i].work.first_at) > STALE_BYTES {
-                self.send(i);
-            }
-        }
-        let mut bound = position;
-        for (lane, done) in self.lanes.iter_mut().zip(self.done) {
-            let done = done.load(Ordering::Acquire);
-            while lane.outstanding.front().is_some_and(|&(no, _)| no <= done) {
-                lane.outstanding.pop_front();
-            }
-            if let Some(&(_, at)) = lane.outstanding.front() {
-                bound = bound.min(at);
-            }
-            bound = bound.min(lane.work.first_at);
-        }
-        bound
-    }
 }
 
 /// Everything a worker shares with the others.
 pub struct WorkerShared<'a> {
     pub table: &'a FlowTable,
     pub watch: &'a Watch,
-    pub done: &'a [AtomicU64],
     /// Build a record when the probe decides (live text announcements).
     pub announce: bool,
 }
@@ -568,7 +537,6 @@ pub fn worker(
             }
         }
         report.send(&out.events);
-        shared.done[part].store(work.no, Ordering::Release);
         work.clear();
         work.sweeps = marks;
         work.sweeps.clear();
@@ -653,7 +621,6 @@ mod tests {
     struct Rig {
         table: FlowTable,
         watch: Watch,
-        done: Vec<AtomicU64>,
         counters: DecodeCounters,
     }
 
@@ -662,7 +629,6 @@ mod tests {
             Rig {
                 table: FlowTable::new(4096, 1, 1000),
                 watch: Watch::any(),
-                done: vec![AtomicU64::new(0)],
                 counters: DecodeCounters::default(),
             }
         }
@@ -675,7 +641,6 @@ mod tests {
                 table: &self.table,
                 lanes: vec![lane],
                 recycled,
-                done: &self.done,
                 counters: &self.counters,
                 live,
             })
@@ -683,42 +648,39 @@ mod tests {
     }
 
     #[test]
-    fn a_slowly_filling_batch_is_sent_and_then_stops_pinning_the_file() {
+    fn a_batch_refers_to_one_block_and_is_sent_when_the_next_block_comes() {
         let frames = payload_frames();
         let rig = Rig::new();
         let (tx, rx) = crossbeam_channel::bounded(WORK_QUEUE);
         let mut router = rig.router(tx, false);
-        // The first frame starts the sweep schedule: the mark rides with its batch, which is
-        // sent early once it pins too much of the file.
-        router.frame(0, &frames[0], frames[0].len() as u32, Some(10));
+        let first_block = Arc::new(Block::detached(frames[1].clone()));
+        router.use_block(Arc::clone(&first_block));
+        // The first frame starts the sweep schedule: the mark rides with the batch being
+        // filled, which points into the block (its payload is not copied).
+        router.frame(1, &first_block, first_block.len() as u32, Some(0));
         assert!(rx.is_empty(), "a sweep mark alone sends nothing offline");
-        router.release_bound(10 + STALE_BYTES + 1);
-        let first = rx.try_recv().expect("the stale first batch");
-        let marks: Vec<(usize, u64)> = first.sweeps.iter().map(|(n, a)| (*n, a.seq)).collect();
-        assert_eq!((first.pkts.len(), marks), (1, vec![(1, 0)]));
-        rig.done[0].store(first.no, Ordering::Release);
-        // One packet with payload at offset 1000 of a mapped file, then nothing that passes.
-        router.frame(1, &frames[1], frames[1].len() as u32, Some(1000));
         assert_eq!(
-            router.release_bound(1 << 20),
-            1000,
-            "the batch being filled pins it"
+            Arc::strong_count(&first_block),
+            2,
+            "only the router holds it"
         );
+        // The next block: the batch pointing into the first one is sent with it.
+        router.use_block(Arc::new(Block::detached(frames[2].clone())));
+        let work = rx.try_recv().expect("the batch of the first block");
+        let marks: Vec<(usize, u64)> = work.sweeps.iter().map(|(n, a)| (*n, a.seq)).collect();
+        assert_eq!((work.pkts.len(), marks), (1, vec![(1, 0)]));
+        assert!(work
+            .block
+            .as_ref()
+            .is_some_and(|b| Arc::ptr_eq(b, &first_block)));
+        let p = &work.pkts[0];
+        let frame_view = decode::decode(LinkKind::Ethernet, &frames[1]).expect("decodes");
+        assert_eq!(work.payload(p), frame_view.payload);
+        drop(work);
+        assert_eq!(Arc::strong_count(&first_block), 1, "given back");
+        // Nothing else was pending: switching again sends nothing.
+        router.use_block(Arc::new(Block::detached(frames[3].clone())));
         assert!(rx.is_empty());
-        let far = 1000 + STALE_BYTES + 1;
-        assert_eq!(
-            router.release_bound(far),
-            1000,
-            "sent, but not processed yet"
-        );
-        let work = rx.try_recv().expect("the stale batch was sent");
-        assert_eq!((work.pkts.len(), work.no, work.first_at), (1, 2, 1000));
-        rig.done[0].store(work.no, Ordering::Release);
-        assert_eq!(
-            router.release_bound(far),
-            far,
-            "processed: nothing pins the file"
-        );
     }
 
     #[test]
