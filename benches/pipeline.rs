@@ -223,16 +223,20 @@ fn bench_table(c: &mut Criterion) {
         ("small", frames(Profile::Small, 40_000)),
         ("mixed", frames(Profile::Mixed, 20_000)),
     ];
-    let watch = Watch::any();
+    table_group(c, "table", &sets, &Watch::any());
+}
+
+/// One group timing [`observe_all`] over each set of frames, a fresh table per iteration.
+fn table_group(c: &mut Criterion, group: &str, sets: &[(&str, Frames)], watch: &Watch) {
     let fresh = || FlowTable::new(DEFAULT_PREFIX_BYTES, 1, DEFAULT_MAX_FLOWS);
-    let mut g = c.benchmark_group("table");
-    for (name, set) in &sets {
+    let mut g = c.benchmark_group(group);
+    for (name, set) in sets {
         g.throughput(Throughput::Elements(set.frames.len() as u64));
         g.bench_function(*name, |b| {
             b.iter_batched(
                 fresh,
                 |table| {
-                    let events = observe_all(&table, set, &watch);
+                    let events = observe_all(&table, set, watch);
                     (table, events)
                 },
                 BatchSize::PerIteration,
@@ -265,23 +269,7 @@ fn bench_hash_flood(c: &mut Criterion) {
         ("colliding", flood_frames(30_000, true)),
         ("random", flood_frames(30_000, false)),
     ];
-    let watch = Watch::ports(&[3406]);
-    let fresh = || FlowTable::new(DEFAULT_PREFIX_BYTES, 1, DEFAULT_MAX_FLOWS);
-    let mut g = c.benchmark_group("hash_flood");
-    for (name, set) in &sets {
-        g.throughput(Throughput::Elements(set.frames.len() as u64));
-        g.bench_function(*name, |b| {
-            b.iter_batched(
-                fresh,
-                |table| {
-                    let events = observe_all(&table, set, &watch);
-                    (table, events)
-                },
-                BatchSize::PerIteration,
-            )
-        });
-    }
-    g.finish();
+    table_group(c, "hash_flood", &sets, &Watch::ports(&[3406]));
 }
 
 /// A generated capture in a private temporary directory, removed on drop.

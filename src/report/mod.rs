@@ -114,6 +114,37 @@ pub struct FlowRecord {
     pub roles_from: RolesFrom,
 }
 
+#[cfg(test)]
+impl FlowRecord {
+    /// A one-packet TCP flow from `client` to `server`, open, seen at `t` (unit tests).
+    pub(crate) fn for_tests(
+        server: SocketAddr,
+        client: SocketAddr,
+        verdict: Verdict,
+        t: i64,
+    ) -> FlowRecord {
+        FlowRecord {
+            transport: Transport::Tcp,
+            client,
+            server,
+            verdict,
+            confidence: Confidence::Low,
+            evidence: String::new(),
+            hint: None,
+            upgrade: None,
+            packets_to_server: 1,
+            packets_to_client: 0,
+            bytes_to_server: 60,
+            bytes_to_client: 0,
+            first_seen: t,
+            last_seen: t,
+            state: FlowState::Open,
+            vlan: None,
+            roles_from: RolesFrom::Handshake,
+        }
+    }
+}
+
 /// Counters for the whole run (or, with `final` false, for the run so far).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {

@@ -340,29 +340,9 @@ fn update(agg: &mut Agg, rec: &FlowRecord, clients_total: &mut usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Confidence;
-    use crate::report::{FlowState, RolesFrom};
 
     fn rec(server: SocketAddr, client: SocketAddr, verdict: Verdict, t: i64) -> FlowRecord {
-        FlowRecord {
-            transport: Transport::Tcp,
-            client,
-            server,
-            verdict,
-            confidence: Confidence::Low,
-            evidence: String::new(),
-            hint: None,
-            upgrade: None,
-            packets_to_server: 1,
-            packets_to_client: 0,
-            bytes_to_server: 60,
-            bytes_to_client: 0,
-            first_seen: t,
-            last_seen: t,
-            state: FlowState::Open,
-            vlan: None,
-            roles_from: RolesFrom::Handshake,
-        }
+        FlowRecord::for_tests(server, client, verdict, t)
     }
 
     fn server(i: u32) -> SocketAddr {

@@ -239,25 +239,12 @@ mod tests {
     use crate::report::{FlowState, RolesFrom};
 
     fn rec(server: u8) -> FlowRecord {
-        FlowRecord {
-            transport: Transport::Tcp,
-            client: "198.51.100.7:40000".parse().unwrap(),
-            server: std::net::SocketAddr::from(([192, 0, 2, server], 3406)),
-            verdict: Verdict::Unknown,
-            confidence: Confidence::Low,
-            evidence: String::new(),
-            hint: None,
-            upgrade: None,
-            packets_to_server: 1,
-            packets_to_client: 0,
-            bytes_to_server: 60,
-            bytes_to_client: 0,
-            first_seen: 0,
-            last_seen: 0,
-            state: FlowState::Open,
-            vlan: None,
-            roles_from: RolesFrom::Handshake,
-        }
+        FlowRecord::for_tests(
+            std::net::SocketAddr::from(([192, 0, 2, server], 3406)),
+            "198.51.100.7:40000".parse().unwrap(),
+            Verdict::Unknown,
+            0,
+        )
     }
 
     #[test]
