@@ -234,9 +234,6 @@ impl<'a> Sink<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Confidence;
-    use crate::decode::Transport;
-    use crate::report::{FlowState, RolesFrom};
 
     fn rec(server: u8) -> FlowRecord {
         FlowRecord::for_tests(
