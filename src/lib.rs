@@ -222,18 +222,16 @@ fn open_source(cfg: &Config) -> Result<(Source, Option<String>), CaptureError> {
         source.set_filter(user)?;
     }
     let ports = (!cfg.watch.is_any()).then(|| cfg.watch.port_list());
-    let vlan_levels = if source.link == decode::LinkKind::Ethernet {
-        3
-    } else {
-        0
-    };
-    let mut expr = filter::build(ports, cfg.filter.as_deref(), vlan_levels);
+    let tags = filter::Tags::for_link(source.link);
+    let mut expr = filter::build(ports, cfg.filter.as_deref(), tags);
     if let Some(e) = &expr {
         if source.set_filter(e).is_err() {
-            // Some link types reject `vlan`; the workers check ports anyway.
-            let plain = filter::build(ports, cfg.filter.as_deref(), 0).unwrap_or_default();
-            source.set_filter(&plain)?;
-            expr = Some(plain);
+            // A libpcap that rejects `vlan` here: the capture thread checks ports anyway.
+            let plain = filter::build(ports, cfg.filter.as_deref(), filter::Tags::None);
+            if let Some(plain) = &plain {
+                source.set_filter(plain)?;
+            }
+            expr = plain;
         }
     }
     if let Some(w) = &cfg.write {
