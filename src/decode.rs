@@ -1086,17 +1086,26 @@ mod tests {
         let prio = cat(&[&ETH_MACS, &[0x81, 0x00, 0xa0, 0x00], &ET_IPV4, &ipv4_tcp()]);
         assert_eq!(decode(LinkKind::Ethernet, &prio).unwrap().vlan, Some(0));
 
-        // A fourth tag is beyond what is decoded.
-        let four = cat(&[
-            &ETH_MACS,
-            &[
-                0x81, 0x00, 0x00, 0x01, 0x81, 0x00, 0x00, 0x02, 0x81, 0x00, 0x00, 0x03, 0x81, 0x00,
-                0x00, 0x04,
-            ],
-            &ET_IPV4,
-            &ipv4_tcp(),
-        ]);
-        assert_eq!(skip(LinkKind::Ethernet, &four), SkipReason::NotIp);
+        // Up to MAX_VLAN_TAGS tags are followed; one more is counted as too deep.
+        let tags = |n: usize| -> Vec<u8> {
+            (0..n)
+                .flat_map(|i| [0x81, 0x00, 0x00, i as u8 + 1])
+                .collect()
+        };
+        for n in 4..=MAX_VLAN_TAGS {
+            let f = cat(&[&ETH_MACS, &tags(n), &ET_IPV4, &ipv4_tcp()]);
+            let v = decode(LinkKind::Ethernet, &f).unwrap();
+            assert_v4_tcp(&v);
+            assert_eq!(v.vlan, Some(1));
+        }
+        let deep = cat(&[&ETH_MACS, &tags(MAX_VLAN_TAGS + 1), &ET_IPV4, &ipv4_tcp()]);
+        assert_eq!(skip(LinkKind::Ethernet, &deep), SkipReason::VlanTooDeep);
+        // A stack cut inside a tag is truncated, as before.
+        let cut = cat(&[&ETH_MACS, &tags(6)]);
+        assert_eq!(
+            skip(LinkKind::Ethernet, &cut[..cut.len() - 2]),
+            SkipReason::Truncated
+        );
 
         // A tag the frame ends inside.
         let cut = cat(&[&ETH_MACS, &[0x81, 0x00, 0x00]]);
@@ -1504,6 +1513,79 @@ mod tests {
         let atomic = [17, 0, 0x00, 0x00, 0, 0, 0, 7];
         let f = cat(&[&ip, &atomic, &UDP_HDR, UDP_PAYLOAD]);
         assert_v6_udp(&decode(LinkKind::Ipv6, &f).unwrap());
+    }
+
+    fn fragment(kind: LinkKind, frame: &[u8]) -> Fragment<'_> {
+        match decode_frame(kind, frame) {
+            Ok(Decoded::Fragment(f)) => f,
+            other => panic!("not a fragment: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decode_frame_hands_ipv4_fragments_back() {
+        // First fragment of a TCP datagram: MF, offset 0, 25 bytes of data, id 0x1234.
+        let mut p = ipv4_tcp();
+        p[6] = 0x20;
+        let f = fragment(LinkKind::Raw, &p);
+        assert_eq!((f.id, f.protocol, f.offset, f.more), (0x1234, 6, 0, true));
+        assert_eq!(f.bytes, &p[20..]);
+        assert_eq!(f.wire_len, 25);
+        // Later fragment, offset 185 * 8, behind a VLAN tag, with Ethernet padding after it.
+        let mut p = ipv4_udp();
+        p[6] = 0x00;
+        p[7] = 185;
+        let e = cat(&[&ETH_MACS, &[0x81, 0x00, 0x00, 0x2a], &ET_IPV4, &p, &[0; 6]]);
+        let f = fragment(LinkKind::Ethernet, &e);
+        assert_eq!((f.offset, f.more, f.vlan), (1480, false, Some(42)));
+        assert_eq!(f.bytes.len(), 12, "padding excluded");
+        // Cut by the capture: fewer bytes present than announced.
+        let f = fragment(LinkKind::Raw, &p[..25]);
+        assert_eq!((f.bytes.len(), f.wire_len), (5, 12));
+    }
+
+    #[test]
+    fn decode_frame_hands_ipv6_fragments_back_behind_other_headers() {
+        // Hop-by-hop (8 bytes), then a fragment header (offset 2 * 8, M set, id 7), then data.
+        let mut ip = IPV6_UDP_HDR;
+        ip[6] = 0;
+        ip[5] = 8 + 8 + 16;
+        let hbh = [44, 0, 1, 4, 0, 0, 0, 0];
+        let frag = [17, 0, 0x00, 0x11, 0, 0, 0, 7];
+        let data = [0xabu8; 16];
+        let f = cat(&[&ip, &hbh, &frag, &data]);
+        let got = fragment(LinkKind::Ipv6, &f);
+        assert_eq!(
+            (got.id, got.protocol, got.offset, got.more),
+            (7, 17, 16, true)
+        );
+        assert_eq!(got.bytes, &data);
+        assert_eq!(got.wire_len, 16);
+    }
+
+    #[test]
+    fn decode_datagram_decodes_a_reassembled_payload() {
+        let tcp = cat(&[&TCP_HDR, TCP_PAYLOAD]);
+        let v = decode_datagram(None, v4([192, 168, 1, 10]), v4([192, 168, 1, 20]), 6, &tcp);
+        assert_v4_tcp(&v.unwrap());
+        // Destination options in front of UDP (IPv6), an authentication header (IPv4).
+        let dst = cat(&[&[17, 0, 1, 4, 0, 0, 0, 0], &UDP_HDR, UDP_PAYLOAD]);
+        let v = decode_datagram(Some(5), v6_doc(1), v6_doc(2), 60, &dst).unwrap();
+        assert_v6_udp(&v);
+        assert_eq!(v.vlan, Some(5));
+        let ah = [
+            17, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let ah = cat(&[&ah, &UDP_HDR, UDP_PAYLOAD]);
+        let v = decode_datagram(None, v4([10, 0, 0, 1]), v4([10, 0, 0, 2]), 51, &ah).unwrap();
+        assert_v4_udp(&v);
+        // A whole datagram too short for its header is malformed, not truncated.
+        let short = decode_datagram(None, v6_doc(1), v6_doc(2), 6, &TCP_HDR[..10]);
+        assert_eq!(short.unwrap_err(), SkipReason::MalformedTcp);
+        // A fragment header inside a reassembled payload is malformed.
+        let nested = cat(&[&[17, 0, 0x00, 0x01, 0, 0, 0, 9], &UDP_HDR]);
+        let nested = decode_datagram(None, v6_doc(1), v6_doc(2), 44, &nested);
+        assert_eq!(nested.unwrap_err(), SkipReason::MalformedIp);
     }
 
     #[test]

@@ -137,10 +137,15 @@ mod tests {
         let e = build(Some(&[3406, 1186]), None, Tags::Vlan(MAX_VLAN_TAGS)).unwrap_or_default();
         assert_eq!(e.matches("vlan and").count(), MAX_VLAN_TAGS);
         assert_eq!(
-            e.matches("(tcp or udp) and (port 3406 or port 1186)").count(),
+            e.matches("(tcp or udp) and (port 3406 or port 1186)")
+                .count(),
             MAX_VLAN_TAGS + 1
         );
-        assert_eq!(e.matches(" or vlan)").count(), 1, "innermost level passes deeper tags");
+        assert_eq!(
+            e.matches(" or vlan)").count(),
+            1,
+            "innermost level passes deeper tags"
+        );
     }
 
     #[test]
@@ -153,7 +158,10 @@ mod tests {
         assert_eq!(e, "(tcp) or (vlan and ((tcp) or vlan))");
         assert_eq!(build(None, Some("  "), Tags::Vlan(3)), None);
         assert_eq!(build(None, None, Tags::Vlan(3)), None);
-        assert_eq!(build(None, Some("tcp"), Tags::None).as_deref(), Some("(tcp)"));
+        assert_eq!(
+            build(None, Some("tcp"), Tags::None).as_deref(),
+            Some("(tcp)")
+        );
     }
 
     #[test]
@@ -161,7 +169,10 @@ mod tests {
         let e = build(Some(&[3406]), Some("vlan 100"), Tags::Vlan(2)).unwrap_or_default();
         assert!(e.starts_with("(vlan 100) and ("));
         assert_eq!(e.matches("vlan 100").count(), 1);
-        assert_eq!(build(None, Some("MPLS"), Tags::Vlan(2)).as_deref(), Some("MPLS"));
+        assert_eq!(
+            build(None, Some("MPLS"), Tags::Vlan(2)).as_deref(),
+            Some("MPLS")
+        );
         // A host name that merely contains the word is not taken for it.
         assert!(!link_aware("host vlanhost"));
     }

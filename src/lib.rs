@@ -414,8 +414,15 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             }
             if let Some(at) = next_stats.filter(|at| now >= *at) {
                 next_stats = cfg.stats_interval.map(|d| at + d);
-                let snapshot =
-                    summarize(&base, &live_counters, &decode_counters, &memcap, &sink, None, false);
+                let snapshot = summarize(
+                    &base,
+                    &live_counters,
+                    &decode_counters,
+                    &memcap,
+                    &sink,
+                    None,
+                    false,
+                );
                 print_interim(&mut sink, &snapshot, cfg.format, &mut io_error);
             }
             if io_error.is_some() {
