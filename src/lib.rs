@@ -15,6 +15,7 @@ pub mod decode;
 pub mod escape;
 pub mod filter;
 pub mod flow;
+pub mod frag;
 pub mod memcap;
 pub mod pcapfile;
 pub mod pipeline;
@@ -138,6 +139,8 @@ pub struct Config {
     pub max_flows: usize,
     /// Cap on payload bytes buffered at once for reassembly (TCP streams and IP fragments).
     pub memcap: usize,
+    /// Bounds of IP fragment reassembly (timeout, datagrams in progress, fragments each).
+    pub frag: frag::Limits,
     /// How offline files are read (memory map for classic pcap, or always libpcap).
     pub reader: capture::Reader,
     /// Set by a signal handler (or anything else) to end the capture early, cleanly.
@@ -164,6 +167,7 @@ impl Config {
             timeouts: Timeouts::default(),
             max_flows: flow::table::DEFAULT_MAX_FLOWS,
             memcap: memcap::DEFAULT_MEMCAP,
+            frag: frag::Limits::default(),
             reader: capture::Reader::Auto,
             stop: Arc::new(AtomicBool::new(false)),
         }
@@ -355,6 +359,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             done: &done,
             counters: &decode_counters,
             live,
+            memcap: &memcap,
+            frag: cfg.frag,
         });
         let (count, counters) = (cfg.count, &live_counters);
         let capture = thread::Builder::new()
@@ -517,6 +523,15 @@ fn summarize(
         if n > 0 {
             s.not_decoded.insert(r.as_str(), n);
             s.packets_not_decoded += n;
+        }
+    }
+    s.fragments_seen = get(&workers.fragments);
+    s.datagrams_reassembled = get(&workers.reassembled);
+    for r in frag::Drop::ALL {
+        let n = get(&workers.fragments_dropped[r as usize]);
+        if n > 0 {
+            s.fragment_drops.insert(r.as_str(), n);
+            s.fragments_dropped += n;
         }
     }
     s

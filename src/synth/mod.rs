@@ -14,10 +14,13 @@
 //! * [`ndb`] and [`lookalike`]: the conversation library.
 //! * [`testdata`]: the committed test captures and their manifest.
 //! * [`traffic`]: bulk benchmark traffic (many overlapping flows, streamed to a pcap).
+//! * [`blind`]: conversations a port-only filter would miss (extension headers, AH, deep VLAN
+//!   stacks, IP fragments).
 //!
 //! Must never read the clock or any entropy source: the same inputs always give byte-identical
 //! files. Must never panic on its own data; errors are returned.
 
+pub mod blind;
 pub mod emit;
 pub mod flood;
 pub mod frame;
