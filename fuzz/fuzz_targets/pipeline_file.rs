@@ -51,6 +51,8 @@ fn config(threads: usize, reader: Reader) -> Config {
         stats_interval: None,
         timeouts: Timeouts::default(),
         max_flows: 16,
+        memcap: ndbsniff::memcap::DEFAULT_MEMCAP,
+        frag: ndbsniff::frag::Limits::default(),
         reader,
         stop: Arc::new(AtomicBool::new(false)),
     }

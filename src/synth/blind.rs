@@ -44,9 +44,9 @@ pub enum FragOrder {
     InOrder,
     /// Last to first.
     Reversed,
-    /// In order, with every fragment after the first sent twice (exact duplicates).
+    /// In order, with every fragment but the last sent twice in a row (exact duplicates).
     Duplicated,
-    /// In order, with a copy of the second fragment carrying other bytes sent before it.
+    /// In order, with a copy of the first fragment carrying other bytes sent right after it.
     Conflicting,
     /// In order, but the last fragment of each datagram is held back and written after all
     /// others, 40 s later.
@@ -99,7 +99,7 @@ impl<S: FrameSink> Reshape<S> {
     pub fn finish(mut self) -> io::Result<S> {
         let ts = self.last_ts_ns + 40_000_000_000;
         for f in std::mem::take(&mut self.late) {
-            self.inner.write_frame(ts, &f)?;
+            self.emit(ts, &f)?;
         }
         Ok(self.inner)
     }
@@ -144,12 +144,13 @@ impl<S: FrameSink> FrameSink for Reshape<S> {
                     FragOrder::InOrder => {}
                     FragOrder::Reversed => frags.reverse(),
                     FragOrder::Duplicated => {
-                        let extra: Vec<Vec<u8>> = frags.iter().skip(1).cloned().collect();
-                        frags.extend(extra);
+                        let last = frags.pop();
+                        frags = frags.into_iter().flat_map(|f| [f.clone(), f]).collect();
+                        frags.extend(last);
                     }
                     FragOrder::Conflicting => {
-                        if let Some(second) = frags.get(1) {
-                            let mut other = second.clone();
+                        if let Some(first) = frags.first() {
+                            let mut other = first.clone();
                             if let Some(b) = other.last_mut() {
                                 *b ^= 0xff;
                             }
@@ -263,9 +264,10 @@ fn fragment_v6(ip: &[u8], size: usize, id: u32) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// `n` NDB management conversations (`ndb_mgm show`) to port 3406, one after the other.
-pub fn conversations(n: usize, v6: bool) -> Vec<PlacedFlow> {
-    (0..n)
+/// `n` NDB management conversations (`ndb_mgm show`) to port 3406, one after the other, the
+/// first being conversation number `first` (each number has its own client and start time).
+pub fn conversations(first: usize, n: usize, v6: bool) -> Vec<PlacedFlow> {
+    (first..first + n)
         .map(|i| {
             let plan = TcpPlan {
                 seed: 7 + i as u64,
@@ -328,7 +330,7 @@ mod tests {
 
     #[test]
     fn reshaped_frames_decode_to_port_3406() {
-        let flows = conversations(1, true);
+        let flows = conversations(0, 1, true);
         let ext = capture(
             Shape::Ipv6Ext(vec![Ext::HopByHop, Ext::Routing, Ext::DestOpts]),
             &flows,
@@ -338,7 +340,7 @@ mod tests {
             let v = decode(LinkKind::Ethernet, &f).unwrap();
             assert!(v.src_port == 3406 || v.dst_port == 3406);
         }
-        let flows4 = conversations(1, false);
+        let flows4 = conversations(0, 1, false);
         for shape in [Shape::Ipv4Ah, Shape::Vlans(8)] {
             for f in frames(&capture(shape, &flows4).unwrap()) {
                 assert!(decode(LinkKind::Ethernet, &f).is_ok());
@@ -355,7 +357,7 @@ mod tests {
     #[test]
     fn fragments_are_fragments() {
         for v6 in [false, true] {
-            let flows = conversations(1, v6);
+            let flows = conversations(0, 1, v6);
             let shape = Shape::Fragments {
                 v6,
                 size: 16,
