@@ -109,7 +109,7 @@ fn vlan_stacks_up_to_eight_are_decoded_and_deeper_ones_counted() {
 fn fragmented(name: &str, v6: bool, order: FragOrder, extra: &[&str]) -> common::Run {
     let shape = Shape::Fragments {
         v6,
-        size: 64,
+        size: 16,
         order,
     };
     let bytes = capture(shape, &conversations(0, 3, v6)).unwrap();
@@ -190,7 +190,7 @@ fn too_many_fragments_drop_the_datagram() {
         "frag-many-ok",
         false,
         FragOrder::InOrder,
-        &["--frag-max-fragments", "64"],
+        &["--frag-max-fragments", "100"],
     );
     assert_eq!(stat(&ok, &["fragments_dropped"]), 0, "{}", ok.describe());
 }
