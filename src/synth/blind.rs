@@ -311,6 +311,51 @@ pub fn capture_mixed(parts: &[(Shape, Vec<PlacedFlow>)]) -> Result<Vec<u8>, Synt
     Ok(writer.into_inner())
 }
 
+/// A fragment flood: `count` first fragments (`size` bytes of data each, a multiple of 8) of
+/// distinct IPv4 datagrams to `port`, none ever completed, one every microsecond from
+/// `base_ts_ns`, as classic pcap into `out`. Returns the frames written.
+pub fn write_fragment_flood<W: io::Write>(
+    out: W,
+    count: u64,
+    size: usize,
+    port: u16,
+    base_ts_ns: u64,
+) -> Result<u64, SynthError> {
+    use super::frame::{build_tcp_frame, tcp_flags, TcpFields};
+    use super::{FlowAddr, Side};
+    let writer = CaptureWriter::new(out, CaptureFormat::PCAP_US, Link::Ethernet.linktype())?;
+    let mut sink = Reshape::new(writer, Shape::Vlans(0));
+    let size = size.max(8) / 8 * 8;
+    let payload = vec![b'x'; size * 2];
+    let mut ip = Vec::new();
+    let fields = TcpFields {
+        seq: 1,
+        ack: 1,
+        flags: tcp_flags::ACK | tcp_flags::PSH,
+        window: 502,
+        syn_mss: 0,
+    };
+    for i in 0..count {
+        let n = (i >> 16) as u32;
+        let client = [10, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let addr = FlowAddr::v4(client, 40_000, [192, 0, 2, 10], port);
+        build_tcp_frame(
+            &mut ip,
+            &Encap::new(Link::Raw),
+            &addr,
+            Side::Client,
+            i as u16,
+            &fields,
+            &payload,
+        )?;
+        if let Some(first) = fragment_v4(&ip, size).first() {
+            sink.emit(base_ts_ns + i * 1000, first)?;
+        }
+    }
+    sink.finish()?.into_inner().flush()?;
+    Ok(count)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
