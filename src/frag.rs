@@ -433,6 +433,77 @@ fn insert(
     }
 }
 
+/// The body of the `reassemble_fragments` fuzz target (and of a property test): `data` is read
+/// as a sequence of fragments for a few datagrams, with small bounds so that every limit is
+/// reached, and each step checks the reassembler's promises. Panics when one is broken.
+///
+/// Each fragment takes 6 bytes: datagram (2 bits of the first byte), MF (bit 2), time step (bits
+/// 3..7, seconds), offset in 8-byte units (1 byte), length (1 byte, 0..=255), fill byte, and a
+/// last byte that picks how many bytes the capture kept (255: all).
+pub fn check_arbitrary_fragments(data: &[u8]) {
+    let limits = Limits {
+        timeout_us: 5_000_000,
+        max_datagrams: 3,
+        max_fragments: 6,
+    };
+    let cap = MemCap::new(1500);
+    let mut r = Reassembler::new(limits);
+    let mut now = 0i64;
+    let mut seen = 0u64;
+    let mut buf = [0u8; 255];
+    for op in data.chunks_exact(6) {
+        let (sel, off, len, fill, keep) = (op[0], op[1], op[2], op[3], op[4]);
+        now += i64::from(sel >> 3) * 1_000_000 - 2_000_000;
+        buf.fill(fill ^ op[5]);
+        let len = usize::from(len);
+        let present = if keep == 255 {
+            len
+        } else {
+            len.min(usize::from(keep))
+        };
+        let f = Fragment {
+            vlan: None,
+            src: IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, sel & 3)),
+            dst: IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 9)),
+            id: 1,
+            protocol: 17,
+            offset: u32::from(off) * 8,
+            more: sel & 4 != 0,
+            bytes: &buf[..present],
+            wire_len: len as u32,
+        };
+        seen += 1;
+        if let Some(d) = r.add(&f, now, 100, &cap) {
+            assert!(d.payload.len() <= MAX_PAYLOAD as usize);
+            assert!(d.wire_len >= 100, "a datagram is at least its last frame");
+        }
+        assert!(
+            r.in_progress() <= limits.max_datagrams,
+            "datagram cap passed"
+        );
+        assert_eq!(
+            r.reserved(),
+            cap.used(),
+            "reserved bytes differ from the memcap's count"
+        );
+        if sel & 0xf8 == 0xf8 {
+            r.expire(now, &cap);
+        }
+    }
+    r.finish(&cap);
+    assert_eq!(
+        (r.in_progress(), r.reserved(), cap.used()),
+        (0, 0, 0),
+        "memory kept after the end"
+    );
+    let s = r.take_stats();
+    assert_eq!(s.fragments, seen);
+    // Every fragment is reassembled into a datagram or dropped, exactly once.
+    let dropped: u64 = s.dropped.iter().sum();
+    assert!(dropped <= seen);
+    assert!(s.reassembled <= seen);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,75 +707,4 @@ mod tests {
         assert_eq!(drops(&mut r, Drop::Truncated), 1);
         assert_eq!(cap.used(), 0);
     }
-}
-
-/// The body of the `reassemble_fragments` fuzz target (and of a property test): `data` is read
-/// as a sequence of fragments for a few datagrams, with small bounds so that every limit is
-/// reached, and each step checks the reassembler's promises. Panics when one is broken.
-///
-/// Each fragment takes 6 bytes: datagram (2 bits of the first byte), MF (bit 2), time step (bits
-/// 3..7, seconds), offset in 8-byte units (1 byte), length (1 byte, 0..=255), fill byte, and a
-/// last byte that picks how many bytes the capture kept (255: all).
-pub fn check_arbitrary_fragments(data: &[u8]) {
-    let limits = Limits {
-        timeout_us: 5_000_000,
-        max_datagrams: 3,
-        max_fragments: 6,
-    };
-    let cap = MemCap::new(1500);
-    let mut r = Reassembler::new(limits);
-    let mut now = 0i64;
-    let mut seen = 0u64;
-    let mut buf = [0u8; 255];
-    for op in data.chunks_exact(6) {
-        let (sel, off, len, fill, keep) = (op[0], op[1], op[2], op[3], op[4]);
-        now += i64::from(sel >> 3) * 1_000_000 - 2_000_000;
-        buf.fill(fill ^ op[5]);
-        let len = usize::from(len);
-        let present = if keep == 255 {
-            len
-        } else {
-            len.min(usize::from(keep))
-        };
-        let f = Fragment {
-            vlan: None,
-            src: IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, sel & 3)),
-            dst: IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 9)),
-            id: 1,
-            protocol: 17,
-            offset: u32::from(off) * 8,
-            more: sel & 4 != 0,
-            bytes: &buf[..present],
-            wire_len: len as u32,
-        };
-        seen += 1;
-        if let Some(d) = r.add(&f, now, 100, &cap) {
-            assert!(d.payload.len() <= MAX_PAYLOAD as usize);
-            assert!(d.wire_len >= 100, "a datagram is at least its last frame");
-        }
-        assert!(
-            r.in_progress() <= limits.max_datagrams,
-            "datagram cap passed"
-        );
-        assert_eq!(
-            r.reserved(),
-            cap.used(),
-            "reserved bytes differ from the memcap's count"
-        );
-        if sel & 0xf8 == 0xf8 {
-            r.expire(now, &cap);
-        }
-    }
-    r.finish(&cap);
-    assert_eq!(
-        (r.in_progress(), r.reserved(), cap.used()),
-        (0, 0, 0),
-        "memory kept after the end"
-    );
-    let s = r.take_stats();
-    assert_eq!(s.fragments, seen);
-    // Every fragment is reassembled into a datagram or dropped, exactly once.
-    let dropped: u64 = s.dropped.iter().sum();
-    assert!(dropped <= seen);
-    assert!(s.reassembled <= seen);
 }
