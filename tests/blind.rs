@@ -136,6 +136,25 @@ fn fragmented_requests_are_reassembled_and_classified() {
             assert_eq!(stat(&r, &["packets_not_decoded"]), 0, "{}", r.describe());
         }
     }
+    // The text summary says it too.
+    let shape = Shape::Fragments {
+        v6: false,
+        size: 16,
+        order: FragOrder::InOrder,
+    };
+    let bytes = capture(shape, &conversations(0, 1, false)).unwrap();
+    let dir = common::temp_dir("blind-frag-text");
+    let path = dir.join("frag-text.pcap");
+    std::fs::write(&path, &bytes).expect("write capture");
+    let text = common::ndbsniff(&["-r", path.to_str().unwrap_or_default()]);
+    text.expect_code(0);
+    let line = text
+        .stdout()
+        .lines()
+        .find(|l| l.starts_with("ip fragments: "))
+        .map(String::from);
+    let line = line.unwrap_or_else(|| panic!("no fragment line\n{}", text.describe()));
+    assert!(line.ends_with("datagrams reassembled, 0 dropped"), "{line}");
 }
 
 #[test]
