@@ -100,6 +100,22 @@ pub struct Cli {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     pub max_servers: usize,
 
+    /// Drop an IP datagram still incomplete this many seconds after its first fragment
+    /// (capture time when reading a file, the clock when live).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub frag_timeout: f64,
+
+    /// IP datagrams reassembled at once; a new one pushes out the oldest (counted as
+    /// too-many-datagrams). Their bytes count against --memcap.
+    #[arg(long, value_name = "N", default_value_t = ndbsniff::frag::DEFAULT_MAX_DATAGRAMS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub frag_max_datagrams: usize,
+
+    /// Fragments accepted per IP datagram; one more drops it (too-many-fragments).
+    #[arg(long, value_name = "N", default_value_t = ndbsniff::frag::DEFAULT_MAX_FRAGMENTS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=8192))]
+    pub frag_max_fragments: usize,
+
     /// Set both idle timeouts at once (seconds).
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,
@@ -112,7 +128,10 @@ pub struct Cli {
     #[arg(long)]
     pub any_port: bool,
 
-    /// A BPF filter expression (libpcap syntax), applied in addition to the port selection.
+    /// A BPF filter expression (libpcap syntax), applied in addition to the port selection and,
+    /// like it, under every VLAN tag (up to 8): `-f "host 192.0.2.1"` also matches tagged frames.
+    /// An expression that names vlan, mpls, pppoes or geneve itself is applied once, as written
+    /// (write `vlan and ...` levels yourself then).
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     pub filter: Option<String>,
 

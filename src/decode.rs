@@ -6,9 +6,12 @@
 //! IPv4/IPv6 layer (IPv4 authentication header, IPv6 extension headers) and the TCP/UDP header.
 //! Header layouts from IP upwards are read through `etherparse` slice types.
 //!
-//! It must never panic on any input bytes, never allocate, and never reassemble: IP fragments
-//! are reported as [`SkipReason::IpFragment`], tunnels (IP-in-IP, GRE, …) as
-//! [`SkipReason::NotTcpUdp`]. It knows nothing about flows.
+//! It must never panic on any input bytes, never allocate, and never reassemble: [`decode_frame`]
+//! hands an IP fragment back as a [`Fragment`] (for [`crate::frag`] to put together, after which
+//! [`decode_datagram`] decodes the whole datagram), and [`decode`] reports it as
+//! [`SkipReason::IpFragment`]. Tunnels (IP-in-IP, GRE, …) are [`SkipReason::NotTcpUdp`]. At most
+//! [`MAX_VLAN_TAGS`] VLAN tags are followed; a deeper stack is [`SkipReason::VlanTooDeep`]. It
+//! knows nothing about flows.
 //!
 //! Length rules, in one place:
 //! - `payload` holds the transport payload bytes that are present in the frame. It never
@@ -31,7 +34,7 @@ use etherparse::{
 /// Link types ndbsniff decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LinkKind {
-    /// DLT 1: Ethernet II, with up to three stacked VLAN tags.
+    /// DLT 1: Ethernet II, with up to [`MAX_VLAN_TAGS`] stacked VLAN tags.
     Ethernet,
     /// DLT 0: BSD loopback, 4-byte address family in the capturing host's byte order.
     Null,
@@ -164,7 +167,8 @@ pub enum SkipReason {
     NotIp,
     /// IP carries something other than TCP/UDP (ICMP, GRE, ESP, tunnels, …).
     NotTcpUdp,
-    /// An IPv4 fragment or an IPv6 fragment header that fragments; fragments are not reassembled.
+    /// An IPv4 fragment or an IPv6 fragment header that fragments ([`decode`] only: the capture
+    /// thread reassembles fragments, see [`crate::frag`]).
     IpFragment,
     /// The captured frame ends inside a header.
     Truncated,
@@ -176,11 +180,13 @@ pub enum SkipReason {
     MalformedTcp,
     /// Impossible UDP header values (length below 8 or beyond the IP datagram).
     MalformedUdp,
+    /// More than [`MAX_VLAN_TAGS`] VLAN tags in front of the IP header.
+    VlanTooDeep,
 }
 
 impl SkipReason {
     /// Every reason, in declaration order (so `ALL[r.index()] == r`).
-    pub const ALL: [SkipReason; 8] = [
+    pub const ALL: [SkipReason; 9] = [
         SkipReason::NotIp,
         SkipReason::NotTcpUdp,
         SkipReason::IpFragment,
@@ -189,6 +195,7 @@ impl SkipReason {
         SkipReason::MalformedIp,
         SkipReason::MalformedTcp,
         SkipReason::MalformedUdp,
+        SkipReason::VlanTooDeep,
     ];
 
     /// Stable kebab-case label used in reports.
@@ -202,6 +209,7 @@ impl SkipReason {
             SkipReason::MalformedIp => "malformed-ip",
             SkipReason::MalformedTcp => "malformed-tcp",
             SkipReason::MalformedUdp => "malformed-udp",
+            SkipReason::VlanTooDeep => "vlan-too-deep",
         }
     }
 
@@ -253,8 +261,10 @@ mod sll {
 
 /// Largest value taken for a plausible (if non-IP) loopback address family.
 const MAX_ADDRESS_FAMILY: u32 = 0xff;
-/// Most VLAN tags accepted in front of the IP header.
-const MAX_VLAN_TAGS: usize = 3;
+/// Most VLAN tags followed in front of the IP header; a frame with more is
+/// [`SkipReason::VlanTooDeep`]. The BPF port filter looks under as many levels
+/// ([`crate::filter`]).
+pub const MAX_VLAN_TAGS: usize = 8;
 const IPV4_VERSION: u8 = 4;
 const IPV6_VERSION: u8 = 6;
 const IPV6_HEADER_LEN: usize = 40;
@@ -305,9 +315,44 @@ impl IpPayload<'_> {
     }
 }
 
+/// One IP fragment, borrowing the captured frame: what [`crate::frag`] needs to put the datagram
+/// back together.
+#[derive(Clone, Debug)]
+pub struct Fragment<'a> {
+    /// Outermost VLAN id, as in [`PacketView::vlan`].
+    pub vlan: Option<u16>,
+    /// IP source address.
+    pub src: IpAddr,
+    /// IP destination address.
+    pub dst: IpAddr,
+    /// IPv4 identification (16 bits) or IPv6 fragment identification (32 bits).
+    pub id: u32,
+    /// IPv4: the header's protocol. IPv6: the fragment header's next header (the first header
+    /// of the fragmentable part; only the offset-0 fragment's value is used).
+    pub protocol: u8,
+    /// Byte offset of this fragment's data in the datagram's payload (a multiple of 8).
+    pub offset: u32,
+    /// More fragments follow (MF / M flag).
+    pub more: bool,
+    /// Fragment data present in the frame (shorter than `wire_len` when the capture cut it).
+    pub bytes: &'a [u8],
+    /// Fragment data length announced by the IP header.
+    pub wire_len: u32,
+}
+
+/// What [`decode_frame`] found in a frame: a whole TCP/UDP packet, or one IP fragment.
+#[derive(Clone, Debug)]
+pub enum Decoded<'a> {
+    /// A TCP or UDP packet.
+    Packet(PacketView<'a>),
+    /// A fragment of an IPv4 or IPv6 datagram (of any protocol: the ports are in the first one).
+    Fragment(Fragment<'a>),
+}
+
 /// Decodes one captured frame of the given link type down to its TCP or UDP payload.
 ///
-/// Never panics, never allocates; see the module documentation for the length rules.
+/// Never panics, never allocates; see the module documentation for the length rules. IP
+/// fragments are [`SkipReason::IpFragment`]; [`decode_frame`] returns them instead.
 ///
 /// ```
 /// use ndbsniff::decode::{decode, LinkKind, Transport};
@@ -323,14 +368,73 @@ impl IpPayload<'_> {
 /// ```
 #[inline]
 pub fn decode(link: LinkKind, frame: &[u8]) -> Result<PacketView<'_>, SkipReason> {
+    match decode_frame(link, frame)? {
+        Decoded::Packet(view) => Ok(view),
+        Decoded::Fragment(_) => Err(SkipReason::IpFragment),
+    }
+}
+
+/// Decodes one captured frame like [`decode`], but hands IP fragments back as
+/// [`Decoded::Fragment`] instead of skipping them.
+#[inline]
+pub fn decode_frame(link: LinkKind, frame: &[u8]) -> Result<Decoded<'_>, SkipReason> {
     let (vlan, version, ip) = link_layer(link, frame)?;
-    let mut net = match version {
-        IpVersion::V4 => ipv4_layer(ip)?,
-        IpVersion::V6 => ipv6_layer(ip)?,
+    let net = match version {
+        IpVersion::V4 => ipv4_layer(ip),
+        IpVersion::V6 => ipv6_layer(ip),
     };
+    let mut net = match net? {
+        Net::Whole(net) => net,
+        Net::Fragment(mut f) => {
+            f.vlan = vlan;
+            return Ok(Decoded::Fragment(f));
+        }
+    };
+    transport_layer(vlan, &mut net).map(Decoded::Packet)
+}
+
+/// Decodes a reassembled IP datagram's payload (`bytes`, which starts with `protocol`'s header:
+/// an IPv4 authentication header, IPv6 destination options, or TCP/UDP) down to its TCP or UDP
+/// payload. The datagram is whole, so a header that does not fit is malformed, never truncated;
+/// a second fragment header is [`SkipReason::MalformedIp`].
+pub fn decode_datagram(
+    vlan: Option<u16>,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    bytes: &[u8],
+) -> Result<PacketView<'_>, SkipReason> {
+    let mut net = IpPayload {
+        src,
+        dst,
+        protocol: IpNumber(protocol),
+        bytes,
+        wire_len: bytes.len(),
+        len_from_frame: false,
+        ends_at_frame: false,
+    };
+    let mut net = match src {
+        IpAddr::V4(_) => {
+            ipv4_auth(&mut net)?;
+            net
+        }
+        IpAddr::V6(_) => match ipv6_exts(net)? {
+            Net::Whole(net) => net,
+            Net::Fragment(_) => return Err(SkipReason::MalformedIp),
+        },
+    };
+    transport_layer(vlan, &mut net)
+}
+
+/// TCP or UDP on top of the network layer.
+#[inline]
+fn transport_layer<'a>(
+    vlan: Option<u16>,
+    net: &mut IpPayload<'a>,
+) -> Result<PacketView<'a>, SkipReason> {
     match net.protocol {
-        IpNumber::TCP => tcp_layer(vlan, &mut net),
-        IpNumber::UDP => udp_layer(vlan, &mut net),
+        IpNumber::TCP => tcp_layer(vlan, net),
+        IpNumber::UDP => udp_layer(vlan, net),
         _ => Err(SkipReason::NotTcpUdp),
     }
 }
@@ -411,9 +515,10 @@ fn ether_type_layer(
         match ether_type {
             ether_type::IPV4 => return Ok((vlan, IpVersion::V4, rest)),
             ether_type::IPV6 => return Ok((vlan, IpVersion::V6, rest)),
-            ether_type::VLAN_CTAG | ether_type::VLAN_STAG | ether_type::VLAN_QINQ
-                if tags < MAX_VLAN_TAGS =>
-            {
+            ether_type::VLAN_CTAG | ether_type::VLAN_STAG | ether_type::VLAN_QINQ => {
+                if tags == MAX_VLAN_TAGS {
+                    return Err(SkipReason::VlanTooDeep);
+                }
                 let tag =
                     SingleVlanHeaderSlice::from_slice(rest).map_err(|_| SkipReason::Truncated)?;
                 if vlan.is_none() {
@@ -423,7 +528,7 @@ fn ether_type_layer(
                 rest = rest.get(tag.slice().len()..).unwrap_or(&[]);
                 tags += 1;
             }
-            // 802.3 length fields (<= 1500), ARP, LLDP, MPLS, PPPoE, a fourth VLAN tag, …
+            // 802.3 length fields (<= 1500), ARP, LLDP, MPLS, PPPoE, …
             _ => return Err(SkipReason::NotIp),
         }
     }
@@ -454,9 +559,15 @@ fn loopback_ether_type(family: u32) -> Option<IpVersion> {
     })
 }
 
-/// IPv4 header, optional authentication header; rejects fragments.
+/// The network layer of a frame: a whole datagram's payload, or one fragment.
+enum Net<'a> {
+    Whole(IpPayload<'a>),
+    Fragment(Fragment<'a>),
+}
+
+/// IPv4 header, optional authentication header; fragments are handed back as they are.
 #[inline]
-fn ipv4_layer(bytes: &[u8]) -> Result<IpPayload<'_>, SkipReason> {
+fn ipv4_layer(bytes: &[u8]) -> Result<Net<'_>, SkipReason> {
     let header = Ipv4HeaderSlice::from_slice(bytes).map_err(|e| match e {
         ipv4::HeaderSliceError::Len(_) => SkipReason::Truncated,
         ipv4::HeaderSliceError::Content(_) => SkipReason::MalformedIp,
@@ -474,18 +585,37 @@ fn ipv4_layer(bytes: &[u8]) -> Result<IpPayload<'_>, SkipReason> {
         let present = after_header.get(..wire_len).unwrap_or(after_header);
         (present, wire_len, false)
     };
+    let src = IpAddr::V4(Ipv4Addr::from(header.source()));
+    let dst = IpAddr::V4(Ipv4Addr::from(header.destination()));
+    if header.is_fragmenting_payload() {
+        return Ok(Net::Fragment(Fragment {
+            vlan: None,
+            src,
+            dst,
+            id: u32::from(header.identification()),
+            protocol: header.protocol().0,
+            offset: u32::from(header.fragments_offset().value()) * 8,
+            more: header.more_fragments(),
+            bytes: present,
+            wire_len: to_u32(wire_len),
+        }));
+    }
     let mut net = IpPayload {
-        src: IpAddr::V4(Ipv4Addr::from(header.source())),
-        dst: IpAddr::V4(Ipv4Addr::from(header.destination())),
+        src,
+        dst,
         protocol: header.protocol(),
         bytes: present,
         wire_len,
         len_from_frame,
         ends_at_frame: len_from_frame || present.len() < wire_len,
     };
-    if header.is_fragmenting_payload() {
-        return Err(SkipReason::IpFragment);
-    }
+    ipv4_auth(&mut net)?;
+    Ok(Net::Whole(net))
+}
+
+/// Skips an IPv4 authentication header, if the payload starts with one.
+#[inline]
+fn ipv4_auth(net: &mut IpPayload<'_>) -> Result<(), SkipReason> {
     if net.protocol == IpNumber::AUTHENTICATION_HEADER {
         let auth = IpAuthHeaderSlice::from_slice(net.bytes).map_err(|e| match e {
             ip_auth::HeaderSliceError::Len(_) => net.short(SkipReason::MalformedIp),
@@ -494,12 +624,12 @@ fn ipv4_layer(bytes: &[u8]) -> Result<IpPayload<'_>, SkipReason> {
         net.protocol = auth.next_header();
         net.skip(auth.slice().len());
     }
-    Ok(net)
+    Ok(())
 }
 
-/// IPv6 header and extension headers; rejects fragments.
+/// IPv6 header and extension headers; fragments are handed back as they are.
 #[inline]
-fn ipv6_layer(bytes: &[u8]) -> Result<IpPayload<'_>, SkipReason> {
+fn ipv6_layer(bytes: &[u8]) -> Result<Net<'_>, SkipReason> {
     let header = Ipv6HeaderSlice::from_slice(bytes).map_err(|e| match e {
         ipv6::HeaderSliceError::Len(_) => SkipReason::Truncated,
         ipv6::HeaderSliceError::Content(_) => SkipReason::MalformedIp,
@@ -513,7 +643,7 @@ fn ipv6_layer(bytes: &[u8]) -> Result<IpPayload<'_>, SkipReason> {
         let present = after_header.get(..payload_len).unwrap_or(after_header);
         (present, payload_len, false)
     };
-    let mut net = IpPayload {
+    ipv6_exts(IpPayload {
         src: IpAddr::V6(Ipv6Addr::from(header.source())),
         dst: IpAddr::V6(Ipv6Addr::from(header.destination())),
         protocol: header.next_header(),
@@ -521,13 +651,18 @@ fn ipv6_layer(bytes: &[u8]) -> Result<IpPayload<'_>, SkipReason> {
         wire_len,
         len_from_frame,
         ends_at_frame: len_from_frame || present.len() < wire_len,
-    };
+    })
+}
+
+/// Walks the IPv6 extension headers at the front of `net`; a fragment header that fragments
+/// makes the packet a [`Fragment`] (whatever follows it: later fragments hold no headers).
+#[inline]
+fn ipv6_exts(mut net: IpPayload<'_>) -> Result<Net<'_>, SkipReason> {
     if is_ipv6_extension(net.protocol) {
         let (exts, protocol, _, error) =
             Ipv6ExtensionsSlice::from_slice_lax(net.protocol, net.bytes);
-        // A fragment's later extension headers may be absent or garbage: report the fragment.
         if exts.is_fragmenting_payload() {
-            return Err(SkipReason::IpFragment);
+            return ipv6_fragment(&net).map(Net::Fragment);
         }
         if let Some((error, _layer)) = error {
             return Err(match error {
@@ -538,7 +673,60 @@ fn ipv6_layer(bytes: &[u8]) -> Result<IpPayload<'_>, SkipReason> {
         net.protocol = protocol;
         net.skip(exts.slice().len());
     }
-    Ok(net)
+    Ok(Net::Whole(net))
+}
+
+/// Finds the fragment header of an IPv6 packet whose extension headers fragment (checked by the
+/// caller) and returns the fragment behind it.
+#[cold]
+fn ipv6_fragment<'a>(net: &IpPayload<'a>) -> Result<Fragment<'a>, SkipReason> {
+    let mut protocol = net.protocol.0;
+    let mut bytes = net.bytes;
+    let mut wire_len = net.wire_len;
+    // Every header takes at least 8 bytes, so the walk ends within the payload.
+    loop {
+        let header_len = match protocol {
+            ext::FRAGMENT => {
+                let h = bytes.get(..8).ok_or(net.short(SkipReason::MalformedIp))?;
+                let field = u16::from_be_bytes([h[2], h[3]]);
+                let rest = bytes.get(8..).unwrap_or(&[]);
+                return Ok(Fragment {
+                    vlan: None,
+                    src: net.src,
+                    dst: net.dst,
+                    id: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+                    protocol: h[0],
+                    offset: u32::from(field & !7),
+                    more: field & 1 != 0,
+                    bytes: rest,
+                    wire_len: to_u32(wire_len.saturating_sub(8)),
+                });
+            }
+            ext::HOP_BY_HOP | ext::ROUTING | ext::DESTINATION => {
+                let len = bytes.get(1).ok_or(net.short(SkipReason::MalformedIp))?;
+                (usize::from(*len) + 1) * 8
+            }
+            ext::AUTHENTICATION => {
+                let len = bytes.get(1).ok_or(net.short(SkipReason::MalformedIp))?;
+                (usize::from(*len) + 2) * 4
+            }
+            _ => return Err(SkipReason::MalformedIp),
+        };
+        protocol = *bytes.first().ok_or(net.short(SkipReason::MalformedIp))?;
+        bytes = bytes
+            .get(header_len..)
+            .ok_or(net.short(SkipReason::MalformedIp))?;
+        wire_len = wire_len.saturating_sub(header_len);
+    }
+}
+
+/// IPv6 extension header numbers walked by [`ipv6_fragment`].
+mod ext {
+    pub const HOP_BY_HOP: u8 = 0;
+    pub const ROUTING: u8 = 43;
+    pub const FRAGMENT: u8 = 44;
+    pub const DESTINATION: u8 = 60;
+    pub const AUTHENTICATION: u8 = 51;
 }
 
 /// Extension headers `Ipv6ExtensionsSlice` walks (anything else ends the chain).
@@ -898,17 +1086,26 @@ mod tests {
         let prio = cat(&[&ETH_MACS, &[0x81, 0x00, 0xa0, 0x00], &ET_IPV4, &ipv4_tcp()]);
         assert_eq!(decode(LinkKind::Ethernet, &prio).unwrap().vlan, Some(0));
 
-        // A fourth tag is beyond what is decoded.
-        let four = cat(&[
-            &ETH_MACS,
-            &[
-                0x81, 0x00, 0x00, 0x01, 0x81, 0x00, 0x00, 0x02, 0x81, 0x00, 0x00, 0x03, 0x81, 0x00,
-                0x00, 0x04,
-            ],
-            &ET_IPV4,
-            &ipv4_tcp(),
-        ]);
-        assert_eq!(skip(LinkKind::Ethernet, &four), SkipReason::NotIp);
+        // Up to MAX_VLAN_TAGS tags are followed; one more is counted as too deep.
+        let tags = |n: usize| -> Vec<u8> {
+            (0..n)
+                .flat_map(|i| [0x81, 0x00, 0x00, i as u8 + 1])
+                .collect()
+        };
+        for n in 4..=MAX_VLAN_TAGS {
+            let f = cat(&[&ETH_MACS, &tags(n), &ET_IPV4, &ipv4_tcp()]);
+            let v = decode(LinkKind::Ethernet, &f).unwrap();
+            assert_v4_tcp(&v);
+            assert_eq!(v.vlan, Some(1));
+        }
+        let deep = cat(&[&ETH_MACS, &tags(MAX_VLAN_TAGS + 1), &ET_IPV4, &ipv4_tcp()]);
+        assert_eq!(skip(LinkKind::Ethernet, &deep), SkipReason::VlanTooDeep);
+        // A stack cut inside a tag is truncated, as before.
+        let cut = cat(&[&ETH_MACS, &tags(6)]);
+        assert_eq!(
+            skip(LinkKind::Ethernet, &cut[..cut.len() - 2]),
+            SkipReason::Truncated
+        );
 
         // A tag the frame ends inside.
         let cut = cat(&[&ETH_MACS, &[0x81, 0x00, 0x00]]);
@@ -1316,6 +1513,79 @@ mod tests {
         let atomic = [17, 0, 0x00, 0x00, 0, 0, 0, 7];
         let f = cat(&[&ip, &atomic, &UDP_HDR, UDP_PAYLOAD]);
         assert_v6_udp(&decode(LinkKind::Ipv6, &f).unwrap());
+    }
+
+    fn fragment(kind: LinkKind, frame: &[u8]) -> Fragment<'_> {
+        match decode_frame(kind, frame) {
+            Ok(Decoded::Fragment(f)) => f,
+            other => panic!("not a fragment: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decode_frame_hands_ipv4_fragments_back() {
+        // First fragment of a TCP datagram: MF, offset 0, 25 bytes of data, id 0x1234.
+        let mut p = ipv4_tcp();
+        p[6] = 0x20;
+        let f = fragment(LinkKind::Raw, &p);
+        assert_eq!((f.id, f.protocol, f.offset, f.more), (0x1234, 6, 0, true));
+        assert_eq!(f.bytes, &p[20..]);
+        assert_eq!(f.wire_len, 25);
+        // Later fragment, offset 185 * 8, behind a VLAN tag, with Ethernet padding after it.
+        let mut p = ipv4_udp();
+        p[6] = 0x00;
+        p[7] = 185;
+        let e = cat(&[&ETH_MACS, &[0x81, 0x00, 0x00, 0x2a], &ET_IPV4, &p, &[0; 6]]);
+        let f = fragment(LinkKind::Ethernet, &e);
+        assert_eq!((f.offset, f.more, f.vlan), (1480, false, Some(42)));
+        assert_eq!(f.bytes.len(), 12, "padding excluded");
+        // Cut by the capture: fewer bytes present than announced.
+        let f = fragment(LinkKind::Raw, &p[..25]);
+        assert_eq!((f.bytes.len(), f.wire_len), (5, 12));
+    }
+
+    #[test]
+    fn decode_frame_hands_ipv6_fragments_back_behind_other_headers() {
+        // Hop-by-hop (8 bytes), then a fragment header (offset 2 * 8, M set, id 7), then data.
+        let mut ip = IPV6_UDP_HDR;
+        ip[6] = 0;
+        ip[5] = 8 + 8 + 16;
+        let hbh = [44, 0, 1, 4, 0, 0, 0, 0];
+        let frag = [17, 0, 0x00, 0x11, 0, 0, 0, 7];
+        let data = [0xabu8; 16];
+        let f = cat(&[&ip, &hbh, &frag, &data]);
+        let got = fragment(LinkKind::Ipv6, &f);
+        assert_eq!(
+            (got.id, got.protocol, got.offset, got.more),
+            (7, 17, 16, true)
+        );
+        assert_eq!(got.bytes, &data);
+        assert_eq!(got.wire_len, 16);
+    }
+
+    #[test]
+    fn decode_datagram_decodes_a_reassembled_payload() {
+        let tcp = cat(&[&TCP_HDR, TCP_PAYLOAD]);
+        let v = decode_datagram(None, v4([192, 168, 1, 10]), v4([192, 168, 1, 20]), 6, &tcp);
+        assert_v4_tcp(&v.unwrap());
+        // Destination options in front of UDP (IPv6), an authentication header (IPv4).
+        let dst = cat(&[&[17, 0, 1, 4, 0, 0, 0, 0], &UDP_HDR, UDP_PAYLOAD]);
+        let v = decode_datagram(Some(5), v6_doc(1), v6_doc(2), 60, &dst).unwrap();
+        assert_v6_udp(&v);
+        assert_eq!(v.vlan, Some(5));
+        let ah = [
+            17, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let ah = cat(&[&ah, &UDP_HDR, UDP_PAYLOAD]);
+        let v = decode_datagram(None, v4([10, 0, 0, 1]), v4([10, 0, 0, 2]), 51, &ah).unwrap();
+        assert_v4_udp(&v);
+        // A whole datagram too short for its header is malformed, not truncated.
+        let short = decode_datagram(None, v6_doc(1), v6_doc(2), 6, &TCP_HDR[..10]);
+        assert_eq!(short.unwrap_err(), SkipReason::MalformedTcp);
+        // A fragment header inside a reassembled payload is malformed.
+        let nested = cat(&[&[17, 0, 0x00, 0x01, 0, 0, 0, 9], &UDP_HDR]);
+        let nested = decode_datagram(None, v6_doc(1), v6_doc(2), 44, &nested);
+        assert_eq!(nested.unwrap_err(), SkipReason::MalformedIp);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod dump;
 pub mod escape;
 pub mod filter;
 pub mod flow;
+pub mod frag;
 pub mod memcap;
 pub mod pcapfile;
 pub mod pipeline;
@@ -134,8 +135,13 @@ pub struct Config {
     /// Account to switch to, when running as root, once the capture and the `-w` file are open
     /// (else SUDO_UID, else nobody).
     pub user: Option<String>,
-    /// Confine the rest of the run with a system-call filter once its files are open
-    /// ([`sandbox`]); off only for debugging (`--no-sandbox`).
+    /// Give up root (to `user`, else SUDO_UID, else nobody) and every capability once the
+    /// capture and the `-w` file are open. The process is the caller's: off in
+    /// [`Config::new`], on in the `ndbsniff` binary.
+    pub drop_privileges: bool,
+    /// Confine the rest of the process with a system-call filter once its files are open
+    /// ([`sandbox`]); it cannot be lifted, so off in [`Config::new`] (a library caller's process
+    /// goes on after the run), on in the binary unless `--no-sandbox`.
     pub sandbox: bool,
     /// Print statistics this often while running.
     pub stats_interval: Option<Duration>,
@@ -147,6 +153,8 @@ pub struct Config {
     /// Rows of the text server table; the most interesting servers are kept (ndb-mgm first,
     /// then by flows) and a line says how many more were seen.
     pub max_servers: usize,
+    /// Bounds of IP fragment reassembly (timeout, datagrams in progress, fragments each).
+    pub frag: frag::Limits,
     /// How offline files are read (shared blocks for classic pcap, or always libpcap).
     pub reader: capture::Reader,
     /// Set by a signal handler (or anything else) to end the capture early, cleanly; the summary
@@ -170,12 +178,14 @@ impl Config {
             per_flow: false,
             write: None,
             user: None,
-            sandbox: true,
+            drop_privileges: false,
+            sandbox: false,
             stats_interval: None,
             timeouts: Timeouts::default(),
             max_flows: flow::table::DEFAULT_MAX_FLOWS,
             memcap: memcap::DEFAULT_MEMCAP,
             max_servers: report::servers::DEFAULT_MAX_SERVERS,
+            frag: frag::Limits::default(),
             reader: capture::Reader::Auto,
             stop: Arc::new(AtomicBool::new(false)),
         }
@@ -305,18 +315,16 @@ fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
         source.set_filter(user)?;
     }
     let ports = (!cfg.watch.is_any()).then(|| cfg.watch.port_list());
-    let vlan_levels = if source.link == decode::LinkKind::Ethernet {
-        3
-    } else {
-        0
-    };
-    let mut expr = filter::build(ports, cfg.filter.as_deref(), vlan_levels);
+    let tags = filter::Tags::for_link(source.link);
+    let mut expr = filter::build(ports, cfg.filter.as_deref(), tags);
     if let Some(e) = &expr {
         if source.set_filter(e).is_err() {
-            // Some link types reject `vlan`; the workers check ports anyway.
-            let plain = filter::build(ports, cfg.filter.as_deref(), 0).unwrap_or_default();
-            source.set_filter(&plain)?;
-            expr = Some(plain);
+            // A libpcap that rejects `vlan` here: the capture thread checks ports anyway.
+            let plain = filter::build(ports, cfg.filter.as_deref(), filter::Tags::None);
+            if let Some(plain) = &plain {
+                source.set_filter(plain)?;
+            }
+            expr = plain;
         }
     }
     if let Some(w) = &cfg.write {
@@ -360,7 +368,9 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (source, expr) = open_source(cfg)?;
     let live = source.is_live();
     // Everything the run opens is open now: give up privileges, then confine what is left.
-    give_up_privileges(cfg.user.as_deref())?;
+    if cfg.drop_privileges {
+        give_up_privileges(cfg.user.as_deref())?;
+    }
     if cfg.sandbox {
         let needs = sandbox::Needs {
             live_fd: source.live_fd(),
@@ -466,6 +476,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             recycled: recycle_rx,
             counters: &decode_counters,
             live,
+            memcap: &memcap,
+            frag: cfg.frag,
         });
         let (count, counters) = (cfg.count, &live_counters);
         let capture = thread::Builder::new()
@@ -625,6 +637,15 @@ fn summarize(
         if n > 0 {
             s.not_decoded.insert(r.as_str(), n);
             s.packets_not_decoded += n;
+        }
+    }
+    s.fragments_seen = get(&workers.fragments);
+    s.datagrams_reassembled = get(&workers.reassembled);
+    for r in frag::Drop::ALL {
+        let n = get(&workers.fragments_dropped[r as usize]);
+        if n > 0 {
+            s.fragment_drops.insert(r.as_str(), n);
+            s.fragments_dropped += n;
         }
     }
     s

@@ -86,7 +86,13 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
         max_flows: cli.max_flows,
         memcap: cli.memcap,
         max_servers: cli.max_servers,
+        drop_privileges: true,
         sandbox: !cli.no_sandbox,
+        frag: ndbsniff::frag::Limits {
+            timeout_us: us("--frag-timeout", cli.frag_timeout)?,
+            max_datagrams: cli.frag_max_datagrams,
+            max_fragments: cli.frag_max_fragments,
+        },
         reader: match cli.reader {
             cli::ReaderArg::Auto => ndbsniff::capture::Reader::Auto,
             cli::ReaderArg::Libpcap => ndbsniff::capture::Reader::Libpcap,

@@ -2,7 +2,10 @@
 //! putting their sweeps back in order.
 //!
 //! The capture thread hands every frame to a [`Router`], which slices it in place
-//! ([`decode::decode`]), drops what is not watched, works out the flow key and sends a compact
+//! ([`decode::decode_frame`]), puts IP fragments back together ([`crate::frag`]; a reassembled
+//! payload is copied into the batch, [`Pkt::copied`]), drops what is not watched — the BPF filter
+//! lets through frames it cannot judge by port, so the port test here is the one that counts —
+//! works out the flow key and sends a compact
 //! [`Pkt`] to the worker that owns the key's part of the [`FlowTable`] — so a flow is only ever
 //! touched by one worker, in capture order, and no worker waits for another. Packets travel in
 //! [`Work`] batches over bounded channels and the batches are recycled.
@@ -22,9 +25,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::decode::{self, LinkKind, SkipReason};
+use crate::decode::{self, Decoded, LinkKind, PacketView, SkipReason};
 pub use crate::flow::table::Pkt;
 use crate::flow::table::{FlowEvent, FlowTable, Removed};
+use crate::frag::{self, Reassembler};
+use crate::memcap::MemCap;
 use crate::pcapfile::Block;
 use crate::report::FlowRecord;
 use crate::Watch;
@@ -105,12 +110,13 @@ impl Work {
         self.first_at = usize::MAX;
     }
 
-    /// The payload bytes of one packet of this batch.
+    /// The payload bytes of one packet of this batch: in the mapped file, or in `data` when the
+    /// source is libpcap or the payload was copied (a reassembled datagram).
     #[inline]
     pub fn payload(&self, p: &Pkt) -> &[u8] {
         let base: &[u8] = match &self.block {
-            Some(m) => m,
-            None => &self.data,
+            Some(b) if !p.copied => b,
+            _ => &self.data,
         };
         base.get(p.payload_at..p.payload_at + p.payload_caplen as usize)
             .unwrap_or(&[])
@@ -144,6 +150,12 @@ pub struct DecodeCounters {
     pub watched: AtomicU64,
     pub other_ports: AtomicU64,
     pub skipped: [AtomicU64; SkipReason::ALL.len()],
+    /// IP fragments seen.
+    pub fragments: AtomicU64,
+    /// Datagrams reassembled from them.
+    pub reassembled: AtomicU64,
+    /// Fragments dropped, by [`frag::Drop`] reason.
+    pub fragments_dropped: [AtomicU64; frag::Drop::ALL.len()],
 }
 
 #[derive(Default)]
@@ -155,13 +167,21 @@ struct LocalCounts {
     frames: u32,
 }
 
+fn add_to(a: &AtomicU64, n: &mut u64) {
+    if *n > 0 {
+        a.fetch_add(std::mem::take(n), Ordering::Relaxed);
+    }
+}
+
 impl LocalCounts {
-    fn publish(&mut self, c: &DecodeCounters) {
-        let add = |a: &AtomicU64, n: &mut u64| {
-            if *n > 0 {
-                a.fetch_add(std::mem::take(n), Ordering::Relaxed);
-            }
-        };
+    fn publish(&mut self, c: &DecodeCounters, frags: &mut Reassembler) {
+        let add = add_to;
+        let mut f = frags.take_stats();
+        add(&c.fragments, &mut f.fragments);
+        add(&c.reassembled, &mut f.reassembled);
+        for (a, n) in c.fragments_dropped.iter().zip(f.dropped.iter_mut()) {
+            add(a, n);
+        }
         add(&c.decoded, &mut self.decoded);
         add(&c.watched, &mut self.watched);
         add(&c.other_ports, &mut self.other);
@@ -192,6 +212,10 @@ pub struct RouterSetup<'a> {
     pub recycled: Receiver<Work>,
     pub counters: &'a DecodeCounters,
     pub live: bool,
+    /// The run's buffer budget: IP fragments are reserved from it.
+    pub memcap: &'a MemCap,
+    /// Bounds of IP fragment reassembly.
+    pub frag: frag::Limits,
 }
 
 /// The capture thread's end of the pipeline: decodes, filters by port, routes and batches.
@@ -204,6 +228,8 @@ pub struct Router<'a> {
     counters: &'a DecodeCounters,
     local: LocalCounts,
     live: bool,
+    memcap: &'a MemCap,
+    frags: Reassembler,
     block: Option<Arc<Block>>,
     next_sweep_us: i64,
     next_live_sweep: Instant,
@@ -236,6 +262,8 @@ impl<'a> Router<'a> {
             counters: setup.counters,
             local: LocalCounts::default(),
             live: setup.live,
+            memcap: setup.memcap,
+            frags: Reassembler::new(setup.frag),
             block: None,
             next_sweep_us: i64::MIN,
             next_live_sweep: Instant::now() + Duration::from_micros(SWEEP_EVERY_US as u64),
@@ -268,47 +296,83 @@ impl<'a> Router<'a> {
     #[inline]
     pub fn frame(&mut self, ts_us: i64, frame: &[u8], origlen: u32, at: Option<usize>) {
         self.local.frames += 1;
-        match decode::decode(self.link, frame) {
-            Ok(view) => {
-                self.local.decoded += 1;
-                if self.watch.matches(view.src_port, view.dst_port) {
-                    self.local.watched += 1;
-                    let mut pkt = Pkt::of(&view, ts_us, origlen, 0, self.table);
-                    let lane_no = self.table.part_of_hash(pkt.hash);
-                    let lane = &mut self.lanes[lane_no];
-                    let work = &mut lane.work;
-                    match at {
-                        Some(frame_at) if !view.payload.is_empty() => {
-                            let within = view.payload.as_ptr() as usize - frame.as_ptr() as usize;
-                            work.first_at = work.first_at.min(frame_at);
-                            pkt.payload_at = frame_at + within;
-                        }
-                        Some(_) => {}
-                        None => {
-                            pkt.payload_at = work.data.len();
-                            work.data.extend_from_slice(view.payload);
-                        }
-                    }
-                    if work.pkts.is_empty() && self.live {
-                        lane.started = Instant::now();
-                    }
-                    work.pkts.push(pkt);
-                    if work.pkts.len() >= WORK_PACKETS || work.data.len() >= WORK_BYTES {
-                        self.send(lane_no);
-                    }
-                } else {
-                    self.local.other += 1;
+        match decode::decode_frame(self.link, frame) {
+            Ok(Decoded::Packet(view)) => {
+                let within = at.map(|frame_at| {
+                    let start = view.payload.as_ptr() as usize - frame.as_ptr() as usize;
+                    (frame_at, frame_at + start)
+                });
+                self.packet(&view, ts_us, origlen, within);
+            }
+            Ok(Decoded::Fragment(f)) => {
+                if let Some(d) = self.frags.add(&f, ts_us, origlen, self.memcap) {
+                    self.datagram(&d, ts_us);
                 }
             }
             Err(reason) => self.local.skipped[reason.index()] += 1,
         }
         if self.local.frames >= PUBLISH_EVERY {
-            self.local.publish(self.counters);
+            self.local.publish(self.counters, &mut self.frags);
         }
         if self.live {
             self.tick();
         } else {
             self.capture_time(ts_us);
+        }
+    }
+
+    /// A reassembled datagram: decoded like a frame, its payload copied into the batch.
+    #[cold]
+    fn datagram(&mut self, d: &frag::Datagram, ts_us: i64) {
+        match decode::decode_datagram(d.vlan, d.src, d.dst, d.protocol, &d.payload) {
+            Ok(view) => {
+                let wire_len = u32::try_from(d.wire_len).unwrap_or(u32::MAX);
+                self.packet(&view, ts_us, wire_len, None);
+            }
+            Err(reason) => self.local.skipped[reason.index()] += 1,
+        }
+    }
+
+    /// One decoded packet: routed to its worker when watched. `mapped_at` is where its frame and
+    /// its payload lie in the current block of the file; without it the payload is copied into
+    /// the batch.
+    #[inline]
+    fn packet(
+        &mut self,
+        view: &PacketView<'_>,
+        ts_us: i64,
+        wire_len: u32,
+        mapped_at: Option<(usize, usize)>,
+    ) {
+        self.local.decoded += 1;
+        if !self.watch.matches(view.src_port, view.dst_port) {
+            self.local.other += 1;
+            return;
+        }
+        self.local.watched += 1;
+        let mut pkt = Pkt::of(view, ts_us, wire_len, 0, self.table);
+        let lane_no = self.table.part_of_hash(pkt.hash);
+        let lane = &mut self.lanes[lane_no];
+        let work = &mut lane.work;
+        match mapped_at {
+            Some((frame_at, payload_at)) => {
+                if !view.payload.is_empty() {
+                    work.first_at = work.first_at.min(frame_at);
+                    pkt.payload_at = payload_at;
+                }
+            }
+            None => {
+                pkt.payload_at = work.data.len();
+                pkt.copied = true;
+                work.data.extend_from_slice(view.payload);
+            }
+        }
+        if work.pkts.is_empty() && self.live {
+            lane.started = Instant::now();
+        }
+        work.pkts.push(pkt);
+        if work.pkts.len() >= WORK_PACKETS || work.data.len() >= WORK_BYTES {
+            self.send(lane_no);
         }
     }
 
@@ -319,6 +383,7 @@ impl<'a> Router<'a> {
         let jumped_back = ts_us < self.next_sweep_us.saturating_sub(10 * SWEEP_EVERY_US);
         if ts_us >= self.next_sweep_us || jumped_back {
             self.next_sweep_us = ts_us.saturating_add(SWEEP_EVERY_US);
+            self.frags.expire(ts_us, self.memcap);
             self.mark_sweep(ts_us);
         }
     }
@@ -340,9 +405,11 @@ impl<'a> Router<'a> {
         }
         if now >= self.next_live_sweep && self.lanes.iter().all(|l| l.pending.is_none()) {
             self.next_live_sweep = now + Duration::from_micros(SWEEP_EVERY_US as u64);
-            self.mark_sweep(crate::wall_clock_us());
+            let now_us = crate::wall_clock_us();
+            self.frags.expire(now_us, self.memcap);
+            self.mark_sweep(now_us);
         }
-        self.local.publish(self.counters);
+        self.local.publish(self.counters, &mut self.frags);
     }
 
     /// Asks every worker to sweep its part after the packets routed so far. Live, the batches
@@ -415,7 +482,8 @@ impl<'a> Router<'a> {
                 self.send(i);
             }
         }
-        self.local.publish(self.counters);
+        self.frags.finish(self.memcap);
+        self.local.publish(self.counters, &mut self.frags);
     }
 }
 
@@ -622,6 +690,7 @@ mod tests {
         table: FlowTable,
         watch: Watch,
         counters: DecodeCounters,
+        memcap: MemCap,
     }
 
     impl Rig {
@@ -630,6 +699,7 @@ mod tests {
                 table: FlowTable::new(4096, 1, 1000),
                 watch: Watch::any(),
                 counters: DecodeCounters::default(),
+                memcap: MemCap::default(),
             }
         }
 
@@ -643,6 +713,8 @@ mod tests {
                 recycled,
                 counters: &self.counters,
                 live,
+                memcap: &self.memcap,
+                frag: frag::Limits::default(),
             })
         }
     }

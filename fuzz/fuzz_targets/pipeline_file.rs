@@ -19,13 +19,11 @@
 #![no_main]
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use ndbsniff::capture::Reader;
 use ndbsniff::escape::is_printable_ascii;
-use ndbsniff::flow::table::Timeouts;
 use ndbsniff::{Config, Format, Input, Watch};
 
 fn path() -> &'static PathBuf {
@@ -37,22 +35,12 @@ fn path() -> &'static PathBuf {
 
 fn config(threads: usize, reader: Reader) -> Config {
     Config {
-        input: Input::File(path().clone()),
         watch: Watch::any(),
-        filter: None,
-        count: None,
-        duration: None,
         threads,
-        prefix_bytes: ndbsniff::DEFAULT_PREFIX_BYTES,
         format: Format::Json,
-        per_flow: false,
-        write: None,
-        user: None,
-        stats_interval: None,
-        timeouts: Timeouts::default(),
         max_flows: 16,
         reader,
-        stop: Arc::new(AtomicBool::new(false)),
+        ..Config::new(Input::File(path().clone()))
     }
 }
 

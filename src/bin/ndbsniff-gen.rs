@@ -94,6 +94,21 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Write a fragment flood: COUNT first fragments of distinct IPv4 datagrams, none completed.
+    Fragflood {
+        /// How many fragments (each one a new datagram).
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        /// Data bytes per fragment (a multiple of 8).
+        #[arg(long, default_value_t = 1400)]
+        size: usize,
+        /// The server port they target.
+        #[arg(long, default_value_t = 3406)]
+        port: u16,
+        /// Output pcap file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -416,6 +431,24 @@ fn main() -> ExitCode {
                 })
                 .map_err(|e| format!("{}: {e}", output.display()))
         }
+        Command::Fragflood {
+            count,
+            size,
+            port,
+            output,
+        } => std::fs::File::create(output)
+            .map_err(|e| format!("{}: {e}", output.display()))
+            .and_then(|f| {
+                ndbsniff::synth::blind::write_fragment_flood(
+                    std::io::BufWriter::with_capacity(1 << 20, f),
+                    *count,
+                    *size,
+                    *port,
+                    BASE_TS_NS,
+                )
+                .map_err(|e| format!("{}: {e}", output.display()))
+            })
+            .map(|n| eprintln!("packets={n} datagrams={n}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -145,6 +145,9 @@ pub struct Pkt {
     pub vlan: Option<u16>,
     /// Sending endpoint: 0 = `key.lo`, 1 = `key.hi`.
     pub idx: u8,
+    /// The payload was copied into the batch's own data (a reassembled IP datagram), even
+    /// when the batch's other payloads lie in the mapped file.
+    pub copied: bool,
 }
 
 impl Pkt {
@@ -170,6 +173,7 @@ impl Pkt {
             tcp: view.tcp,
             vlan: view.vlan,
             idx: idx as u8,
+            copied: false,
         }
     }
 }

@@ -178,6 +178,13 @@ pub struct Summary {
     pub packets_other_ports: u64,
     pub packets_not_decoded: u64,
     pub not_decoded: BTreeMap<&'static str, u64>,
+    /// IPv4 and IPv6 fragments seen (each counted here, not in `packets_not_decoded`).
+    pub fragments_seen: u64,
+    /// Datagrams put back together from them (each then decoded like one packet).
+    pub datagrams_reassembled: u64,
+    /// Fragments dropped without becoming part of a datagram (`fragment_drops` by reason).
+    pub fragments_dropped: u64,
+    pub fragment_drops: BTreeMap<&'static str, u64>,
     /// Live capture: packets the kernel saw for this capture (libpcap's ps_recv).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received_by_kernel: Option<u64>,

@@ -200,6 +200,9 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         ));
     }
     writeln!(out, "{decoded}")?;
+    if s.fragments_seen > 0 {
+        writeln!(out, "{}", fragments_line(s))?;
+    }
     if s.received_by_kernel.is_some() || s.dropped_by_ndbsniff > 0 {
         writeln!(out, "{}", drops_line(s))?;
     }
@@ -228,6 +231,23 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         "flows evicted from a full table (--max-flows): {}, buffering refused at the memory cap (--memcap): {} times",
         s.flows_evicted, s.memcap_hits
     )
+}
+
+/// IP fragment reassembly: fragments seen, datagrams reassembled, drops by reason.
+pub fn fragments_line(s: &Summary) -> String {
+    let mut line = format!(
+        "ip fragments: {} seen, {} datagrams reassembled, {} dropped",
+        s.fragments_seen, s.datagrams_reassembled, s.fragments_dropped
+    );
+    if !s.fragment_drops.is_empty() {
+        let reasons: Vec<String> = s
+            .fragment_drops
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        line.push_str(&format!(" ({})", reasons.join(", ")));
+    }
+    line
 }
 
 /// Drop counters as tcpdump prints them at exit, plus ndbsniff's own.

@@ -15,10 +15,13 @@
 //! * [`testdata`]: the committed test captures and their manifest.
 //! * [`traffic`]: bulk benchmark traffic (many overlapping flows, streamed to a pcap).
 //! * [`scan`]: one scanner probing many distinct servers (the report's per-server state).
+//! * [`blind`]: conversations a port-only filter would miss (extension headers, AH, deep VLAN
+//!   stacks, IP fragments).
 //!
 //! Must never read the clock or any entropy source: the same inputs always give byte-identical
 //! files. Must never panic on its own data; errors are returned.
 
+pub mod blind;
 pub mod emit;
 pub mod flood;
 pub mod frame;
