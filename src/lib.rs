@@ -280,15 +280,16 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let link_type = format!("{} ({})", capture::dlt_name(source.dlt), source.dlt);
     let link = source.link;
     let threads = cfg.threads.max(1);
-    let table =
-        FlowTable::new(cfg.prefix_bytes, threads, cfg.max_flows).with_timeouts(cfg.timeouts);
+    let memcap = Arc::new(memcap::MemCap::new(cfg.memcap));
+    let table = FlowTable::new(cfg.prefix_bytes, threads, cfg.max_flows)
+        .with_timeouts(cfg.timeouts)
+        .with_memcap(Arc::clone(&memcap));
     let lanes: Vec<_> = (0..threads)
         .map(|_| crossbeam_channel::bounded::<Work>(pipeline::WORK_QUEUE))
         .collect();
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Work>(threads * 2 + 2);
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
     let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
-    let memcap = memcap::MemCap::new(cfg.memcap);
     let live_counters = LiveCounters::default();
     let decode_counters = DecodeCounters::default();
     let done: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
@@ -416,8 +417,16 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             }
             if let Some(at) = next_stats.filter(|at| now >= *at) {
                 next_stats = cfg.stats_interval.map(|d| at + d);
-                let snapshot =
-                    summarize(&base, &live_counters, &decode_counters, &memcap, &sink, None, false);
+                let snapshot = summarize(
+                    &base,
+                    &live_counters,
+                    &decode_counters,
+                    &memcap,
+                    &table,
+                    &sink,
+                    None,
+                    false,
+                );
                 print_interim(&mut sink, &snapshot, cfg.format, &mut io_error);
             }
             if io_error.is_some() {
@@ -447,6 +456,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         &live_counters,
         &decode_counters,
         &memcap,
+        &table,
         &sink,
         report.error.as_ref(),
         true,
@@ -477,11 +487,13 @@ fn print_interim(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn summarize(
     base: &Summary,
     capture: &LiveCounters,
     workers: &DecodeCounters,
     memcap: &memcap::MemCap,
+    table: &FlowTable,
     sink: &Sink<'_>,
     error: Option<&CaptureError>,
     is_final: bool,
@@ -503,6 +515,8 @@ fn summarize(
         flows_by_verdict: sink.by_verdict.clone(),
         flows_evicted: sink.evicted,
         memcap_hits: memcap.hits(),
+        tcp_bad_checksums: table.bad_checksums(),
+        anomalies: sink.anomalies.clone(),
         servers: sink.server_count(),
         error: error.map(ToString::to_string),
         ..base.clone()

@@ -3,16 +3,29 @@
 //!
 //! Owns: mapping sequence numbers to stream offsets (anchored by the SYN, or by the first
 //! segment seen when the capture started mid-stream), a byte buffer that never grows past the
-//! prefix limit, and a small, capped list of out-of-order byte ranges.
+//! prefix limit, a small, capped list of out-of-order byte ranges, which bytes came from a
+//! segment with a bad checksum, and what went wrong on the way (the [`Anomalies`] of the
+//! direction).
 //!
 //! Must never: panic on any argument values, keep more than `limit` payload bytes, allocate for
-//! zero-length segments or before the first data byte, or let a later copy of a byte overwrite
-//! the first copy received (first data wins, so the result does not depend on which
-//! retransmission carried which bytes).
+//! zero-length segments or before the first data byte, allocate without reserving the bytes
+//! from the run's [`MemCap`] first, or let a later copy of a byte overwrite the first copy
+//! received — except that a copy from a segment with a good (or unverifiable) checksum replaces
+//! bytes that came from a segment with a bad one. So the result does not depend on which
+//! retransmission carried which bytes, and a bad-checksum copy (which the receiver dropped)
+//! never wins over a good copy of the same range, whichever came first.
+//!
+//! Copies that disagree are flagged (`overlap-mismatch`). Work is linear in the bytes fed: the
+//! start of a mid-stream stream moves earlier, and bytes already in [`StreamPrefix::data`] are
+//! rewritten, at most [`MAX_REREADS`] times per direction (each such event makes the caller
+//! re-read the data); later attempts are ignored and flagged (`reanchor-limit`).
 //!
 //! Sequence numbers are compared with wrapping arithmetic: a segment whose start lies up to
 //! 2^31 bytes after the anchor is "after" it, anything further is "before" it. Only bytes whose
 //! offset falls in `[0, limit)` are ever stored; everything else is ignored.
+
+use crate::memcap::MemCap;
+use crate::report::anomaly::{Anomalies, Anomaly};
 
 /// Most out-of-order ranges kept at once. A segment that would open a new range beyond this is
 /// dropped (the newest loses); bytes that extend or bridge existing ranges are always kept.
@@ -21,6 +34,11 @@ pub const MAX_RANGES: usize = 16;
 /// Largest accepted prefix limit; larger requests are clamped to it. Keeps every in-window
 /// offset far below the 2^31 sequence-space horizon and lets ranges be stored as `u32`.
 pub const MAX_LIMIT: usize = 1 << 30;
+
+/// How often one direction may move its start earlier (a mid-stream stream growing leftwards)
+/// or have bytes already in `data()` replaced (a good copy over a bad-checksum one) — each
+/// makes the caller re-read the whole prefix. A late SYN may always re-anchor once more.
+pub const MAX_REREADS: u16 = 32;
 
 /// Size of the first allocation of the byte buffer (or the limit, if smaller).
 const FIRST_ALLOCATION: usize = 256;
@@ -35,8 +53,48 @@ pub enum Fed {
     Unchanged,
     /// The contiguous prefix got longer; the bytes already seen are unchanged.
     Grew,
-    /// The start of the stream moved earlier; `data()` must be re-read from its start.
+    /// The start of the stream moved earlier, or bytes already in `data()` were replaced by a
+    /// good-checksum copy: `data()` must be re-read from its start.
     Rebased,
+}
+
+/// What the checksum of a segment said.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Checksum {
+    /// Not checked (not captured whole, or nobody asked): treated as good.
+    #[default]
+    Unverified,
+    Good,
+    /// Wrong: the bytes are used, but any good copy of them replaces them.
+    Bad,
+}
+
+/// One TCP segment of one direction, as [`StreamPrefix::feed`] takes it.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    pub seq: u32,
+    /// The SYN flag: `seq` is the initial sequence number and data starts at `seq + 1`.
+    pub syn: bool,
+    /// The captured payload bytes.
+    pub payload: &'a [u8],
+    /// The payload length on the wire; when it exceeds `payload.len()` the missing tail is a
+    /// hole (captured bytes beyond it are ignored as padding).
+    pub wire_len: u32,
+    pub checksum: Checksum,
+}
+
+/// What [`StreamPrefix::insert`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stored {
+    Nothing,
+    Grew,
+    /// Bytes of `data()` changed.
+    Rewrote,
+}
+
+thread_local! {
+    /// The budget [`StreamPrefix::segment`] reserves from: as good as none.
+    static UNLIMITED: MemCap = MemCap::new(usize::MAX);
 }
 
 /// The in-order prefix of one TCP direction, at most `limit` bytes long.
@@ -69,6 +127,14 @@ pub struct StreamPrefix {
     /// Lowest offset (at or after `contig` when noted) where a captured frame's bytes were
     /// cut off by the snap length.
     cut: Option<u32>,
+    /// Bit `i` set: the byte at offset `i` came from a segment with a bad checksum. Allocated
+    /// only when such a byte is stored; offsets past its end are not provisional.
+    weak: Vec<u8>,
+    /// Heap bytes reserved from the budget (always `heap_bytes()`).
+    charged: usize,
+    /// Re-anchorings and rewrites of `data()` so far (see [`MAX_REREADS`]).
+    rereads: u16,
+    anomalies: Anomalies,
 }
 
 impl StreamPrefix {
@@ -82,25 +148,43 @@ impl StreamPrefix {
             contig: 0,
             ooo: Vec::new(),
             cut: None,
+            weak: Vec::new(),
+            charged: 0,
+            rereads: 0,
+            anomalies: Anomalies::NONE,
         }
     }
 
-    /// Feed one TCP segment of this direction.
-    ///
-    /// `syn`: the SYN flag is set, so `seq` is the initial sequence number and data starts at
-    /// `seq + 1`. `payload`: the captured payload bytes. `wire_len`: the payload length on the
-    /// wire; when it exceeds `payload.len()` the missing tail is a hole (captured bytes beyond
-    /// `wire_len` are ignored as padding).
+    /// [`StreamPrefix::feed`] with an unverified checksum and no memory cap (tools and tests;
+    /// a stream fed this way must not also be fed with a real budget).
+    pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8], wire_len: u32) -> Fed {
+        let seg = Segment {
+            seq,
+            syn,
+            payload,
+            wire_len,
+            checksum: Checksum::Unverified,
+        };
+        UNLIMITED.with(|mem| self.feed(&seg, mem))
+    }
+
+    /// Feed one TCP segment of this direction, reserving any memory it needs from `mem`.
     ///
     /// Anchoring: a SYN anchors offset 0 at `seq + 1`; otherwise the first segment's `seq` does.
     /// While not anchored by a SYN, a data-carrying segment or a SYN that starts before the
     /// anchor by at most `limit` bytes moves the anchor there, keeping the bytes already
-    /// buffered, and the call returns [`Fed::Rebased`]. A zero-length segment without SYN never
-    /// moves the anchor (it adds no bytes, and keep-alive probes use `seq = next - 1`). Once
-    /// anchored by a SYN, a SYN with a different sequence number is ignored entirely.
-    pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8], wire_len: u32) -> Fed {
+    /// buffered, and the call returns [`Fed::Rebased`] (data segments only [`MAX_REREADS`]
+    /// times; after that the anchor stays and the part before it is ignored). A zero-length
+    /// segment without SYN never moves the anchor (it adds no bytes, and keep-alive probes use
+    /// `seq = next - 1`). Once anchored by a SYN, a SYN with a different sequence number is
+    /// ignored entirely.
+    ///
+    /// When `mem` refuses a reservation the segment's new bytes are not stored and
+    /// [`StreamPrefix::starved`] becomes true (what was stored before stays).
+    pub fn feed(&mut self, seg: &Segment<'_>, mem: &MemCap) -> Fed {
+        let (seq, syn, payload) = (seg.seq, seg.syn, seg.payload);
         let start = if syn { seq.wrapping_add(1) } else { seq };
-        let wire = usize::try_from(wire_len).unwrap_or(usize::MAX);
+        let wire = usize::try_from(seg.wire_len).unwrap_or(usize::MAX);
         let captured = payload.len().min(wire);
 
         let mut fed = Fed::Unchanged;
@@ -115,7 +199,9 @@ impl StreamPrefix {
                     match self.behind(anchor, start) {
                         Some(0) => self.syn_anchored = true,
                         Some(back) => {
-                            self.rebase(back);
+                            if !self.rebase(back, mem) {
+                                return Fed::Unchanged;
+                            }
                             self.anchor = Some(start);
                             self.syn_anchored = true;
                             fed = Fed::Rebased;
@@ -129,8 +215,12 @@ impl StreamPrefix {
                     return Fed::Unchanged;
                 } else if !self.syn_anchored && captured > 0 {
                     match self.behind(anchor, start) {
-                        Some(back) if back > 0 => {
-                            self.rebase(back);
+                        Some(back) if back > 0 && self.rereads >= MAX_REREADS => {
+                            self.anomalies.insert(Anomaly::ReanchorLimit);
+                            anchor
+                        }
+                        Some(back) if back > 0 && self.rebase(back, mem) => {
+                            self.rereads += 1;
                             self.anchor = Some(start);
                             fed = Fed::Rebased;
                             start
@@ -145,12 +235,7 @@ impl StreamPrefix {
 
         // Position of the segment relative to offset 0, in a signed space wide enough for any
         // sequence distance plus any payload length.
-        let dist = start.wrapping_sub(anchor);
-        let seg_start: i64 = if dist < HALF_SEQ_SPACE {
-            i64::from(dist)
-        } else {
-            -i64::from(anchor.wrapping_sub(start))
-        };
+        let seg_start = signed_offset(anchor, start);
         let limit = self.limit as i64;
         let cap_end = seg_start.saturating_add(i64::try_from(captured).unwrap_or(i64::MAX));
         let wire_end = seg_start.saturating_add(i64::try_from(wire).unwrap_or(i64::MAX));
@@ -173,10 +258,32 @@ impl StreamPrefix {
         let Some(bytes) = payload.get(skip..skip + (e - s)) else {
             return fed;
         };
-        if self.insert(s, bytes) && fed == Fed::Unchanged {
-            fed = Fed::Grew;
+        match self.insert(s, bytes, seg.checksum == Checksum::Bad, mem) {
+            Stored::Rewrote => Fed::Rebased,
+            Stored::Grew if fed == Fed::Unchanged => Fed::Grew,
+            _ => fed,
         }
-        fed
+    }
+
+    /// The part of `seg` that would start this stream's in-order data, when nothing in order is
+    /// held yet: lets a caller that could not buffer still look at a first segment.
+    pub fn unbuffered_start<'p>(&self, seg: &Segment<'p>) -> Option<&'p [u8]> {
+        if self.contig > 0 {
+            return None;
+        }
+        let start = if seg.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        let at = signed_offset(self.anchor?, start);
+        let captured = seg
+            .payload
+            .len()
+            .min(usize::try_from(seg.wire_len).unwrap_or(usize::MAX));
+        let skip = usize::try_from(at.checked_neg()?).ok()?;
+        let end = captured.min(skip.saturating_add(self.limit));
+        seg.payload.get(skip..end).filter(|b| !b.is_empty())
     }
 
     /// The contiguous in-order bytes from the start of the stream (at most `limit`).
@@ -201,6 +308,21 @@ impl StreamPrefix {
         !self.is_full() && self.cut.is_some_and(|c| c as usize == self.contig)
     }
 
+    /// True once a reservation from the memory budget was refused (bytes were not stored).
+    pub fn starved(&self) -> bool {
+        self.anomalies.contains(Anomaly::Memcap)
+    }
+
+    /// What went wrong so far: `overlap-mismatch`, `reanchor-limit`, `memcap`.
+    pub fn anomalies(&self) -> Anomalies {
+        self.anomalies
+    }
+
+    /// Re-anchorings and rewrites of `data()` performed so far.
+    pub fn rereads(&self) -> u16 {
+        self.rereads
+    }
+
     /// The prefix limit in force (the requested one, clamped to [`MAX_LIMIT`]).
     pub fn limit(&self) -> usize {
         self.limit
@@ -208,7 +330,15 @@ impl StreamPrefix {
 
     /// Heap bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.ooo.capacity() * std::mem::size_of::<(u32, u32)>()
+        self.buf.capacity()
+            + self.ooo.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.weak.capacity()
+    }
+
+    /// Bytes reserved from the budget given to [`StreamPrefix::feed`]; the owner gives them
+    /// back when it drops the stream.
+    pub fn charged(&self) -> usize {
+        self.charged
     }
 
     /// How far `start` lies before `anchor`, if it does by at most `limit` (0 when equal).
@@ -235,70 +365,130 @@ impl StreamPrefix {
         }
     }
 
+    /// Reserves `n` more heap bytes from `mem`, or notes that it refused.
+    fn charge(&mut self, n: usize, mem: &MemCap) -> bool {
+        if n == 0 {
+            return true;
+        }
+        if mem.try_reserve(n) {
+            self.charged += n;
+            true
+        } else {
+            self.anomalies.insert(Anomaly::Memcap);
+            false
+        }
+    }
+
+    /// Makes sure the out-of-order list has its (one, fixed) allocation.
+    fn ooo_room(&mut self, mem: &MemCap) -> bool {
+        if self.ooo.capacity() > 0 {
+            return true;
+        }
+        if !self.charge(MAX_RANGES * std::mem::size_of::<(u32, u32)>(), mem) {
+            return false;
+        }
+        self.ooo.reserve_exact(MAX_RANGES);
+        self.settle();
+        true
+    }
+
     /// Move every buffered byte `d` offsets later (0 < d <= limit); offset 0 becomes empty.
-    fn rebase(&mut self, d: usize) {
+    /// False (nothing changed) when the memory for it was refused.
+    fn rebase(&mut self, d: usize, mem: &MemCap) -> bool {
         let limit = self.limit;
         let shift = |x: u32| (x as usize + d).min(limit) as u32;
+        // Reserve first: the buffer grows to the end of the last range that survives.
+        let last_end = self
+            .ooo
+            .last()
+            .map(|r| shift(r.1))
+            .or((self.contig > 0).then(|| shift(self.contig as u32)))
+            .map_or(0, |x| x as usize);
+        let new_len = if d < limit { last_end } else { 0 };
+        let needs_ooo = self.contig > 0 && d < limit;
+        if (needs_ooo && !self.ooo_room(mem))
+            || !self.grow_capacity_for(new_len, mem)
+            || (!self.weak.is_empty() && !self.weak_room(new_len, mem))
+        {
+            return false;
+        }
         for r in &mut self.ooo {
             *r = (shift(r.0), shift(r.1));
         }
         self.ooo.retain(|r| r.0 < r.1);
-        if self.contig > 0 && d < limit {
+        if needs_ooo {
             if self.ooo.len() >= MAX_RANGES {
                 self.ooo.pop(); // the highest range loses
-            }
-            if self.ooo.capacity() == 0 {
-                self.ooo.reserve_exact(MAX_RANGES);
             }
             self.ooo.insert(0, (d as u32, shift(self.contig as u32)));
         }
         self.contig = 0;
         self.cut = self.cut.map(shift).filter(|&c| (c as usize) < limit);
+        self.shift_weak(d);
 
         let new_len = self.ooo.last().map_or(0, |r| r.1 as usize);
         if new_len == 0 {
             self.buf.clear();
-            return;
+            return true;
         }
         // Every kept range starts at or after `d`, so `new_len > d`.
         let Some(keep) = new_len.checked_sub(d) else {
             self.buf.clear();
-            return;
+            return true;
         };
         self.buf.truncate(keep);
-        self.grow_to(new_len);
+        self.buf.resize(new_len, 0);
         self.buf.copy_within(0..keep, d);
         if let Some(head) = self.buf.get_mut(..d) {
             head.fill(0);
         }
+        true
     }
 
-    /// Extend the buffer to `len` bytes (<= limit), growing capacity geometrically but never
-    /// past the limit.
-    fn grow_to(&mut self, len: usize) {
-        if len > self.buf.len() {
-            self.grow_capacity_for(len);
-            self.buf.resize(len, 0);
+    /// Moves every provisional mark `d` offsets later, dropping those pushed past the bitmap
+    /// (which the caller made cover the shifted data).
+    fn shift_weak(&mut self, d: usize) {
+        let cap = (self.weak.len() * 8).min(self.limit);
+        for i in (0..cap).rev() {
+            let v = i >= d && weak_bit(&self.weak, i - d);
+            set_weak_bit(&mut self.weak, i, v);
         }
     }
 
     /// Record `bytes` at offsets `[s, s + bytes.len())` (inside the window, non-empty), first
-    /// copy winning. Returns true when the contiguous prefix grew.
-    fn insert(&mut self, s: usize, bytes: &[u8]) -> bool {
+    /// copy winning unless it is provisional and this one is not; `weak`: this copy's checksum
+    /// was bad.
+    fn insert(&mut self, s: usize, bytes: &[u8], weak: bool, mem: &MemCap) -> Stored {
         let e = s + bytes.len();
+        let rewrote = self.overlap(s, bytes, weak);
+        let done = if rewrote {
+            Stored::Rewrote
+        } else {
+            Stored::Nothing
+        };
         if e <= self.contig {
-            return false; // retransmission of bytes already in order
+            return done; // retransmission of bytes already in order
         }
 
         if s <= self.contig && self.ooo.is_empty() {
             // Common case: in order (possibly overlapping the tail). buf.len() == contig here.
-            let new = bytes.get(self.contig.saturating_sub(s)..).unwrap_or(&[]);
-            self.grow_capacity_for(e);
-            self.buf.truncate(self.contig);
+            if !self.grow_capacity_for(e, mem) || (weak && !self.weak_room(e, mem)) {
+                return done;
+            }
+            let from = self.contig;
+            let new = bytes.get(from.saturating_sub(s)..).unwrap_or(&[]);
+            self.buf.truncate(from);
             self.buf.extend_from_slice(new);
             self.contig = e;
+            if weak {
+                self.mark_weak(from, e);
+            }
             self.forget_stale_cut();
-            return true;
+            return if rewrote {
+                Stored::Rewrote
+            } else {
+                Stored::Grew
+            };
         }
 
         // Where does the merged range go? Ranges touching [s, e) form one run in the list.
@@ -306,21 +496,39 @@ impl StreamPrefix {
         let last = self.ooo.partition_point(|r| (r.0 as usize) <= e);
         let touches_contig = s <= self.contig;
         if !touches_contig && first == last && self.ooo.len() >= MAX_RANGES {
-            return false; // would open one range too many: drop the newest
+            return done; // would open one range too many: drop the newest
+        }
+        let end = self.buf.len().max(e);
+        if !self.grow_capacity_for(end, mem)
+            || (!touches_contig && !self.ooo_room(mem))
+            || (weak && !self.weak_room(e, mem))
+        {
+            return done;
         }
 
         // Copy only into the gaps not yet received.
-        self.grow_to(e);
+        if e > self.buf.len() {
+            self.buf.resize(e, 0);
+        }
         let mut pos = s.max(self.contig);
-        for &(rs, re) in self.ooo.get(first..last).unwrap_or(&[]) {
+        for k in first..last {
+            let Some(&(rs, re)) = self.ooo.get(k) else {
+                break;
+            };
             let (rs, re) = (rs as usize, re as usize);
             if rs > pos {
                 copy_in(&mut self.buf, pos, rs, s, bytes);
+                if weak {
+                    self.mark_weak(pos, rs);
+                }
             }
             pos = pos.max(re);
         }
         if pos < e {
             copy_in(&mut self.buf, pos, e, s, bytes);
+            if weak {
+                self.mark_weak(pos, e);
+            }
         }
 
         // Merge the bookkeeping.
@@ -337,11 +545,12 @@ impl StreamPrefix {
             self.contig = self.contig.max(merged_end);
             // The next range starts strictly after merged_end (ranges are non-adjacent).
             self.forget_stale_cut();
-            true
-        } else {
-            if self.ooo.capacity() == 0 {
-                self.ooo.reserve_exact(MAX_RANGES);
+            if rewrote {
+                Stored::Rewrote
+            } else {
+                Stored::Grew
             }
+        } else {
             let range = (merged_start as u32, merged_end as u32);
             if last > first {
                 self.ooo.drain(first + 1..last);
@@ -351,23 +560,150 @@ impl StreamPrefix {
             } else {
                 self.ooo.insert(first, range);
             }
-            false
+            done
         }
     }
 
-    /// Reserve room for `len` bytes (<= limit): geometric growth, never past the limit.
-    fn grow_capacity_for(&mut self, len: usize) {
-        let cap = self.buf.capacity();
-        if len > cap {
-            let target = len.max(cap.saturating_mul(2).max(FIRST_ALLOCATION).min(self.limit));
-            self.buf
-                .reserve_exact(target.saturating_sub(self.buf.len()));
+    /// Compares `bytes` (at offset `s`) with the bytes already held in the same places: flags
+    /// a disagreement, and, when this copy is good, replaces provisional bytes with it. True
+    /// when bytes of `data()` changed.
+    fn overlap(&mut self, s: usize, bytes: &[u8], weak: bool) -> bool {
+        let e = s + bytes.len();
+        // The held ranges meeting [s, e): the in-order part, then out-of-order ranges.
+        let mut held = [(0usize, 0usize); MAX_RANGES + 1];
+        let mut n = 0;
+        if s < self.contig {
+            held[0] = (s, e.min(self.contig));
+            n = 1;
         }
+        let first = self.ooo.partition_point(|r| (r.1 as usize) <= s);
+        for &(rs, re) in self.ooo.get(first..).unwrap_or(&[]) {
+            let (rs, re) = (rs as usize, re as usize);
+            if rs >= e || n >= held.len() {
+                break;
+            }
+            held[n] = (rs.max(s), re.min(e));
+            n += 1;
+        }
+        let mut changed_data = false;
+        let mut over_budget = false;
+        for &(a, b) in held.get(..n).unwrap_or(&[]) {
+            let (Some(old), Some(new)) = (self.buf.get(a..b), bytes.get(a - s..b - s)) else {
+                continue;
+            };
+            if old != new {
+                self.anomalies.insert(Anomaly::OverlapMismatch);
+            }
+            if weak || self.weak.is_empty() || a >= self.weak.len() * 8 {
+                continue;
+            }
+            // A good copy: it confirms or replaces every provisional byte it covers.
+            for p in a..b.min(self.weak.len() * 8) {
+                if !weak_bit(&self.weak, p) {
+                    continue;
+                }
+                let want = new[p - a];
+                if self.buf[p] != want {
+                    if p < self.contig {
+                        if self.rereads >= MAX_REREADS {
+                            over_budget = true;
+                            continue; // the probe read it: it stays as it is
+                        }
+                        changed_data = true;
+                    }
+                    self.buf[p] = want;
+                }
+                set_weak_bit(&mut self.weak, p, false);
+            }
+        }
+        if over_budget {
+            self.anomalies.insert(Anomaly::ReanchorLimit);
+        }
+        if changed_data {
+            self.rereads += 1;
+        }
+        changed_data
+    }
+
+    /// Makes the provisional bitmap cover offsets `[0, len)`, reserving memory for it.
+    fn weak_room(&mut self, len: usize, mem: &MemCap) -> bool {
+        let need = len.div_ceil(8);
+        if need <= self.weak.len() {
+            return true;
+        }
+        let cap = self.weak.capacity();
+        if need > cap {
+            let most = self.limit.div_ceil(8);
+            let target = need.max(cap.saturating_mul(2).max(32).min(most));
+            if !self.charge(target - cap, mem) {
+                return false;
+            }
+            self.weak.reserve_exact(target - self.weak.len());
+            self.settle();
+        }
+        self.weak.resize(need, 0);
+        true
+    }
+
+    fn mark_weak(&mut self, from: usize, to: usize) {
+        for p in from..to {
+            set_weak_bit(&mut self.weak, p, true);
+        }
+    }
+
+    /// Reserve room for `len` bytes (<= limit): geometric growth, never past the limit, and
+    /// only with memory from the budget (just `len` when the doubled size would not fit).
+    fn grow_capacity_for(&mut self, len: usize, mem: &MemCap) -> bool {
+        let cap = self.buf.capacity();
+        if len <= cap {
+            return true;
+        }
+        let doubled = len.max(cap.saturating_mul(2).max(FIRST_ALLOCATION).min(self.limit));
+        let room = mem.limit().saturating_sub(mem.used());
+        let target = if doubled - cap <= room { doubled } else { len };
+        if !self.charge(target - cap, mem) {
+            return false;
+        }
+        self.buf
+            .reserve_exact(target.saturating_sub(self.buf.len()));
+        self.settle();
+        true
+    }
+
+    /// Checks that what is allocated is what was reserved (`reserve_exact` on a vector of
+    /// bytes or of pairs allocates exactly what was asked).
+    fn settle(&self) {
+        debug_assert_eq!(self.heap_bytes(), self.charged);
     }
 
     fn forget_stale_cut(&mut self) {
         if self.cut.is_some_and(|c| (c as usize) < self.contig) {
             self.cut = None;
+        }
+    }
+}
+
+/// Offset of sequence number `start` from `anchor`: up to 2^31 after it is positive, anything
+/// else is negative.
+fn signed_offset(anchor: u32, start: u32) -> i64 {
+    let dist = start.wrapping_sub(anchor);
+    if dist < HALF_SEQ_SPACE {
+        i64::from(dist)
+    } else {
+        -i64::from(anchor.wrapping_sub(start))
+    }
+}
+
+fn weak_bit(bits: &[u8], i: usize) -> bool {
+    bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
+}
+
+fn set_weak_bit(bits: &mut [u8], i: usize, v: bool) {
+    if let Some(b) = bits.get_mut(i / 8) {
+        if v {
+            *b |= 1 << (i % 8);
+        } else {
+            *b &= !(1 << (i % 8));
         }
     }
 }

@@ -15,68 +15,156 @@
 //! any direction, or holds more flows than its limit for longer than one eviction round.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
 use crate::classify::{NdbProbe, ProbeResult, ProbeState, Role};
 use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport};
+use crate::flow::checksum;
 use crate::flow::key::FlowKey;
-use crate::flow::stream::{Fed, StreamPrefix};
-use crate::report::{FlowRecord, FlowState, RolesFrom};
+use crate::flow::stream::{Checksum, Fed, Segment, StreamPrefix};
+use crate::memcap::MemCap;
+use crate::report::{Anomalies, Anomaly, FlowRecord, FlowState, RolesFrom};
 use crate::Watch;
 
 /// Reassembly and probing state, present only while the probe is undecided.
+///
+/// Its buffers are reserved from the run's [`MemCap`] and given back when it is dropped (on the
+/// verdict, or with its flow: swept, evicted or drained), whichever way that happens.
 #[derive(Debug)]
 struct Inspect {
     streams: [StreamPrefix; 2],
     probe: NdbProbe,
+    mem: Arc<MemCap>,
+    /// Bytes the probe has examined, re-reads after a rebase included: the work done.
+    probed: u64,
+    /// Anomalies seen here rather than in a stream (`bad-checksum`).
+    anomalies: Anomalies,
+}
+
+impl Drop for Inspect {
+    fn drop(&mut self) {
+        self.mem
+            .release(self.streams[0].charged() + self.streams[1].charged());
+    }
+}
+
+/// What observing a packet needs besides the packet, and what it counts.
+struct Ctx<'a> {
+    prefix: usize,
+    mem: &'a Arc<MemCap>,
+    /// TCP segments found with a bad checksum.
+    bad_checksums: u64,
 }
 
 impl Inspect {
-    fn new(prefix: usize, isn: [Option<u32>; 2]) -> Box<Inspect> {
+    fn new(prefix: usize, isn: [Option<u32>; 2], mem: &Arc<MemCap>) -> Box<Inspect> {
         let mut ins = Box::new(Inspect {
             streams: [StreamPrefix::new(prefix), StreamPrefix::new(prefix)],
             probe: NdbProbe::new(prefix),
+            mem: Arc::clone(mem),
+            probed: 0,
+            anomalies: Anomalies::NONE,
         });
-        for (stream, isn) in ins.streams.iter_mut().zip(isn) {
+        let ins_ref = &mut *ins;
+        for (stream, isn) in ins_ref.streams.iter_mut().zip(isn) {
             if let Some(isn) = isn {
-                stream.segment(isn, true, &[], 0);
+                let syn = Segment {
+                    seq: isn,
+                    syn: true,
+                    payload: &[],
+                    wire_len: 0,
+                    checksum: Checksum::Unverified,
+                };
+                stream.feed(&syn, &ins_ref.mem);
             }
         }
         ins
     }
 
+    /// Shows the probe direction `idx`'s bytes (all of them so far), counting the work.
+    fn show(probe: &mut NdbProbe, probed: &mut u64, idx: usize, data: &[u8]) -> ProbeState {
+        let before = probe.examined(idx);
+        let state = probe.on_stream(idx, data);
+        *probed += probe.examined(idx).saturating_sub(before) as u64;
+        state
+    }
+
     /// Feeds one packet's payload; returns the probe's state after it.
-    fn feed(&mut self, idx: usize, view: &Seen<'_>, prefix: usize) -> ProbeState {
+    fn feed(&mut self, idx: usize, view: &Seen<'_>, ctx: &mut Ctx<'_>) -> ProbeState {
         match view.transport {
             Transport::Tcp => {
-                let syn = view.tcp.flags & tcp_flags::SYN != 0;
-                match self.streams[idx].segment(view.tcp.seq, syn, view.payload, view.payload_len) {
+                // Only segments that reach a stream being inspected are verified.
+                let sum = checksum::verify(view.csum, view.payload);
+                if sum == Checksum::Bad {
+                    ctx.bad_checksums += 1;
+                    self.anomalies.insert(Anomaly::BadChecksum);
+                }
+                let seg = Segment {
+                    seq: view.tcp.seq,
+                    syn: view.tcp.flags & tcp_flags::SYN != 0,
+                    payload: view.payload,
+                    wire_len: view.payload_len,
+                    checksum: sum,
+                };
+                let fed = self.streams[idx].feed(&seg, &self.mem);
+                let state = match fed {
                     Fed::Unchanged => ProbeState::NeedMore,
-                    Fed::Grew => self.probe.on_stream(idx, self.streams[idx].data()),
+                    Fed::Grew => Self::show(
+                        &mut self.probe,
+                        &mut self.probed,
+                        idx,
+                        self.streams[idx].data(),
+                    ),
                     Fed::Rebased => {
-                        // Earlier bytes arrived late: show the probe both directions afresh.
-                        self.probe = NdbProbe::new(prefix);
-                        let mut state = ProbeState::NeedMore;
-                        for i in 0..2 {
-                            if state == ProbeState::NeedMore && !self.streams[i].data().is_empty() {
-                                state = self.probe.on_stream(i, self.streams[i].data());
-                            }
-                        }
-                        state
+                        // Earlier bytes arrived late, or bytes already read were replaced:
+                        // show the probe both directions afresh.
+                        self.probe = NdbProbe::new(ctx.prefix);
+                        self.reread()
+                    }
+                };
+                if state == ProbeState::NeedMore && self.streams[idx].starved() {
+                    // Out of reassembly memory: a segment that starts the stream is still
+                    // looked at where it lies, then the flow is judged on what was seen.
+                    if let Some(first) = self.streams[idx].unbuffered_start(&seg) {
+                        return Self::show(&mut self.probe, &mut self.probed, idx, first);
                     }
                 }
+                state
             }
             Transport::Udp => self.probe.on_datagram(idx, view.payload),
         }
     }
 
+    /// Shows the probe every direction's bytes from the start.
+    fn reread(&mut self) -> ProbeState {
+        let mut state = ProbeState::NeedMore;
+        for i in 0..2 {
+            if state == ProbeState::NeedMore && !self.streams[i].data().is_empty() {
+                let data = self.streams[i].data();
+                state = Self::show(&mut self.probe, &mut self.probed, i, data);
+            }
+        }
+        state
+    }
+
     /// Nothing more can be learnt from TCP: both directions are full or unwanted.
     fn exhausted(&self) -> bool {
         (0..2).all(|i| self.streams[i].is_full() || !self.probe.wants(i))
+    }
+
+    /// A direction could not get reassembly memory: the flow is judged now.
+    fn starved(&self) -> bool {
+        self.streams.iter().any(StreamPrefix::starved)
+    }
+
+    fn anomalies(&self) -> Anomalies {
+        self.anomalies
+            .union(self.streams[0].anomalies())
+            .union(self.streams[1].anomalies())
     }
 }
 
@@ -91,6 +179,8 @@ pub struct Seen<'a> {
     pub payload: &'a [u8],
     /// Transport payload length on the wire.
     pub payload_len: u32,
+    /// [`checksum::header_sum`] of the segment, when it can be verified.
+    pub csum: Option<u16>,
 }
 
 impl<'a> Seen<'a> {
@@ -101,6 +191,7 @@ impl<'a> Seen<'a> {
             tcp: view.tcp,
             payload: view.payload,
             payload_len: view.payload_len,
+            csum: checksum::header_sum(view),
         }
     }
 }
@@ -145,6 +236,9 @@ pub struct Pkt {
     pub vlan: Option<u16>,
     /// Sending endpoint: 0 = `key.lo`, 1 = `key.hi`.
     pub idx: u8,
+    /// The sum of pseudo-header and TCP header ([`checksum::header_sum`]) when the segment
+    /// carries payload captured whole, so a worker can verify the checksum over the payload.
+    pub csum: Option<u16>,
 }
 
 impl Pkt {
@@ -164,6 +258,7 @@ impl Pkt {
             tcp: view.tcp,
             vlan: view.vlan,
             idx: idx as u8,
+            csum: checksum::header_sum(view),
         }
     }
 }
@@ -185,6 +280,8 @@ pub struct Flow {
     pub fin: [bool; 2],
     pub rst: bool,
     isn_seen: [bool; 2],
+    /// Everything reassembly found wrong so far (kept after the verdict).
+    pub anomalies: Anomalies,
     inspect: Option<Box<Inspect>>,
     decided: Option<Box<ProbeResult>>,
 }
@@ -212,6 +309,7 @@ impl Flow {
             fin: [false; 2],
             rst: false,
             isn_seen: [false; 2],
+            anomalies: Anomalies::NONE,
             inspect: None,
             decided: None,
         }
@@ -225,7 +323,7 @@ impl Flow {
         view: &Seen<'_>,
         ts_us: i64,
         wire_len: u32,
-        prefix: usize,
+        ctx: &mut Ctx<'_>,
     ) -> bool {
         self.first_us = self.first_us.min(ts_us);
         self.last_us = self.last_us.max(ts_us);
@@ -262,16 +360,17 @@ impl Flow {
                 let isn = [0, 1].map(|i| self.isn_seen[i].then_some(self.isn[i]));
                 let ins = self
                     .inspect
-                    .get_or_insert_with(|| Inspect::new(prefix, isn));
+                    .get_or_insert_with(|| Inspect::new(ctx.prefix, isn, ctx.mem));
                 if !ins.probe.wants(idx) {
                     return false;
                 }
                 ins
             }
         };
-        let state = ins.feed(idx, view, prefix);
-        let done =
-            state != ProbeState::NeedMore || (view.transport == Transport::Tcp && ins.exhausted());
+        let state = ins.feed(idx, view, ctx);
+        self.anomalies = self.anomalies.union(ins.anomalies());
+        let done = state != ProbeState::NeedMore
+            || (view.transport == Transport::Tcp && (ins.exhausted() || ins.starved()));
         if done {
             self.decided = Some(Box::new(ins.probe.result()));
             self.inspect = None;
@@ -417,6 +516,7 @@ impl Flow {
             state: self.state(key.transport, end),
             vlan: self.vlan,
             roles_from,
+            anomalies: self.anomalies,
         }
     }
 }
@@ -529,6 +629,10 @@ pub struct FlowTable {
     part_max: usize,
     evicted: AtomicUsize,
     timeouts: Timeouts,
+    /// The budget reassembly buffers are reserved from.
+    memcap: Arc<MemCap>,
+    /// TCP segments found with a bad checksum.
+    bad_checksums: AtomicU64,
 }
 
 /// Orders records as the report lists them: by first packet, then by endpoints.
@@ -562,7 +666,26 @@ impl FlowTable {
             part_max: max_flows.max(1).div_ceil(parts),
             evicted: AtomicUsize::new(0),
             timeouts: Timeouts::default(),
+            memcap: Arc::new(MemCap::default()),
+            bad_checksums: AtomicU64::new(0),
         }
+    }
+
+    /// The table reserving its reassembly buffers from `memcap` (shared with the rest of the
+    /// run) instead of a budget of its own of the default size.
+    pub fn with_memcap(mut self, memcap: Arc<MemCap>) -> FlowTable {
+        self.memcap = memcap;
+        self
+    }
+
+    /// The budget reassembly buffers are reserved from.
+    pub fn memcap(&self) -> &MemCap {
+        &self.memcap
+    }
+
+    /// TCP segments found with a bad checksum so far (see [`crate::report::Summary`]).
+    pub fn bad_checksums(&self) -> u64 {
+        self.bad_checksums.load(Ordering::Relaxed)
     }
 
     /// The table with these timeouts instead of the defaults.
@@ -615,7 +738,11 @@ impl FlowTable {
         announce: bool,
         events: &mut Vec<FlowEvent>,
     ) {
-        let prefix = self.prefix;
+        let mut ctx = Ctx {
+            prefix: self.prefix,
+            mem: &self.memcap,
+            bad_checksums: 0,
+        };
         let p = &self.parts[part];
         let shards = p.map.shards();
         let lock_all = || shards.iter().map(|s| s.write()).collect::<Vec<_>>();
@@ -664,15 +791,20 @@ impl FlowTable {
                 tcp: pkt.tcp,
                 payload: payload(pkt),
                 payload_len: pkt.payload_len,
+                csum: pkt.csum,
             };
             let was_ended = flow.ended();
             let idx = usize::from(pkt.idx);
-            if flow.observe(idx, &seen, pkt.ts_us, pkt.wire_len, prefix) && announce {
+            if flow.observe(idx, &seen, pkt.ts_us, pkt.wire_len, &mut ctx) && announce {
                 events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
             }
             if !was_ended && flow.ended() {
                 wheel.schedule(t.deadline(key.transport, flow), pkt.hash);
             }
+        }
+        if ctx.bad_checksums > 0 {
+            self.bad_checksums
+                .fetch_add(ctx.bad_checksums, Ordering::Relaxed);
         }
     }
 
@@ -840,6 +972,7 @@ mod tests {
             },
             payload: &[],
             payload_len: 0,
+            tcp_header: &[],
         }
     }
 
@@ -883,14 +1016,20 @@ mod tests {
         data.payload_len = request.len() as u32;
         let mut flow = Flow::new(0, None);
         let (_, idx) = FlowKey::of(&data);
-        flow.observe(idx, &Seen::of(&data), 1, 100, 4096);
+        let mem = Arc::new(MemCap::default());
+        let mut ctx = Ctx {
+            prefix: 4096,
+            mem: &mem,
+            bad_checksums: 0,
+        };
+        flow.observe(idx, &Seen::of(&data), 1, 100, &mut ctx);
         assert!(
             flow.result().evidence[idx].is_some(),
             "the request alone is evidence"
         );
         // The SYN shows the stream really began 10 bytes earlier: those bytes are missing, so
         // nothing in order is known any more and the probe must not keep what it read.
-        flow.observe(idx, &Seen::of(&syn(client, 40000, server)), 2, 60, 4096);
+        flow.observe(idx, &Seen::of(&syn(client, 40000, server)), 2, 60, &mut ctx);
         assert!(flow.decided.is_none());
         assert_eq!(flow.result().evidence[idx], None);
     }

@@ -5,6 +5,7 @@
 //!
 //! Never: decides verdicts or reads packets.
 
+pub mod anomaly;
 pub mod json;
 pub mod sink;
 pub mod text;
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+pub use self::anomaly::{Anomalies, Anomaly};
 use crate::classify::{Confidence, Verdict};
 use crate::decode::Transport;
 
@@ -111,6 +113,10 @@ pub struct FlowRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
     pub roles_from: RolesFrom,
+    /// What went wrong while reassembling (overlapping copies that disagree, bad checksums,
+    /// the memory cap, the re-anchoring limit); omitted when nothing did.
+    #[serde(skip_serializing_if = "Anomalies::is_empty")]
+    pub anomalies: Anomalies,
 }
 
 /// Counters for the whole run (or, with `final` false, for the run so far).
@@ -158,6 +164,11 @@ pub struct Summary {
     pub flows_evicted: u64,
     /// Times buffering was refused because `--memcap` was reached (reassembly went on without it).
     pub memcap_hits: u64,
+    /// TCP segments whose checksum was wrong, among those checked: segments with payload,
+    /// captured whole, fed to a flow still being inspected. They were used, not dropped.
+    pub tcp_bad_checksums: u64,
+    /// Flows reported with each anomaly (see [`Anomaly`]); only anomalies seen are listed.
+    pub anomalies: BTreeMap<&'static str, u64>,
     pub servers: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -178,4 +189,6 @@ pub struct ServerRow {
     pub last_seen: i64,
     pub evidence: String,
     pub hint: Option<&'static str>,
+    /// Every anomaly of any of its flows.
+    pub anomalies: Anomalies,
 }

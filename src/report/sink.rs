@@ -43,6 +43,8 @@ pub struct Sink<'a> {
     pub flow_count: u64,
     pub evicted: u64,
     pub by_verdict: BTreeMap<&'static str, u64>,
+    /// Flows reported with each anomaly.
+    pub anomalies: BTreeMap<&'static str, u64>,
 }
 
 impl<'a> Sink<'a> {
@@ -57,6 +59,7 @@ impl<'a> Sink<'a> {
             flow_count: 0,
             evicted: 0,
             by_verdict: BTreeMap::new(),
+            anomalies: BTreeMap::new(),
         }
     }
 
@@ -65,6 +68,9 @@ impl<'a> Sink<'a> {
         self.flow_count += 1;
         self.evicted += u64::from(rec.state == super::FlowState::Evicted);
         *self.by_verdict.entry(rec.verdict.as_str()).or_default() += 1;
+        for a in rec.anomalies.iter() {
+            *self.anomalies.entry(a.as_str()).or_default() += 1;
+        }
         self.aggregate(rec);
         match self.style {
             Style::Json => {
@@ -144,6 +150,7 @@ impl<'a> Sink<'a> {
                 last_seen: rec.last_seen,
                 evidence: rec.evidence.clone(),
                 hint: rec.hint,
+                anomalies: rec.anomalies,
             },
             clients: HashSet::new(),
             clients_overflow: false,
@@ -154,6 +161,7 @@ impl<'a> Sink<'a> {
         row.bytes += rec.bytes_to_server + rec.bytes_to_client;
         row.first_seen = row.first_seen.min(rec.first_seen);
         row.last_seen = row.last_seen.max(rec.last_seen);
+        row.anomalies = row.anomalies.union(rec.anomalies);
         let better = (rec.verdict, rec.confidence, !rec.evidence.is_empty())
             > (row.verdict, row.confidence, !row.evidence.is_empty());
         if better {

@@ -41,6 +41,16 @@ fn verdict_cell(verdict: &str, hint: Option<&str>) -> String {
     }
 }
 
+/// The evidence column: anomalies first, as `[!name,name] `, so a reader knows the text may
+/// not be what the receiver accepted.
+fn evidence_cell(evidence: &str, anomalies: super::Anomalies) -> String {
+    if anomalies.is_empty() {
+        evidence.to_string()
+    } else {
+        format!("[!{}] {evidence}", anomalies.joined())
+    }
+}
+
 pub fn write_servers(out: &mut dyn Write, rows: &[ServerRow]) -> io::Result<()> {
     if rows.is_empty() {
         return writeln!(out, "no TCP or UDP flows on the watched ports");
@@ -72,7 +82,7 @@ pub fn write_servers(out: &mut dyn Write, rows: &[ServerRow]) -> io::Result<()> 
                 r.bytes.to_string(),
                 rfc3339_us(r.first_seen),
                 rfc3339_us(r.last_seen),
-                r.evidence.clone(),
+                evidence_cell(&r.evidence, r.anomalies),
             ]
         })
         .collect();
@@ -114,7 +124,7 @@ pub fn write_flows(out: &mut dyn Write, flows: &[FlowRecord]) -> io::Result<()> 
                 f.bytes_to_client.to_string(),
                 rfc3339_us(f.first_seen),
                 rfc3339_us(f.last_seen),
-                f.evidence.clone(),
+                evidence_cell(&f.evidence, f.anomalies),
             ]
         })
         .collect();
@@ -151,6 +161,9 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if s.received_by_kernel.is_some() || s.dropped_by_ndbsniff > 0 {
         writeln!(out, "{}", drops_line(s))?;
     }
+    if let Some(line) = reassembly_line(s) {
+        writeln!(out, "{line}")?;
+    }
     let verdicts: Vec<String> = s
         .flows_by_verdict
         .iter()
@@ -167,6 +180,26 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             s.servers
         )
     }
+}
+
+/// Bad checksums and flows with reassembly anomalies, when there were any.
+pub fn reassembly_line(s: &Summary) -> Option<String> {
+    if s.tcp_bad_checksums == 0 && s.anomalies.is_empty() {
+        return None;
+    }
+    let mut line = format!(
+        "reassembly: {} TCP segments with a bad checksum (used, a good copy wins)",
+        s.tcp_bad_checksums
+    );
+    if !s.anomalies.is_empty() {
+        let each: Vec<String> = s
+            .anomalies
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        line.push_str(&format!("; flows with anomalies: {}", each.join(", ")));
+    }
+    Some(line)
 }
 
 /// Drop counters as tcpdump prints them at exit, plus ndbsniff's own.
