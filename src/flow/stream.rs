@@ -313,6 +313,17 @@ impl StreamPrefix {
         self.anomalies.contains(Anomaly::Memcap)
     }
 
+    /// True when some byte of `data()` came from a segment with a bad checksum and no good
+    /// copy has confirmed it yet.
+    pub fn provisional(&self) -> bool {
+        let end = self.contig.min(self.weak.len() * 8);
+        let whole = end / 8;
+        self.weak
+            .get(..whole)
+            .is_some_and(|b| b.iter().any(|&x| x != 0))
+            || (whole * 8..end).any(|i| weak_bit(&self.weak, i))
+    }
+
     /// What went wrong so far: `overlap-mismatch`, `reanchor-limit`, `memcap`.
     pub fn anomalies(&self) -> Anomalies {
         self.anomalies
@@ -1091,6 +1102,195 @@ mod tests {
         assert_eq!(s.data().len(), past_cap as usize + 2);
     }
 
+    fn feed_sum(s: &mut StreamPrefix, off: u32, bytes: &[u8], checksum: Checksum) -> Fed {
+        let seg = Segment {
+            seq: ISN + 1 + off,
+            syn: false,
+            payload: bytes,
+            wire_len: bytes.len() as u32,
+            checksum,
+        };
+        UNLIMITED.with(|m| s.feed(&seg, m))
+    }
+
+    #[test]
+    fn copies_that_disagree_are_flagged_and_the_first_copy_stays() {
+        // Agreeing copies: in order, retransmitted whole, overlapping the tail, out of order.
+        let mut s = after_syn(64);
+        feed(&mut s, 4, b"4567");
+        feed(&mut s, 0, b"0123");
+        feed(&mut s, 0, b"01234567");
+        feed(&mut s, 6, b"6789");
+        feed(&mut s, 20, b"kl");
+        feed(&mut s, 19, b"jklm");
+        assert_eq!(s.data(), b"0123456789");
+        assert!(s.anomalies().is_empty());
+        // A retransmission of in-order bytes with other bytes.
+        let mut s = after_syn(64);
+        feed(&mut s, 0, b"get status\n");
+        assert_eq!(feed(&mut s, 4, b"nodeid"), Fed::Unchanged);
+        assert_eq!(s.data(), b"get status\n");
+        assert!(s.anomalies().contains(Anomaly::OverlapMismatch));
+        // An out-of-order range overlapped by a different copy.
+        let mut s = after_syn(64);
+        feed(&mut s, 10, b"abcd");
+        assert!(s.anomalies().is_empty());
+        feed(&mut s, 12, b"XYef");
+        assert!(s.anomalies().contains(Anomaly::OverlapMismatch));
+        feed(&mut s, 0, b"0123456789");
+        assert_eq!(s.data(), b"0123456789abcdef");
+        // A tail overlap that disagrees.
+        let mut s = after_syn(64);
+        feed(&mut s, 0, b"abcd");
+        assert_eq!(feed(&mut s, 2, b"ZZef"), Fed::Grew);
+        assert_eq!(s.data(), b"abcdef");
+        assert_eq!(s.anomalies(), Anomaly::OverlapMismatch.into());
+    }
+
+    #[test]
+    fn a_good_copy_replaces_bad_checksum_bytes_and_a_bad_copy_never_wins() {
+        // Bad copy first, out of order: the good copy replaces it before anyone read it.
+        let mut s = after_syn(64);
+        assert_eq!(feed_sum(&mut s, 3, b"EVIL", Checksum::Bad), Fed::Unchanged);
+        assert_eq!(feed_sum(&mut s, 3, b"def", Checksum::Good), Fed::Unchanged);
+        assert_eq!(feed_sum(&mut s, 0, b"abc", Checksum::Good), Fed::Grew);
+        assert_eq!(s.data(), b"abcdefL");
+        assert!(s.anomalies().contains(Anomaly::OverlapMismatch));
+        // Bad copy first, in order (already read): the good copy rewrites it, re-read needed.
+        let mut s = after_syn(64);
+        assert_eq!(feed_sum(&mut s, 0, b"get EVIL\n", Checksum::Bad), Fed::Grew);
+        assert_eq!(s.data(), b"get EVIL\n");
+        assert_eq!(feed_sum(&mut s, 4, b"nice", Checksum::Good), Fed::Rebased);
+        assert_eq!(s.data(), b"get nice\n");
+        assert_eq!(s.rereads(), 1);
+        // Once confirmed, the bytes are final: neither copy kind changes them again.
+        assert_eq!(feed_sum(&mut s, 4, b"EVIL", Checksum::Good), Fed::Unchanged);
+        assert_eq!(feed_sum(&mut s, 4, b"EVIL", Checksum::Bad), Fed::Unchanged);
+        assert_eq!(s.data(), b"get nice\n");
+        // A good copy that agrees with the provisional bytes: nothing to re-read.
+        let mut s = after_syn(64);
+        feed_sum(&mut s, 0, b"abcdef", Checksum::Bad);
+        assert_eq!(
+            feed_sum(&mut s, 0, b"abcdefgh", Checksum::Unverified),
+            Fed::Grew
+        );
+        assert_eq!(s.data(), b"abcdefgh");
+        assert!(s.anomalies().is_empty());
+        assert_eq!(s.rereads(), 0);
+        // Good copy first: a later bad copy with other bytes is ignored.
+        let mut s = after_syn(64);
+        feed_sum(&mut s, 0, b"get nodeid\n", Checksum::Good);
+        assert_eq!(
+            feed_sum(&mut s, 0, b"set EVILid\n\n", Checksum::Bad),
+            Fed::Grew
+        );
+        assert_eq!(s.data(), b"get nodeid\n\n");
+        // Offloaded checksums: every segment bad, still reassembled as usual.
+        let mut s = after_syn(64);
+        feed_sum(&mut s, 5, b"world", Checksum::Bad);
+        feed_sum(&mut s, 0, b"hello", Checksum::Bad);
+        feed_sum(&mut s, 0, b"hello", Checksum::Bad);
+        assert_eq!(s.data(), b"helloworld");
+        assert!(s.anomalies().is_empty());
+    }
+
+    #[test]
+    fn provisional_marks_move_with_a_rebase() {
+        let mut s = StreamPrefix::new(64);
+        s.segment(10_000, false, b"", 0);
+        let bad = Segment {
+            seq: 10_000,
+            syn: false,
+            payload: b"EVIL",
+            wire_len: 4,
+            checksum: Checksum::Bad,
+        };
+        UNLIMITED.with(|m| s.feed(&bad, m));
+        assert_eq!(s.segment(9_996, false, b"get ", 4), Fed::Rebased);
+        assert_eq!(s.data(), b"get EVIL");
+        // The bad bytes now sit at offsets 4..8, and a good copy there still replaces them.
+        assert_eq!(s.segment(10_000, false, b"good", 4), Fed::Rebased);
+        assert_eq!(s.data(), b"get good");
+        // The good bytes before them were never provisional.
+        assert_eq!(s.segment(9_996, false, b"GET ", 4), Fed::Unchanged);
+        assert_eq!(s.data(), b"get good");
+    }
+
+    #[test]
+    fn leftward_growth_stops_re_anchoring_after_the_limit() {
+        let n = 4_000u32;
+        let mut s = StreamPrefix::new(4096);
+        let top = 1_000_000u32;
+        let mut rebased = 0;
+        for i in 0..n {
+            if s.segment(top - i, false, b"\n", 1) == Fed::Rebased {
+                rebased += 1;
+            }
+        }
+        assert_eq!(rebased, MAX_REREADS as usize);
+        assert_eq!(s.rereads(), MAX_REREADS);
+        assert_eq!(s.data().len(), MAX_REREADS as usize + 1);
+        assert!(s.anomalies().contains(Anomaly::ReanchorLimit));
+        // Forward growth goes on as before.
+        assert_eq!(s.segment(top + 1, false, b"x", 1), Fed::Grew);
+        // So does a late SYN, once.
+        let syn_seq = top - MAX_REREADS as u32 - 11;
+        assert_eq!(s.segment(syn_seq, true, b"", 0), Fed::Rebased);
+        assert!(!s.mid_stream());
+        // Rewrites of bytes already read count against the same limit.
+        let mut s = after_syn(4096);
+        for i in 0..100u32 {
+            feed_sum(&mut s, i, b"?", Checksum::Bad);
+        }
+        let mut rewrites = 0;
+        for i in 0..100u32 {
+            if feed_sum(&mut s, i, b"!", Checksum::Good) == Fed::Rebased {
+                rewrites += 1;
+            }
+        }
+        assert_eq!(rewrites, MAX_REREADS as usize);
+        assert!(s.anomalies().contains(Anomaly::ReanchorLimit));
+        // What was read and not rewritten is still what was read.
+        assert_eq!(s.data()[MAX_REREADS as usize], b'?');
+    }
+
+    #[test]
+    fn buffers_are_reserved_from_the_budget_and_stop_at_it() {
+        let mem = MemCap::new(1000);
+        let seg = |seq: u32, payload: &'static [u8]| Segment {
+            seq,
+            syn: false,
+            payload,
+            wire_len: payload.len() as u32,
+            checksum: Checksum::Unverified,
+        };
+        let mut a = StreamPrefix::new(4096);
+        a.feed(&seg(0, &[b'a'; 300]), &mem);
+        assert_eq!(a.data().len(), 300);
+        assert_eq!(a.charged(), a.heap_bytes());
+        assert_eq!(mem.used(), a.charged());
+        // Out of order: the range list is reserved too.
+        a.feed(&seg(400, &[b'b'; 100]), &mem);
+        assert_eq!(mem.used(), a.charged());
+        assert!(!a.starved());
+        // A second stream cannot get the rest it asks for.
+        let mut b = StreamPrefix::new(4096);
+        assert_eq!(b.feed(&seg(7, &[b'c'; 600]), &mem), Fed::Unchanged);
+        assert!(b.starved());
+        assert!(b.data().is_empty());
+        assert_eq!(b.charged(), 0);
+        assert!(mem.hits() >= 1);
+        assert!(mem.used() <= mem.limit());
+        // The segment that could not be stored is still there to be looked at.
+        assert_eq!(
+            b.unbuffered_start(&seg(7, &[b'c'; 600])).map(<[u8]>::len),
+            Some(600)
+        );
+        assert_eq!(b.unbuffered_start(&seg(8, &[b'c'; 600])), None);
+        mem.release(a.charged());
+        assert_eq!(mem.used(), 0);
+    }
+
     /// Byte string, limit, ISN, segments as `(start, end)` offsets, delivery order.
     type Scenario = (Vec<u8>, usize, u32, Vec<(usize, usize)>, Vec<usize>);
 
@@ -1236,25 +1436,93 @@ mod tests {
         }
 
         #[test]
+        fn agreeing_copies_raise_no_anomaly((data, limit, isn, segs, order) in scenario()) {
+            let mut s = StreamPrefix::new(limit);
+            s.segment(isn, true, b"", 0);
+            for &i in &order {
+                deliver(&mut s, &data, isn.wrapping_add(1), segs[i]);
+            }
+            prop_assert_eq!(s.data(), expected(&data, limit));
+            prop_assert!(s.anomalies().is_empty());
+        }
+
+        #[test]
+        fn bad_checksum_copies_never_win(
+            (data, limit, isn, segs, order) in scenario(),
+            bad in prop::collection::vec((any::<prop::sample::Index>(), any::<usize>(), any::<u8>()), 0..6),
+        ) {
+            // Corrupted bad-checksum copies of some segments, delivered before everything else
+            // or interleaved: the result is still the true prefix.
+            let base = isn.wrapping_add(1);
+            let mut s = StreamPrefix::new(limit);
+            s.segment(isn, true, b"", 0);
+            let mut plan: Vec<(usize, Option<(usize, u8)>)> =
+                order.iter().map(|&i| (i, None)).collect();
+            for (k, (which, at, x)) in bad.iter().enumerate() {
+                let seg = which.index(segs.len());
+                plan.insert((k * 7) % (plan.len() + 1), (seg, Some((*at, *x))));
+            }
+            let mut corrupted_any = false;
+            for (i, corrupt) in plan {
+                let (a, b) = segs[i];
+                let mut bytes = data[a..b].to_vec();
+                let checksum = match corrupt {
+                    Some((at, x)) if !bytes.is_empty() => {
+                        let at = at % bytes.len();
+                        bytes[at] ^= x | 1;
+                        corrupted_any = true;
+                        Checksum::Bad
+                    }
+                    _ => Checksum::Good,
+                };
+                let seg = Segment {
+                    seq: base.wrapping_add(a as u32),
+                    syn: false,
+                    payload: &bytes,
+                    wire_len: bytes.len() as u32,
+                    checksum,
+                };
+                UNLIMITED.with(|m| s.feed(&seg, m));
+            }
+            prop_assert_eq!(s.data(), expected(&data, limit));
+            if !corrupted_any {
+                prop_assert!(s.anomalies().is_empty());
+            }
+        }
+
+        #[test]
         fn arbitrary_input_never_panics(
             limit in 0usize..200,
+            budget in prop_oneof![Just(usize::MAX), 0usize..400],
             ops in prop::collection::vec(
                 (
                     prop_oneof![any::<u32>(), 0u32..600, (u32::MAX - 300)..=u32::MAX],
                     any::<bool>(),
                     prop::collection::vec(any::<u8>(), 0..80),
                     prop_oneof![any::<u32>(), 0u32..100],
+                    0u8..3,
                 ),
                 0..60,
             ),
         ) {
+            let mem = MemCap::new(budget);
             let mut s = StreamPrefix::new(limit);
-            for (seq, syn, payload, wire_len) in &ops {
+            for (seq, syn, payload, wire_len, sum) in &ops {
                 let before = s.data().to_vec();
-                let fed = s.segment(*seq, *syn, payload, *wire_len);
+                let seg = Segment {
+                    seq: *seq,
+                    syn: *syn,
+                    payload,
+                    wire_len: *wire_len,
+                    checksum: [Checksum::Unverified, Checksum::Good, Checksum::Bad][*sum as usize],
+                };
+                let fed = s.feed(&seg, &mem);
+                prop_assert_eq!(mem.used(), s.charged());
+                prop_assert!(mem.used() <= budget);
                 prop_assert!(s.data().len() <= limit);
                 prop_assert_eq!(s.is_full(), s.data().len() == limit);
-                prop_assert!(s.heap_bytes() <= limit + MAX_RANGES * 8);
+                prop_assert!(s.heap_bytes() <= limit + MAX_RANGES * 8 + limit.div_ceil(8));
+                prop_assert_eq!(s.charged(), s.heap_bytes());
                 match fed {
                     Fed::Unchanged => prop_assert_eq!(s.data(), &before[..]),
                     Fed::Grew => {

@@ -156,6 +156,12 @@ impl Inspect {
         (0..2).all(|i| self.streams[i].is_full() || !self.probe.wants(i))
     }
 
+    /// Some byte the probe read came from a bad-checksum segment and is not confirmed: a
+    /// verdict now would rest on bytes the receiver may have dropped.
+    fn provisional(&self) -> bool {
+        self.streams.iter().any(StreamPrefix::provisional)
+    }
+
     /// A direction could not get reassembly memory: the flow is judged now.
     fn starved(&self) -> bool {
         self.streams.iter().any(StreamPrefix::starved)
@@ -361,7 +367,7 @@ impl Flow {
                 let ins = self
                     .inspect
                     .get_or_insert_with(|| Inspect::new(ctx.prefix, isn, ctx.mem));
-                if !ins.probe.wants(idx) {
+                if !ins.probe.wants(idx) && !ins.provisional() {
                     return false;
                 }
                 ins
@@ -369,8 +375,15 @@ impl Flow {
         };
         let state = ins.feed(idx, view, ctx);
         self.anomalies = self.anomalies.union(ins.anomalies());
-        let done = state != ProbeState::NeedMore
-            || (view.transport == Transport::Tcp && (ins.exhausted() || ins.starved()));
+        // A verdict resting on bad-checksum bytes waits for a good copy of them (which makes
+        // the probe start over) or for the end of the flow.
+        let done = match view.transport {
+            Transport::Tcp => {
+                ins.starved()
+                    || (!ins.provisional() && (state != ProbeState::NeedMore || ins.exhausted()))
+            }
+            Transport::Udp => state != ProbeState::NeedMore,
+        };
         if done {
             self.decided = Some(Box::new(ins.probe.result()));
             self.inspect = None;

@@ -21,6 +21,7 @@
 pub mod emit;
 pub mod flood;
 pub mod frame;
+pub mod integrity;
 pub mod lookalike;
 pub mod ndb;
 pub mod rng;
