@@ -51,6 +51,8 @@ fn config(threads: usize, reader: Reader) -> Config {
         stats_interval: None,
         timeouts: Timeouts::default(),
         max_flows: 16,
+        // Small, so that inputs reach the reassembly memory cap too.
+        memcap: 64 << 10,
         reader,
         stop: Arc::new(AtomicBool::new(false)),
     }

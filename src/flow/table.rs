@@ -1047,6 +1047,120 @@ mod tests {
         assert_eq!(flow.result().evidence[idx], None);
     }
 
+    /// A data segment from the client of `syn(..)`'s flow.
+    fn data(seq: u32, payload: &'static [u8]) -> PacketView<'static> {
+        let client: IpAddr = "198.51.100.7".parse().unwrap();
+        let server: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut v = syn(client, 40000, server);
+        v.tcp = TcpInfo {
+            seq,
+            ack: 1,
+            flags: tcp_flags::ACK,
+        };
+        v.payload = payload;
+        v.payload_len = payload.len() as u32;
+        v
+    }
+
+    #[test]
+    fn leftward_growth_costs_the_probe_a_bounded_number_of_re_reads() {
+        let mem = Arc::new(MemCap::default());
+        for byte in [&b"\n"[..], b" "] {
+            let mut flow = Flow::new(0, None);
+            let mut ctx = Ctx {
+                prefix: 4096,
+                mem: &mem,
+                bad_checksums: 0,
+            };
+            let n = 4_000u32;
+            for i in 0..n {
+                let v = data(1_000_000 - i, byte);
+                let (_, idx) = FlowKey::of(&v);
+                flow.observe(idx, &Seen::of(&v), i64::from(i), 60, &mut ctx);
+            }
+            let ins = flow.inspect.as_ref().expect("still inspecting");
+            // Each re-anchoring shows the probe the prefix again: at most MAX_REREADS of them,
+            // each at most MAX_REREADS + 1 bytes long here, plus the first byte.
+            let reread = crate::flow::stream::MAX_REREADS as u64;
+            assert!(
+                ins.probed <= 1 + reread * (reread + 1),
+                "the probe examined {} bytes",
+                ins.probed
+            );
+            assert!(flow.anomalies.contains(Anomaly::ReanchorLimit));
+        }
+    }
+
+    #[test]
+    fn reassembly_memory_comes_back_when_flows_are_decided_swept_evicted_or_drained() {
+        let traffic = traffic();
+        let watch = Watch::any();
+        for (cap, max) in [(64 << 20, 1_000_000), (64 << 20, 40), (20_000, 1_000_000)] {
+            let mem = Arc::new(MemCap::new(cap));
+            let t = Timeouts {
+                tcp_idle_us: 700_000,
+                udp_idle_us: 300_000,
+                linger_us: 100_000,
+            };
+            let table = FlowTable::new(4096, 2, max)
+                .with_timeouts(t)
+                .with_memcap(Arc::clone(&mem));
+            let mut events = Vec::new();
+            let mut next = i64::MIN;
+            let mut swept = Vec::new();
+            for (pkt, payload) in &traffic {
+                if pkt.ts_us >= next {
+                    next = pkt.ts_us + 250_000;
+                    for part in 0..2 {
+                        swept.extend(table.sweep_part(part, pkt.ts_us));
+                    }
+                }
+                observe_one(&table, pkt, payload, &watch, &mut events);
+            }
+            assert!(mem.peak() > 0);
+            assert!(mem.used() <= cap);
+            let held: usize = table
+                .parts
+                .iter()
+                .map(|p| {
+                    p.map
+                        .iter()
+                        .filter_map(|f| {
+                            f.inspect
+                                .as_ref()
+                                .map(|i| i.streams[0].charged() + i.streams[1].charged())
+                        })
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
+                + swept
+                    .iter()
+                    .chain(events.iter().flat_map(|e| match e {
+                        FlowEvent::Evicted(f) => f.as_slice(),
+                        FlowEvent::Decided(_) => &[],
+                    }))
+                    .filter_map(|(_, f)| {
+                        f.inspect
+                            .as_ref()
+                            .map(|i| i.streams[0].charged() + i.streams[1].charged())
+                    })
+                    .sum::<usize>();
+            assert_eq!(
+                mem.used(),
+                held,
+                "every reserved byte belongs to a live stream"
+            );
+            let small = cap < 1 << 20;
+            assert_eq!(mem.hits() > 0, small, "cap {cap}");
+            let records = everything(&table, events, &watch);
+            drop(swept);
+            assert_eq!(mem.used(), 0, "cap {cap}, max {max}: all given back");
+            if small {
+                assert!(records.iter().any(|r| r.contains("\"memcap\"")));
+            }
+        }
+    }
+
     #[test]
     fn a_full_table_evicts_the_least_recently_seen_and_reports_them() {
         let table = FlowTable::new(4096, 1, 64);

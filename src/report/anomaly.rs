@@ -8,8 +8,16 @@
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 
 /// A set of [`Anomaly`] values, one bit each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Anomalies(u8);
+
+impl std::fmt::Debug for Anomalies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(Anomaly::as_str))
+            .finish()
+    }
+}
 
 /// One kind of anomaly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
