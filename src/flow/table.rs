@@ -1,8 +1,11 @@
 //! The flow table: one entry per conversation, in one part per decoder worker.
 //!
-//! Owns: per-flow counters, TCP flags seen, and — only once a flow carries payload and until the
-//! probe decides — the bounded reassembly of each direction's prefix and the probe. After the
-//! decision the buffers are freed and only the verdict stays. Each part is a dashmap that only
+//! Owns: per-flow counters, TCP flags seen, the flow's reassembly anomalies, and — only once a
+//! flow carries payload and until the probe decides — the bounded reassembly of each direction's
+//! prefix (its buffers reserved from the run's [`MemCap`]; a flow refused memory is judged on what
+//! it has), the checksum check of every segment fed to it, and the probe. A verdict resting on
+//! bytes from a bad-checksum segment waits for a good copy or the end of the flow. After the
+//! decision the buffers are freed (and given back to the budget) and only the verdict stays. Each part is a dashmap that only
 //! its worker writes while the capture runs ([`FlowTable::observe_batch`] takes its shard locks
 //! once per batch); the main thread reads and drains it at the end. Flows are reported and
 //! removed when they end or go idle ([`FlowTable::sweep_part`], which visits only the flows a
@@ -43,6 +46,8 @@ struct Inspect {
     probed: u64,
     /// Anomalies seen here rather than in a stream (`bad-checksum`).
     anomalies: Anomalies,
+    /// Segments of this flow found with a bad checksum.
+    bad_segments: u32,
 }
 
 impl Drop for Inspect {
@@ -68,6 +73,7 @@ impl Inspect {
             mem: Arc::clone(mem),
             probed: 0,
             anomalies: Anomalies::NONE,
+            bad_segments: 0,
         });
         let ins_ref = &mut *ins;
         for (stream, isn) in ins_ref.streams.iter_mut().zip(isn) {
@@ -101,6 +107,7 @@ impl Inspect {
                 let sum = checksum::verify(view.csum, view.payload);
                 if sum == Checksum::Bad {
                     ctx.bad_checksums += 1;
+                    self.bad_segments = self.bad_segments.saturating_add(1);
                     self.anomalies.insert(Anomaly::BadChecksum);
                 }
                 let seg = Segment {
@@ -157,9 +164,12 @@ impl Inspect {
     }
 
     /// Some byte the probe read came from a bad-checksum segment and is not confirmed: a
-    /// verdict now would rest on bytes the receiver may have dropped.
+    /// verdict now would rest on bytes the receiver may have dropped. Only while the flow has
+    /// had a single bad segment: two or more look like checksum offload on the capturing host
+    /// (every segment it sends is bad, and no good copy will come), so the verdict no longer
+    /// waits.
     fn provisional(&self) -> bool {
-        self.streams.iter().any(StreamPrefix::provisional)
+        self.bad_segments < 2 && self.streams.iter().any(StreamPrefix::provisional)
     }
 
     /// A direction could not get reassembly memory: the flow is judged now.
@@ -197,7 +207,7 @@ impl<'a> Seen<'a> {
             tcp: view.tcp,
             payload: view.payload,
             payload_len: view.payload_len,
-            csum: checksum::header_sum(view),
+            csum: checksum::header_sum(&FlowKey::of(view).0, view),
         }
     }
 }
@@ -264,7 +274,7 @@ impl Pkt {
             tcp: view.tcp,
             vlan: view.vlan,
             idx: idx as u8,
-            csum: checksum::header_sum(view),
+            csum: checksum::header_sum(&key, view),
         }
     }
 }
@@ -1088,6 +1098,47 @@ mod tests {
                 ins.probed
             );
             assert!(flow.anomalies.contains(Anomaly::ReanchorLimit));
+        }
+    }
+
+    /// `view` as the table sees it, with a checksum that does not verify.
+    fn with_bad_checksum(view: &PacketView<'static>) -> Seen<'static> {
+        let mut seen = Seen::of(view);
+        seen.csum = (0..=2u16).find(|h| checksum::verify(Some(*h), view.payload) == Checksum::Bad);
+        seen
+    }
+
+    #[test]
+    fn one_bad_checksum_segment_holds_the_verdict_two_look_like_offload() {
+        let request =
+            b"get nodeid\nversion: 524288\nnodetype: 1\nuser: mysqld\npassword: mysqld\n\n";
+        let reply = b"get nodeid reply\nnodeid: 50\nresult: Ok\n\n";
+        let mem = Arc::new(MemCap::default());
+        for bad_reply in [false, true] {
+            let mut flow = Flow::new(0, None);
+            let mut ctx = Ctx {
+                prefix: 4096,
+                mem: &mem,
+                bad_checksums: 0,
+            };
+            let req = data(5000, request);
+            let (_, c) = FlowKey::of(&req);
+            flow.observe(c, &with_bad_checksum(&req), 1, 100, &mut ctx);
+            let mut rep = data(9000, reply);
+            std::mem::swap(&mut rep.src, &mut rep.dst);
+            std::mem::swap(&mut rep.src_port, &mut rep.dst_port);
+            let seen = if bad_reply {
+                with_bad_checksum(&rep)
+            } else {
+                Seen::of(&rep)
+            };
+            flow.observe(1 - c, &seen, 2, 100, &mut ctx);
+            assert_eq!(ctx.bad_checksums, 1 + u64::from(bad_reply));
+            assert!(flow.anomalies.contains(Anomaly::BadChecksum));
+            // One bad segment: the verdict waits for a good copy (or the end of the flow);
+            // two: taken as offload, decided as usual.
+            assert_eq!(flow.decided.is_some(), bad_reply, "bad reply: {bad_reply}");
+            assert_eq!(flow.result().verdict, crate::classify::Verdict::NdbMgm);
         }
     }
 
