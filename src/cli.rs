@@ -90,7 +90,8 @@ pub struct Cli {
     pub max_flows: usize,
 
     /// Cap on payload bytes buffered at once for reassembly, all flows and IP fragments
-    /// together (K, M, G suffixes); at the cap, buffering stops and is counted (memcap_hits).
+    /// together (K, M, G suffixes); at the cap, a flow that needs more stops buffering and is
+    /// judged on what it has (anomaly "memcap"), counted in memcap_hits.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = ndbsniff::memcap::parse_size)]
     pub memcap: usize,
 

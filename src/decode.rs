@@ -158,6 +158,8 @@ pub struct PacketView<'a> {
     pub payload: &'a [u8],
     /// Transport payload length announced by the IP/TCP/UDP headers (what was on the wire).
     pub payload_len: u32,
+    /// The TCP header as captured, options included (empty for UDP): for checksums.
+    pub tcp_header: &'a [u8],
 }
 
 /// Why a frame was not turned into a [`PacketView`]; each reason is a counter in the summary.
@@ -764,6 +766,7 @@ fn tcp_layer<'a>(vlan: Option<u16>, net: &mut IpPayload<'a>) -> Result<PacketVie
         },
         payload: &[],
         payload_len: 0,
+        tcp_header: header.slice(),
     };
     net.skip(header.slice().len());
     Ok(PacketView {
@@ -799,6 +802,7 @@ fn udp_layer<'a>(vlan: Option<u16>, net: &mut IpPayload<'a>) -> Result<PacketVie
         tcp: TcpInfo::default(),
         payload: present.get(..payload_len).unwrap_or(present),
         payload_len: to_u32(payload_len),
+        tcp_header: &[],
     })
 }
 

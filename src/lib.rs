@@ -393,15 +393,16 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let link_type = format!("{} ({})", capture::dlt_name(source.dlt), source.dlt);
     let link = source.link;
     let threads = cfg.threads.max(1);
-    let table =
-        FlowTable::new(cfg.prefix_bytes, threads, cfg.max_flows).with_timeouts(cfg.timeouts);
+    let memcap = Arc::new(memcap::MemCap::new(cfg.memcap));
+    let table = FlowTable::new(cfg.prefix_bytes, threads, cfg.max_flows)
+        .with_timeouts(cfg.timeouts)
+        .with_memcap(Arc::clone(&memcap));
     let lanes: Vec<_> = (0..threads)
         .map(|_| crossbeam_channel::bounded::<Work>(pipeline::WORK_QUEUE))
         .collect();
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Work>(threads * 2 + 2);
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
     let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
-    let memcap = memcap::MemCap::new(cfg.memcap);
     let live_counters = LiveCounters::default();
     let decode_counters = DecodeCounters::default();
     let style = match cfg.format {
@@ -535,6 +536,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                     &live_counters,
                     &decode_counters,
                     &memcap,
+                    &table,
                     &sink,
                     None,
                     false,
@@ -562,6 +564,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         &live_counters,
         &decode_counters,
         &memcap,
+        &table,
         &sink,
         report.error.as_ref(),
         true,
@@ -601,11 +604,13 @@ fn print_interim(sink: &mut Sink<'_>, s: &Summary, format: Format) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn summarize(
     base: &Summary,
     capture: &LiveCounters,
     workers: &DecodeCounters,
     memcap: &memcap::MemCap,
+    table: &FlowTable,
     sink: &Sink<'_>,
     error: Option<&CaptureError>,
     is_final: bool,
@@ -627,6 +632,8 @@ fn summarize(
         flows_by_verdict: sink.by_verdict.clone(),
         flows_evicted: sink.evicted,
         memcap_hits: memcap.hits(),
+        tcp_bad_checksums: table.bad_checksums(),
+        anomalies: sink.anomalies.clone(),
         servers: sink.server_count(),
         servers_estimated: sink.servers_estimated(),
         error: error.map(ToString::to_string),

@@ -39,6 +39,8 @@ fn config(threads: usize, reader: Reader) -> Config {
         threads,
         format: Format::Json,
         max_flows: 16,
+        // Small, so that inputs reach the reassembly memory cap too.
+        memcap: 64 << 10,
         reader,
         ..Config::new(Input::File(path().clone()))
     }

@@ -17,7 +17,8 @@
 //! * reassembly: the prefix always equals the true stream from the anchor the documented
 //!   anchoring rules give, never exceeds the limit, and each `Fed` value tells the truth
 //!   (`Unchanged` leaves the prefix as it was, `Grew` only appends, `Rebased` exactly when the
-//!   anchor moves); a later copy of a byte never replaces the first;
+//!   anchor moves, data moving it at most `MAX_REREADS` times); a later copy of a byte never
+//!   replaces the first (all copies here have an unverified checksum);
 //! * probe: `examined(i) <= budget`, state and verdict agree, evidence is printable ASCII of at
 //!   most 110 characters, `ndb-mgm` has no hint and at least medium confidence, `unknown` no
 //!   upgrade; the probe is only ever shown a grown prefix;
@@ -32,7 +33,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use ndbsniff::classify::{Confidence, NdbProbe, ProbeResult, ProbeState, Verdict};
 use ndbsniff::escape::is_printable_ascii;
-use ndbsniff::flow::stream::{Fed, StreamPrefix};
+use ndbsniff::flow::stream::{Fed, StreamPrefix, MAX_REREADS};
 
 /// Prefix limits (= probe budgets) the plan can pick from; the first is the default.
 const LIMITS: [usize; 8] = [4096, 1, 7, 64, 100, 512, 1000, 2048];
@@ -99,6 +100,8 @@ fn parse(data: &[u8]) -> Input {
 struct AnchorModel {
     anchor: Option<usize>,
     syn_anchored: bool,
+    /// Data segments that moved the start so far.
+    rereads: u16,
 }
 
 impl AnchorModel {
@@ -120,6 +123,11 @@ impl AnchorModel {
             }
             false
         } else if !syn && !self.syn_anchored && captured > 0 && earlier_within {
+            // Data moves the start at most MAX_REREADS times; later attempts are ignored.
+            if self.rereads >= MAX_REREADS {
+                return false;
+            }
+            self.rereads += 1;
             self.anchor = Some(off);
             true
         } else {

@@ -109,6 +109,67 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Write FLOWS connections that each hold BYTES of out-of-order data (a SYN, then one
+    /// segment after a one-byte hole): the reassembly memory cap's stress input.
+    OooFlood {
+        #[arg(long, default_value_t = 1_050_000)]
+        flows: u64,
+        /// Bytes parked by each flow (4095 fills the default 4 KiB prefix).
+        #[arg(long, default_value_t = 4095)]
+        bytes: usize,
+        #[arg(long, default_value_t = 3406)]
+        port: u16,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output pcap file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Write FLOWS mid-stream connections that each grow leftwards by SEGMENTS one-byte
+    /// segments (every segment starts before the stream start seen so far).
+    Leftward {
+        #[arg(long, default_value_t = 100)]
+        flows: u64,
+        #[arg(long, default_value_t = 4_000)]
+        segments: u32,
+        /// The byte every segment carries.
+        #[arg(long, value_enum, default_value = "newline")]
+        byte: ByteArg,
+        #[arg(long, default_value_t = 3406)]
+        port: u16,
+        /// Output pcap file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Write one reassembly integrity case: an NDB connection with overlapping copies that
+    /// disagree, or bad TCP checksums (with a good copy, without one, or on every segment).
+    Integrity {
+        #[arg(value_enum)]
+        case: CaseArg,
+        #[arg(long, default_value_t = 3406)]
+        port: u16,
+        /// Output pcap file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ByteArg {
+    Newline,
+    Space,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CaseArg {
+    /// A retransmission of the request with other bytes.
+    OverlapMismatch,
+    /// A forged bad-checksum copy of the request, then the real one.
+    BadThenGood,
+    /// The request only with a bad checksum.
+    BadOnly,
+    /// Every client segment with a bad checksum (checksum offload).
+    Offloaded,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -349,6 +410,55 @@ fn write_traffic(a: &TrafficArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The reassembly attack and integrity captures.
+fn integrity_commands(command: &Command) -> Result<(), String> {
+    use ndbsniff::synth::integrity::{self, Case};
+    let create = |path: &PathBuf| {
+        std::fs::File::create(path).map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
+    };
+    match command {
+        Command::OooFlood {
+            flows,
+            bytes,
+            port,
+            seed,
+            output,
+        } => create(output)
+            .and_then(|f| integrity::write_ooo_flood(f, *flows, *bytes, *port, *seed))
+            .map(|n| eprintln!("packets={n} flows={flows}"))
+            .map_err(|e| format!("{}: {e}", output.display())),
+        Command::Leftward {
+            flows,
+            segments,
+            byte,
+            port,
+            output,
+        } => {
+            let b = match byte {
+                ByteArg::Newline => b'\n',
+                ByteArg::Space => b' ',
+            };
+            create(output)
+                .and_then(|f| integrity::write_leftward(f, *flows, *segments, b, *port))
+                .map(|n| eprintln!("packets={n} flows={flows}"))
+                .map_err(|e| format!("{}: {e}", output.display()))
+        }
+        Command::Integrity { case, port, output } => {
+            let case = match case {
+                CaseArg::OverlapMismatch => Case::OverlapMismatch,
+                CaseArg::BadThenGood => Case::BadThenGood,
+                CaseArg::BadOnly => Case::BadOnly,
+                CaseArg::Offloaded => Case::Offloaded,
+            };
+            create(output)
+                .and_then(|f| integrity::write_case(f, case, *port))
+                .map(drop)
+                .map_err(|e| format!("{}: {e}", output.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -449,7 +559,9 @@ fn main() -> ExitCode {
                 .map_err(|e| format!("{}: {e}", output.display()))
             })
             .map(|n| eprintln!("packets={n} datagrams={n}")),
+        Command::OooFlood { .. } | Command::Leftward { .. } | Command::Integrity { .. } => Ok(()),
     };
+    let result = result.and_then(|()| integrity_commands(&cli.command));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

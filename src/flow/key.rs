@@ -116,6 +116,7 @@ mod tests {
             tcp: TcpInfo::default(),
             payload: &[],
             payload_len: 0,
+            tcp_header: &[],
         }
     }
 

@@ -3,16 +3,29 @@
 //!
 //! Owns: mapping sequence numbers to stream offsets (anchored by the SYN, or by the first
 //! segment seen when the capture started mid-stream), a byte buffer that never grows past the
-//! prefix limit, and a small, capped list of out-of-order byte ranges.
+//! prefix limit, a small, capped list of out-of-order byte ranges, which bytes came from a
+//! segment with a bad checksum, and what went wrong on the way (the [`Anomalies`] of the
+//! direction).
 //!
 //! Must never: panic on any argument values, keep more than `limit` payload bytes, allocate for
-//! zero-length segments or before the first data byte, or let a later copy of a byte overwrite
-//! the first copy received (first data wins, so the result does not depend on which
-//! retransmission carried which bytes).
+//! zero-length segments or before the first data byte, allocate without reserving the bytes
+//! from the run's [`MemCap`] first, or let a later copy of a byte overwrite the first copy
+//! received — except that a copy from a segment with a good (or unverifiable) checksum replaces
+//! bytes that came from a segment with a bad one. So the result does not depend on which
+//! retransmission carried which bytes, and a bad-checksum copy (which the receiver dropped)
+//! never wins over a good copy of the same range, whichever came first.
+//!
+//! Copies that disagree are flagged (`overlap-mismatch`). Work is linear in the bytes fed: the
+//! start of a mid-stream stream moves earlier, and bytes already in [`StreamPrefix::data`] are
+//! rewritten, at most [`MAX_REREADS`] times per direction (each such event makes the caller
+//! re-read the data); later attempts are ignored and flagged (`reanchor-limit`).
 //!
 //! Sequence numbers are compared with wrapping arithmetic: a segment whose start lies up to
 //! 2^31 bytes after the anchor is "after" it, anything further is "before" it. Only bytes whose
 //! offset falls in `[0, limit)` are ever stored; everything else is ignored.
+
+use crate::memcap::MemCap;
+use crate::report::anomaly::{Anomalies, Anomaly};
 
 /// Most out-of-order ranges kept at once. A segment that would open a new range beyond this is
 /// dropped (the newest loses); bytes that extend or bridge existing ranges are always kept.
@@ -21,6 +34,11 @@ pub const MAX_RANGES: usize = 16;
 /// Largest accepted prefix limit; larger requests are clamped to it. Keeps every in-window
 /// offset far below the 2^31 sequence-space horizon and lets ranges be stored as `u32`.
 pub const MAX_LIMIT: usize = 1 << 30;
+
+/// How often one direction may move its start earlier (a mid-stream stream growing leftwards)
+/// or have bytes already in `data()` replaced (a good copy over a bad-checksum one) — each
+/// makes the caller re-read the whole prefix. A late SYN may always re-anchor once more.
+pub const MAX_REREADS: u16 = 32;
 
 /// Size of the first allocation of the byte buffer (or the limit, if smaller).
 const FIRST_ALLOCATION: usize = 256;
@@ -35,8 +53,48 @@ pub enum Fed {
     Unchanged,
     /// The contiguous prefix got longer; the bytes already seen are unchanged.
     Grew,
-    /// The start of the stream moved earlier; `data()` must be re-read from its start.
+    /// The start of the stream moved earlier, or bytes already in `data()` were replaced by a
+    /// good-checksum copy: `data()` must be re-read from its start.
     Rebased,
+}
+
+/// What the checksum of a segment said.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Checksum {
+    /// Not checked (not captured whole, or nobody asked): treated as good.
+    #[default]
+    Unverified,
+    Good,
+    /// Wrong: the bytes are used, but any good copy of them replaces them.
+    Bad,
+}
+
+/// One TCP segment of one direction, as [`StreamPrefix::feed`] takes it.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    pub seq: u32,
+    /// The SYN flag: `seq` is the initial sequence number and data starts at `seq + 1`.
+    pub syn: bool,
+    /// The captured payload bytes.
+    pub payload: &'a [u8],
+    /// The payload length on the wire; when it exceeds `payload.len()` the missing tail is a
+    /// hole (captured bytes beyond it are ignored as padding).
+    pub wire_len: u32,
+    pub checksum: Checksum,
+}
+
+/// What [`StreamPrefix::insert`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stored {
+    Nothing,
+    Grew,
+    /// Bytes of `data()` changed.
+    Rewrote,
+}
+
+thread_local! {
+    /// The budget [`StreamPrefix::segment`] reserves from: as good as none.
+    static UNLIMITED: MemCap = MemCap::new(usize::MAX);
 }
 
 /// The in-order prefix of one TCP direction, at most `limit` bytes long.
@@ -69,6 +127,14 @@ pub struct StreamPrefix {
     /// Lowest offset (at or after `contig` when noted) where a captured frame's bytes were
     /// cut off by the snap length.
     cut: Option<u32>,
+    /// Bit `i` set: the byte at offset `i` came from a segment with a bad checksum. Allocated
+    /// only when such a byte is stored; offsets past its end are not provisional.
+    weak: Vec<u8>,
+    /// Heap bytes reserved from the budget (always `heap_bytes()`).
+    charged: usize,
+    /// Re-anchorings and rewrites of `data()` so far (see [`MAX_REREADS`]).
+    rereads: u16,
+    anomalies: Anomalies,
 }
 
 impl StreamPrefix {
@@ -82,25 +148,43 @@ impl StreamPrefix {
             contig: 0,
             ooo: Vec::new(),
             cut: None,
+            weak: Vec::new(),
+            charged: 0,
+            rereads: 0,
+            anomalies: Anomalies::NONE,
         }
     }
 
-    /// Feed one TCP segment of this direction.
-    ///
-    /// `syn`: the SYN flag is set, so `seq` is the initial sequence number and data starts at
-    /// `seq + 1`. `payload`: the captured payload bytes. `wire_len`: the payload length on the
-    /// wire; when it exceeds `payload.len()` the missing tail is a hole (captured bytes beyond
-    /// `wire_len` are ignored as padding).
+    /// [`StreamPrefix::feed`] with an unverified checksum and no memory cap (tools and tests;
+    /// a stream fed this way must not also be fed with a real budget).
+    pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8], wire_len: u32) -> Fed {
+        let seg = Segment {
+            seq,
+            syn,
+            payload,
+            wire_len,
+            checksum: Checksum::Unverified,
+        };
+        UNLIMITED.with(|mem| self.feed(&seg, mem))
+    }
+
+    /// Feed one TCP segment of this direction, reserving any memory it needs from `mem`.
     ///
     /// Anchoring: a SYN anchors offset 0 at `seq + 1`; otherwise the first segment's `seq` does.
     /// While not anchored by a SYN, a data-carrying segment or a SYN that starts before the
     /// anchor by at most `limit` bytes moves the anchor there, keeping the bytes already
-    /// buffered, and the call returns [`Fed::Rebased`]. A zero-length segment without SYN never
-    /// moves the anchor (it adds no bytes, and keep-alive probes use `seq = next - 1`). Once
-    /// anchored by a SYN, a SYN with a different sequence number is ignored entirely.
-    pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8], wire_len: u32) -> Fed {
+    /// buffered, and the call returns [`Fed::Rebased`] (data segments only [`MAX_REREADS`]
+    /// times; after that the anchor stays and the part before it is ignored). A zero-length
+    /// segment without SYN never moves the anchor (it adds no bytes, and keep-alive probes use
+    /// `seq = next - 1`). Once anchored by a SYN, a SYN with a different sequence number is
+    /// ignored entirely.
+    ///
+    /// When `mem` refuses a reservation the segment's new bytes are not stored and
+    /// [`StreamPrefix::starved`] becomes true (what was stored before stays).
+    pub fn feed(&mut self, seg: &Segment<'_>, mem: &MemCap) -> Fed {
+        let (seq, syn, payload) = (seg.seq, seg.syn, seg.payload);
         let start = if syn { seq.wrapping_add(1) } else { seq };
-        let wire = usize::try_from(wire_len).unwrap_or(usize::MAX);
+        let wire = usize::try_from(seg.wire_len).unwrap_or(usize::MAX);
         let captured = payload.len().min(wire);
 
         let mut fed = Fed::Unchanged;
@@ -115,7 +199,9 @@ impl StreamPrefix {
                     match self.behind(anchor, start) {
                         Some(0) => self.syn_anchored = true,
                         Some(back) => {
-                            self.rebase(back);
+                            if !self.rebase(back, mem) {
+                                return Fed::Unchanged;
+                            }
                             self.anchor = Some(start);
                             self.syn_anchored = true;
                             fed = Fed::Rebased;
@@ -129,8 +215,12 @@ impl StreamPrefix {
                     return Fed::Unchanged;
                 } else if !self.syn_anchored && captured > 0 {
                     match self.behind(anchor, start) {
-                        Some(back) if back > 0 => {
-                            self.rebase(back);
+                        Some(back) if back > 0 && self.rereads >= MAX_REREADS => {
+                            self.anomalies.insert(Anomaly::ReanchorLimit);
+                            anchor
+                        }
+                        Some(back) if back > 0 && self.rebase(back, mem) => {
+                            self.rereads += 1;
                             self.anchor = Some(start);
                             fed = Fed::Rebased;
                             start
@@ -145,12 +235,7 @@ impl StreamPrefix {
 
         // Position of the segment relative to offset 0, in a signed space wide enough for any
         // sequence distance plus any payload length.
-        let dist = start.wrapping_sub(anchor);
-        let seg_start: i64 = if dist < HALF_SEQ_SPACE {
-            i64::from(dist)
-        } else {
-            -i64::from(anchor.wrapping_sub(start))
-        };
+        let seg_start = signed_offset(anchor, start);
         let limit = self.limit as i64;
         let cap_end = seg_start.saturating_add(i64::try_from(captured).unwrap_or(i64::MAX));
         let wire_end = seg_start.saturating_add(i64::try_from(wire).unwrap_or(i64::MAX));
@@ -173,10 +258,32 @@ impl StreamPrefix {
         let Some(bytes) = payload.get(skip..skip + (e - s)) else {
             return fed;
         };
-        if self.insert(s, bytes) && fed == Fed::Unchanged {
-            fed = Fed::Grew;
+        match self.insert(s, bytes, seg.checksum == Checksum::Bad, mem) {
+            Stored::Rewrote => Fed::Rebased,
+            Stored::Grew if fed == Fed::Unchanged => Fed::Grew,
+            _ => fed,
         }
-        fed
+    }
+
+    /// The part of `seg` that would start this stream's in-order data, when nothing in order is
+    /// held yet: lets a caller that could not buffer still look at a first segment.
+    pub fn unbuffered_start<'p>(&self, seg: &Segment<'p>) -> Option<&'p [u8]> {
+        if self.contig > 0 {
+            return None;
+        }
+        let start = if seg.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        let at = signed_offset(self.anchor?, start);
+        let captured = seg
+            .payload
+            .len()
+            .min(usize::try_from(seg.wire_len).unwrap_or(usize::MAX));
+        let skip = usize::try_from(at.checked_neg()?).ok()?;
+        let end = captured.min(skip.saturating_add(self.limit));
+        seg.payload.get(skip..end).filter(|b| !b.is_empty())
     }
 
     /// The contiguous in-order bytes from the start of the stream (at most `limit`).
@@ -201,6 +308,32 @@ impl StreamPrefix {
         !self.is_full() && self.cut.is_some_and(|c| c as usize == self.contig)
     }
 
+    /// True once a reservation from the memory budget was refused (bytes were not stored).
+    pub fn starved(&self) -> bool {
+        self.anomalies.contains(Anomaly::Memcap)
+    }
+
+    /// True when some byte of `data()` came from a segment with a bad checksum and no good
+    /// copy has confirmed it yet.
+    pub fn provisional(&self) -> bool {
+        let end = self.contig.min(self.weak.len() * 8);
+        let whole = end / 8;
+        self.weak
+            .get(..whole)
+            .is_some_and(|b| b.iter().any(|&x| x != 0))
+            || (whole * 8..end).any(|i| weak_bit(&self.weak, i))
+    }
+
+    /// What went wrong so far: `overlap-mismatch`, `reanchor-limit`, `memcap`.
+    pub fn anomalies(&self) -> Anomalies {
+        self.anomalies
+    }
+
+    /// Re-anchorings and rewrites of `data()` performed so far.
+    pub fn rereads(&self) -> u16 {
+        self.rereads
+    }
+
     /// The prefix limit in force (the requested one, clamped to [`MAX_LIMIT`]).
     pub fn limit(&self) -> usize {
         self.limit
@@ -208,7 +341,15 @@ impl StreamPrefix {
 
     /// Heap bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.ooo.capacity() * std::mem::size_of::<(u32, u32)>()
+        self.buf.capacity()
+            + self.ooo.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.weak.capacity()
+    }
+
+    /// Bytes reserved from the budget given to [`StreamPrefix::feed`]; the owner gives them
+    /// back when it drops the stream.
+    pub fn charged(&self) -> usize {
+        self.charged
     }
 
     /// How far `start` lies before `anchor`, if it does by at most `limit` (0 when equal).
@@ -235,70 +376,130 @@ impl StreamPrefix {
         }
     }
 
+    /// Reserves `n` more heap bytes from `mem`, or notes that it refused.
+    fn charge(&mut self, n: usize, mem: &MemCap) -> bool {
+        if n == 0 {
+            return true;
+        }
+        if mem.try_reserve(n) {
+            self.charged += n;
+            true
+        } else {
+            self.anomalies.insert(Anomaly::Memcap);
+            false
+        }
+    }
+
+    /// Makes sure the out-of-order list has its (one, fixed) allocation.
+    fn ooo_room(&mut self, mem: &MemCap) -> bool {
+        if self.ooo.capacity() > 0 {
+            return true;
+        }
+        if !self.charge(MAX_RANGES * std::mem::size_of::<(u32, u32)>(), mem) {
+            return false;
+        }
+        self.ooo.reserve_exact(MAX_RANGES);
+        self.settle();
+        true
+    }
+
     /// Move every buffered byte `d` offsets later (0 < d <= limit); offset 0 becomes empty.
-    fn rebase(&mut self, d: usize) {
+    /// False (nothing changed) when the memory for it was refused.
+    fn rebase(&mut self, d: usize, mem: &MemCap) -> bool {
         let limit = self.limit;
         let shift = |x: u32| (x as usize + d).min(limit) as u32;
+        // Reserve first: the buffer grows to the end of the last range that survives.
+        let last_end = self
+            .ooo
+            .last()
+            .map(|r| shift(r.1))
+            .or((self.contig > 0).then(|| shift(self.contig as u32)))
+            .map_or(0, |x| x as usize);
+        let new_len = if d < limit { last_end } else { 0 };
+        let needs_ooo = self.contig > 0 && d < limit;
+        if (needs_ooo && !self.ooo_room(mem))
+            || !self.grow_capacity_for(new_len, mem)
+            || (!self.weak.is_empty() && !self.weak_room(new_len, mem))
+        {
+            return false;
+        }
         for r in &mut self.ooo {
             *r = (shift(r.0), shift(r.1));
         }
         self.ooo.retain(|r| r.0 < r.1);
-        if self.contig > 0 && d < limit {
+        if needs_ooo {
             if self.ooo.len() >= MAX_RANGES {
                 self.ooo.pop(); // the highest range loses
-            }
-            if self.ooo.capacity() == 0 {
-                self.ooo.reserve_exact(MAX_RANGES);
             }
             self.ooo.insert(0, (d as u32, shift(self.contig as u32)));
         }
         self.contig = 0;
         self.cut = self.cut.map(shift).filter(|&c| (c as usize) < limit);
+        self.shift_weak(d);
 
         let new_len = self.ooo.last().map_or(0, |r| r.1 as usize);
         if new_len == 0 {
             self.buf.clear();
-            return;
+            return true;
         }
         // Every kept range starts at or after `d`, so `new_len > d`.
         let Some(keep) = new_len.checked_sub(d) else {
             self.buf.clear();
-            return;
+            return true;
         };
         self.buf.truncate(keep);
-        self.grow_to(new_len);
+        self.buf.resize(new_len, 0);
         self.buf.copy_within(0..keep, d);
         if let Some(head) = self.buf.get_mut(..d) {
             head.fill(0);
         }
+        true
     }
 
-    /// Extend the buffer to `len` bytes (<= limit), growing capacity geometrically but never
-    /// past the limit.
-    fn grow_to(&mut self, len: usize) {
-        if len > self.buf.len() {
-            self.grow_capacity_for(len);
-            self.buf.resize(len, 0);
+    /// Moves every provisional mark `d` offsets later, dropping those pushed past the bitmap
+    /// (which the caller made cover the shifted data).
+    fn shift_weak(&mut self, d: usize) {
+        let cap = (self.weak.len() * 8).min(self.limit);
+        for i in (0..cap).rev() {
+            let v = i >= d && weak_bit(&self.weak, i - d);
+            set_weak_bit(&mut self.weak, i, v);
         }
     }
 
     /// Record `bytes` at offsets `[s, s + bytes.len())` (inside the window, non-empty), first
-    /// copy winning. Returns true when the contiguous prefix grew.
-    fn insert(&mut self, s: usize, bytes: &[u8]) -> bool {
+    /// copy winning unless it is provisional and this one is not; `weak`: this copy's checksum
+    /// was bad.
+    fn insert(&mut self, s: usize, bytes: &[u8], weak: bool, mem: &MemCap) -> Stored {
         let e = s + bytes.len();
+        let rewrote = self.overlap(s, bytes, weak);
+        let done = if rewrote {
+            Stored::Rewrote
+        } else {
+            Stored::Nothing
+        };
         if e <= self.contig {
-            return false; // retransmission of bytes already in order
+            return done; // retransmission of bytes already in order
         }
 
         if s <= self.contig && self.ooo.is_empty() {
             // Common case: in order (possibly overlapping the tail). buf.len() == contig here.
-            let new = bytes.get(self.contig.saturating_sub(s)..).unwrap_or(&[]);
-            self.grow_capacity_for(e);
-            self.buf.truncate(self.contig);
+            if !self.grow_capacity_for(e, mem) || (weak && !self.weak_room(e, mem)) {
+                return done;
+            }
+            let from = self.contig;
+            let new = bytes.get(from.saturating_sub(s)..).unwrap_or(&[]);
+            self.buf.truncate(from);
             self.buf.extend_from_slice(new);
             self.contig = e;
+            if weak {
+                self.mark_weak(from, e);
+            }
             self.forget_stale_cut();
-            return true;
+            return if rewrote {
+                Stored::Rewrote
+            } else {
+                Stored::Grew
+            };
         }
 
         // Where does the merged range go? Ranges touching [s, e) form one run in the list.
@@ -306,21 +507,39 @@ impl StreamPrefix {
         let last = self.ooo.partition_point(|r| (r.0 as usize) <= e);
         let touches_contig = s <= self.contig;
         if !touches_contig && first == last && self.ooo.len() >= MAX_RANGES {
-            return false; // would open one range too many: drop the newest
+            return done; // would open one range too many: drop the newest
+        }
+        let end = self.buf.len().max(e);
+        if !self.grow_capacity_for(end, mem)
+            || (!touches_contig && !self.ooo_room(mem))
+            || (weak && !self.weak_room(e, mem))
+        {
+            return done;
         }
 
         // Copy only into the gaps not yet received.
-        self.grow_to(e);
+        if e > self.buf.len() {
+            self.buf.resize(e, 0);
+        }
         let mut pos = s.max(self.contig);
-        for &(rs, re) in self.ooo.get(first..last).unwrap_or(&[]) {
+        for k in first..last {
+            let Some(&(rs, re)) = self.ooo.get(k) else {
+                break;
+            };
             let (rs, re) = (rs as usize, re as usize);
             if rs > pos {
                 copy_in(&mut self.buf, pos, rs, s, bytes);
+                if weak {
+                    self.mark_weak(pos, rs);
+                }
             }
             pos = pos.max(re);
         }
         if pos < e {
             copy_in(&mut self.buf, pos, e, s, bytes);
+            if weak {
+                self.mark_weak(pos, e);
+            }
         }
 
         // Merge the bookkeeping.
@@ -337,11 +556,12 @@ impl StreamPrefix {
             self.contig = self.contig.max(merged_end);
             // The next range starts strictly after merged_end (ranges are non-adjacent).
             self.forget_stale_cut();
-            true
-        } else {
-            if self.ooo.capacity() == 0 {
-                self.ooo.reserve_exact(MAX_RANGES);
+            if rewrote {
+                Stored::Rewrote
+            } else {
+                Stored::Grew
             }
+        } else {
             let range = (merged_start as u32, merged_end as u32);
             if last > first {
                 self.ooo.drain(first + 1..last);
@@ -351,23 +571,150 @@ impl StreamPrefix {
             } else {
                 self.ooo.insert(first, range);
             }
-            false
+            done
         }
     }
 
-    /// Reserve room for `len` bytes (<= limit): geometric growth, never past the limit.
-    fn grow_capacity_for(&mut self, len: usize) {
-        let cap = self.buf.capacity();
-        if len > cap {
-            let target = len.max(cap.saturating_mul(2).max(FIRST_ALLOCATION).min(self.limit));
-            self.buf
-                .reserve_exact(target.saturating_sub(self.buf.len()));
+    /// Compares `bytes` (at offset `s`) with the bytes already held in the same places: flags
+    /// a disagreement, and, when this copy is good, replaces provisional bytes with it. True
+    /// when bytes of `data()` changed.
+    fn overlap(&mut self, s: usize, bytes: &[u8], weak: bool) -> bool {
+        let e = s + bytes.len();
+        // The held ranges meeting [s, e): the in-order part, then out-of-order ranges.
+        let mut held = [(0usize, 0usize); MAX_RANGES + 1];
+        let mut n = 0;
+        if s < self.contig {
+            held[0] = (s, e.min(self.contig));
+            n = 1;
         }
+        let first = self.ooo.partition_point(|r| (r.1 as usize) <= s);
+        for &(rs, re) in self.ooo.get(first..).unwrap_or(&[]) {
+            let (rs, re) = (rs as usize, re as usize);
+            if rs >= e || n >= held.len() {
+                break;
+            }
+            held[n] = (rs.max(s), re.min(e));
+            n += 1;
+        }
+        let mut changed_data = false;
+        let mut over_budget = false;
+        for &(a, b) in held.get(..n).unwrap_or(&[]) {
+            let (Some(old), Some(new)) = (self.buf.get(a..b), bytes.get(a - s..b - s)) else {
+                continue;
+            };
+            if old != new {
+                self.anomalies.insert(Anomaly::OverlapMismatch);
+            }
+            if weak || self.weak.is_empty() || a >= self.weak.len() * 8 {
+                continue;
+            }
+            // A good copy: it confirms or replaces every provisional byte it covers.
+            for p in a..b.min(self.weak.len() * 8) {
+                if !weak_bit(&self.weak, p) {
+                    continue;
+                }
+                let want = new[p - a];
+                if self.buf[p] != want {
+                    if p < self.contig {
+                        if self.rereads >= MAX_REREADS {
+                            over_budget = true;
+                            continue; // the probe read it: it stays as it is
+                        }
+                        changed_data = true;
+                    }
+                    self.buf[p] = want;
+                }
+                set_weak_bit(&mut self.weak, p, false);
+            }
+        }
+        if over_budget {
+            self.anomalies.insert(Anomaly::ReanchorLimit);
+        }
+        if changed_data {
+            self.rereads += 1;
+        }
+        changed_data
+    }
+
+    /// Makes the provisional bitmap cover offsets `[0, len)`, reserving memory for it.
+    fn weak_room(&mut self, len: usize, mem: &MemCap) -> bool {
+        let need = len.div_ceil(8);
+        if need <= self.weak.len() {
+            return true;
+        }
+        let cap = self.weak.capacity();
+        if need > cap {
+            let most = self.limit.div_ceil(8);
+            let target = need.max(cap.saturating_mul(2).max(32).min(most));
+            if !self.charge(target - cap, mem) {
+                return false;
+            }
+            self.weak.reserve_exact(target - self.weak.len());
+            self.settle();
+        }
+        self.weak.resize(need, 0);
+        true
+    }
+
+    fn mark_weak(&mut self, from: usize, to: usize) {
+        for p in from..to {
+            set_weak_bit(&mut self.weak, p, true);
+        }
+    }
+
+    /// Reserve room for `len` bytes (<= limit): geometric growth, never past the limit, and
+    /// only with memory from the budget (just `len` when the doubled size would not fit).
+    fn grow_capacity_for(&mut self, len: usize, mem: &MemCap) -> bool {
+        let cap = self.buf.capacity();
+        if len <= cap {
+            return true;
+        }
+        let doubled = len.max(cap.saturating_mul(2).max(FIRST_ALLOCATION).min(self.limit));
+        let room = mem.limit().saturating_sub(mem.used());
+        let target = if doubled - cap <= room { doubled } else { len };
+        if !self.charge(target - cap, mem) {
+            return false;
+        }
+        self.buf
+            .reserve_exact(target.saturating_sub(self.buf.len()));
+        self.settle();
+        true
+    }
+
+    /// Checks that what is allocated is what was reserved (`reserve_exact` on a vector of
+    /// bytes or of pairs allocates exactly what was asked).
+    fn settle(&self) {
+        debug_assert_eq!(self.heap_bytes(), self.charged);
     }
 
     fn forget_stale_cut(&mut self) {
         if self.cut.is_some_and(|c| (c as usize) < self.contig) {
             self.cut = None;
+        }
+    }
+}
+
+/// Offset of sequence number `start` from `anchor`: up to 2^31 after it is positive, anything
+/// else is negative.
+fn signed_offset(anchor: u32, start: u32) -> i64 {
+    let dist = start.wrapping_sub(anchor);
+    if dist < HALF_SEQ_SPACE {
+        i64::from(dist)
+    } else {
+        -i64::from(anchor.wrapping_sub(start))
+    }
+}
+
+fn weak_bit(bits: &[u8], i: usize) -> bool {
+    bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
+}
+
+fn set_weak_bit(bits: &mut [u8], i: usize, v: bool) {
+    if let Some(b) = bits.get_mut(i / 8) {
+        if v {
+            *b |= 1 << (i % 8);
+        } else {
+            *b &= !(1 << (i % 8));
         }
     }
 }
@@ -755,6 +1102,195 @@ mod tests {
         assert_eq!(s.data().len(), past_cap as usize + 2);
     }
 
+    fn feed_sum(s: &mut StreamPrefix, off: u32, bytes: &[u8], checksum: Checksum) -> Fed {
+        let seg = Segment {
+            seq: ISN + 1 + off,
+            syn: false,
+            payload: bytes,
+            wire_len: bytes.len() as u32,
+            checksum,
+        };
+        UNLIMITED.with(|m| s.feed(&seg, m))
+    }
+
+    #[test]
+    fn copies_that_disagree_are_flagged_and_the_first_copy_stays() {
+        // Agreeing copies: in order, retransmitted whole, overlapping the tail, out of order.
+        let mut s = after_syn(64);
+        feed(&mut s, 4, b"4567");
+        feed(&mut s, 0, b"0123");
+        feed(&mut s, 0, b"01234567");
+        feed(&mut s, 6, b"6789");
+        feed(&mut s, 20, b"kl");
+        feed(&mut s, 19, b"jklm");
+        assert_eq!(s.data(), b"0123456789");
+        assert!(s.anomalies().is_empty());
+        // A retransmission of in-order bytes with other bytes.
+        let mut s = after_syn(64);
+        feed(&mut s, 0, b"get status\n");
+        assert_eq!(feed(&mut s, 4, b"nodeid"), Fed::Unchanged);
+        assert_eq!(s.data(), b"get status\n");
+        assert!(s.anomalies().contains(Anomaly::OverlapMismatch));
+        // An out-of-order range overlapped by a different copy.
+        let mut s = after_syn(64);
+        feed(&mut s, 10, b"abcd");
+        assert!(s.anomalies().is_empty());
+        feed(&mut s, 12, b"XYef");
+        assert!(s.anomalies().contains(Anomaly::OverlapMismatch));
+        feed(&mut s, 0, b"0123456789");
+        assert_eq!(s.data(), b"0123456789abcdef");
+        // A tail overlap that disagrees.
+        let mut s = after_syn(64);
+        feed(&mut s, 0, b"abcd");
+        assert_eq!(feed(&mut s, 2, b"ZZef"), Fed::Grew);
+        assert_eq!(s.data(), b"abcdef");
+        assert_eq!(s.anomalies(), Anomaly::OverlapMismatch.into());
+    }
+
+    #[test]
+    fn a_good_copy_replaces_bad_checksum_bytes_and_a_bad_copy_never_wins() {
+        // Bad copy first, out of order: the good copy replaces it before anyone read it.
+        let mut s = after_syn(64);
+        assert_eq!(feed_sum(&mut s, 3, b"EVIL", Checksum::Bad), Fed::Unchanged);
+        assert_eq!(feed_sum(&mut s, 3, b"def", Checksum::Good), Fed::Unchanged);
+        assert_eq!(feed_sum(&mut s, 0, b"abc", Checksum::Good), Fed::Grew);
+        assert_eq!(s.data(), b"abcdefL");
+        assert!(s.anomalies().contains(Anomaly::OverlapMismatch));
+        // Bad copy first, in order (already read): the good copy rewrites it, re-read needed.
+        let mut s = after_syn(64);
+        assert_eq!(feed_sum(&mut s, 0, b"get EVIL\n", Checksum::Bad), Fed::Grew);
+        assert_eq!(s.data(), b"get EVIL\n");
+        assert_eq!(feed_sum(&mut s, 4, b"nice", Checksum::Good), Fed::Rebased);
+        assert_eq!(s.data(), b"get nice\n");
+        assert_eq!(s.rereads(), 1);
+        // Once confirmed, the bytes are final: neither copy kind changes them again.
+        assert_eq!(feed_sum(&mut s, 4, b"EVIL", Checksum::Good), Fed::Unchanged);
+        assert_eq!(feed_sum(&mut s, 4, b"EVIL", Checksum::Bad), Fed::Unchanged);
+        assert_eq!(s.data(), b"get nice\n");
+        // A good copy that agrees with the provisional bytes: nothing to re-read.
+        let mut s = after_syn(64);
+        feed_sum(&mut s, 0, b"abcdef", Checksum::Bad);
+        assert_eq!(
+            feed_sum(&mut s, 0, b"abcdefgh", Checksum::Unverified),
+            Fed::Grew
+        );
+        assert_eq!(s.data(), b"abcdefgh");
+        assert!(s.anomalies().is_empty());
+        assert_eq!(s.rereads(), 0);
+        // Good copy first: a later bad copy with other bytes is ignored.
+        let mut s = after_syn(64);
+        feed_sum(&mut s, 0, b"get nodeid\n", Checksum::Good);
+        assert_eq!(
+            feed_sum(&mut s, 0, b"set EVILid\n\n", Checksum::Bad),
+            Fed::Grew
+        );
+        assert_eq!(s.data(), b"get nodeid\n\n");
+        // Offloaded checksums: every segment bad, still reassembled as usual.
+        let mut s = after_syn(64);
+        feed_sum(&mut s, 5, b"world", Checksum::Bad);
+        feed_sum(&mut s, 0, b"hello", Checksum::Bad);
+        feed_sum(&mut s, 0, b"hello", Checksum::Bad);
+        assert_eq!(s.data(), b"helloworld");
+        assert!(s.anomalies().is_empty());
+    }
+
+    #[test]
+    fn provisional_marks_move_with_a_rebase() {
+        let mut s = StreamPrefix::new(64);
+        s.segment(10_000, false, b"", 0);
+        let bad = Segment {
+            seq: 10_000,
+            syn: false,
+            payload: b"EVIL",
+            wire_len: 4,
+            checksum: Checksum::Bad,
+        };
+        UNLIMITED.with(|m| s.feed(&bad, m));
+        assert_eq!(s.segment(9_996, false, b"get ", 4), Fed::Rebased);
+        assert_eq!(s.data(), b"get EVIL");
+        // The bad bytes now sit at offsets 4..8, and a good copy there still replaces them.
+        assert_eq!(s.segment(10_000, false, b"good", 4), Fed::Rebased);
+        assert_eq!(s.data(), b"get good");
+        // The good bytes before them were never provisional.
+        assert_eq!(s.segment(9_996, false, b"GET ", 4), Fed::Unchanged);
+        assert_eq!(s.data(), b"get good");
+    }
+
+    #[test]
+    fn leftward_growth_stops_re_anchoring_after_the_limit() {
+        let n = 4_000u32;
+        let mut s = StreamPrefix::new(4096);
+        let top = 1_000_000u32;
+        let mut rebased = 0;
+        for i in 0..n {
+            if s.segment(top - i, false, b"\n", 1) == Fed::Rebased {
+                rebased += 1;
+            }
+        }
+        assert_eq!(rebased, MAX_REREADS as usize);
+        assert_eq!(s.rereads(), MAX_REREADS);
+        assert_eq!(s.data().len(), MAX_REREADS as usize + 1);
+        assert!(s.anomalies().contains(Anomaly::ReanchorLimit));
+        // Forward growth goes on as before.
+        assert_eq!(s.segment(top + 1, false, b"x", 1), Fed::Grew);
+        // So does a late SYN, once.
+        let syn_seq = top - MAX_REREADS as u32 - 11;
+        assert_eq!(s.segment(syn_seq, true, b"", 0), Fed::Rebased);
+        assert!(!s.mid_stream());
+        // Rewrites of bytes already read count against the same limit.
+        let mut s = after_syn(4096);
+        for i in 0..100u32 {
+            feed_sum(&mut s, i, b"?", Checksum::Bad);
+        }
+        let mut rewrites = 0;
+        for i in 0..100u32 {
+            if feed_sum(&mut s, i, b"!", Checksum::Good) == Fed::Rebased {
+                rewrites += 1;
+            }
+        }
+        assert_eq!(rewrites, MAX_REREADS as usize);
+        assert!(s.anomalies().contains(Anomaly::ReanchorLimit));
+        // What was read and not rewritten is still what was read.
+        assert_eq!(s.data()[MAX_REREADS as usize], b'?');
+    }
+
+    #[test]
+    fn buffers_are_reserved_from_the_budget_and_stop_at_it() {
+        let mem = MemCap::new(1000);
+        let seg = |seq: u32, payload: &'static [u8]| Segment {
+            seq,
+            syn: false,
+            payload,
+            wire_len: payload.len() as u32,
+            checksum: Checksum::Unverified,
+        };
+        let mut a = StreamPrefix::new(4096);
+        a.feed(&seg(0, &[b'a'; 300]), &mem);
+        assert_eq!(a.data().len(), 300);
+        assert_eq!(a.charged(), a.heap_bytes());
+        assert_eq!(mem.used(), a.charged());
+        // Out of order: the range list is reserved too.
+        a.feed(&seg(400, &[b'b'; 100]), &mem);
+        assert_eq!(mem.used(), a.charged());
+        assert!(!a.starved());
+        // A second stream cannot get the rest it asks for.
+        let mut b = StreamPrefix::new(4096);
+        assert_eq!(b.feed(&seg(7, &[b'c'; 600]), &mem), Fed::Unchanged);
+        assert!(b.starved());
+        assert!(b.data().is_empty());
+        assert_eq!(b.charged(), 0);
+        assert!(mem.hits() >= 1);
+        assert!(mem.used() <= mem.limit());
+        // The segment that could not be stored is still there to be looked at.
+        assert_eq!(
+            b.unbuffered_start(&seg(7, &[b'c'; 600])).map(<[u8]>::len),
+            Some(600)
+        );
+        assert_eq!(b.unbuffered_start(&seg(8, &[b'c'; 600])), None);
+        mem.release(a.charged());
+        assert_eq!(mem.used(), 0);
+    }
+
     /// Byte string, limit, ISN, segments as `(start, end)` offsets, delivery order.
     type Scenario = (Vec<u8>, usize, u32, Vec<(usize, usize)>, Vec<usize>);
 
@@ -900,25 +1436,93 @@ mod tests {
         }
 
         #[test]
+        fn agreeing_copies_raise_no_anomaly((data, limit, isn, segs, order) in scenario()) {
+            let mut s = StreamPrefix::new(limit);
+            s.segment(isn, true, b"", 0);
+            for &i in &order {
+                deliver(&mut s, &data, isn.wrapping_add(1), segs[i]);
+            }
+            prop_assert_eq!(s.data(), expected(&data, limit));
+            prop_assert!(s.anomalies().is_empty());
+        }
+
+        #[test]
+        fn bad_checksum_copies_never_win(
+            (data, limit, isn, segs, order) in scenario(),
+            bad in prop::collection::vec((any::<prop::sample::Index>(), any::<usize>(), any::<u8>()), 0..6),
+        ) {
+            // Corrupted bad-checksum copies of some segments, delivered before everything else
+            // or interleaved: the result is still the true prefix.
+            let base = isn.wrapping_add(1);
+            let mut s = StreamPrefix::new(limit);
+            s.segment(isn, true, b"", 0);
+            let mut plan: Vec<(usize, Option<(usize, u8)>)> =
+                order.iter().map(|&i| (i, None)).collect();
+            for (k, (which, at, x)) in bad.iter().enumerate() {
+                let seg = which.index(segs.len());
+                plan.insert((k * 7) % (plan.len() + 1), (seg, Some((*at, *x))));
+            }
+            let mut corrupted_any = false;
+            for (i, corrupt) in plan {
+                let (a, b) = segs[i];
+                let mut bytes = data[a..b].to_vec();
+                let checksum = match corrupt {
+                    Some((at, x)) if !bytes.is_empty() => {
+                        let at = at % bytes.len();
+                        bytes[at] ^= x | 1;
+                        corrupted_any = true;
+                        Checksum::Bad
+                    }
+                    _ => Checksum::Good,
+                };
+                let seg = Segment {
+                    seq: base.wrapping_add(a as u32),
+                    syn: false,
+                    payload: &bytes,
+                    wire_len: bytes.len() as u32,
+                    checksum,
+                };
+                UNLIMITED.with(|m| s.feed(&seg, m));
+            }
+            prop_assert_eq!(s.data(), expected(&data, limit));
+            if !corrupted_any {
+                prop_assert!(s.anomalies().is_empty());
+            }
+        }
+
+        #[test]
         fn arbitrary_input_never_panics(
             limit in 0usize..200,
+            budget in prop_oneof![Just(usize::MAX), 0usize..400],
             ops in prop::collection::vec(
                 (
                     prop_oneof![any::<u32>(), 0u32..600, (u32::MAX - 300)..=u32::MAX],
                     any::<bool>(),
                     prop::collection::vec(any::<u8>(), 0..80),
                     prop_oneof![any::<u32>(), 0u32..100],
+                    0u8..3,
                 ),
                 0..60,
             ),
         ) {
+            let mem = MemCap::new(budget);
             let mut s = StreamPrefix::new(limit);
-            for (seq, syn, payload, wire_len) in &ops {
+            for (seq, syn, payload, wire_len, sum) in &ops {
                 let before = s.data().to_vec();
-                let fed = s.segment(*seq, *syn, payload, *wire_len);
+                let seg = Segment {
+                    seq: *seq,
+                    syn: *syn,
+                    payload,
+                    wire_len: *wire_len,
+                    checksum: [Checksum::Unverified, Checksum::Good, Checksum::Bad][*sum as usize],
+                };
+                let fed = s.feed(&seg, &mem);
+                prop_assert_eq!(mem.used(), s.charged());
+                prop_assert!(mem.used() <= budget);
                 prop_assert!(s.data().len() <= limit);
                 prop_assert_eq!(s.is_full(), s.data().len() == limit);
-                prop_assert!(s.heap_bytes() <= limit + MAX_RANGES * 8);
+                prop_assert!(s.heap_bytes() <= limit + MAX_RANGES * 8 + limit.div_ceil(8));
+                prop_assert_eq!(s.charged(), s.heap_bytes());
                 match fed {
                     Fed::Unchanged => prop_assert_eq!(s.data(), &before[..]),
                     Fed::Grew => {

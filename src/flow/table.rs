@@ -1,8 +1,11 @@
 //! The flow table: one entry per conversation, in one part per decoder worker.
 //!
-//! Owns: per-flow counters, TCP flags seen, and — only once a flow carries payload and until the
-//! probe decides — the bounded reassembly of each direction's prefix and the probe. After the
-//! decision the buffers are freed and only the verdict stays. Each part is a dashmap that only
+//! Owns: per-flow counters, TCP flags seen, the flow's reassembly anomalies, and — only once a
+//! flow carries payload and until the probe decides — the bounded reassembly of each direction's
+//! prefix (its buffers reserved from the run's [`MemCap`]; a flow refused memory is judged on what
+//! it has), the checksum check of every segment fed to it, and the probe. A verdict resting on
+//! bytes from a bad-checksum segment waits for a good copy or the end of the flow. After the
+//! decision the buffers are freed (and given back to the budget) and only the verdict stays. Each part is a dashmap that only
 //! its worker writes while the capture runs ([`FlowTable::observe_batch`] takes its shard locks
 //! once per batch); the main thread reads and drains it at the end. Flows are reported and
 //! removed when they end or go idle ([`FlowTable::sweep_part`], which visits only the flows a
@@ -15,68 +18,169 @@
 //! any direction, or holds more flows than its limit for longer than one eviction round.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
 
 use crate::classify::{NdbProbe, ProbeResult, ProbeState, Role};
 use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport};
+use crate::flow::checksum;
 use crate::flow::hash::{self, FlowHasher};
 use crate::flow::key::FlowKey;
-use crate::flow::stream::{Fed, StreamPrefix};
-use crate::report::{FlowRecord, FlowState, RolesFrom};
+use crate::flow::stream::{Checksum, Fed, Segment, StreamPrefix};
+use crate::memcap::MemCap;
+use crate::report::{Anomalies, Anomaly, FlowRecord, FlowState, RolesFrom};
 use crate::Watch;
 
 /// Reassembly and probing state, present only while the probe is undecided.
+///
+/// Its buffers are reserved from the run's [`MemCap`] and given back when it is dropped (on the
+/// verdict, or with its flow: swept, evicted or drained), whichever way that happens.
 #[derive(Debug)]
 struct Inspect {
     streams: [StreamPrefix; 2],
     probe: NdbProbe,
+    mem: Arc<MemCap>,
+    /// Bytes the probe has examined, re-reads after a rebase included: the work done.
+    probed: u64,
+    /// Anomalies seen here rather than in a stream (`bad-checksum`).
+    anomalies: Anomalies,
+    /// Segments of this flow found with a bad checksum.
+    bad_segments: u32,
+}
+
+impl Drop for Inspect {
+    fn drop(&mut self) {
+        self.mem
+            .release(self.streams[0].charged() + self.streams[1].charged());
+    }
+}
+
+/// What observing a packet needs besides the packet, and what it counts.
+struct Ctx<'a> {
+    prefix: usize,
+    mem: &'a Arc<MemCap>,
+    /// TCP segments found with a bad checksum.
+    bad_checksums: u64,
 }
 
 impl Inspect {
-    fn new(prefix: usize, isn: [Option<u32>; 2]) -> Box<Inspect> {
+    fn new(prefix: usize, isn: [Option<u32>; 2], mem: &Arc<MemCap>) -> Box<Inspect> {
         let mut ins = Box::new(Inspect {
             streams: [StreamPrefix::new(prefix), StreamPrefix::new(prefix)],
             probe: NdbProbe::new(prefix),
+            mem: Arc::clone(mem),
+            probed: 0,
+            anomalies: Anomalies::NONE,
+            bad_segments: 0,
         });
-        for (stream, isn) in ins.streams.iter_mut().zip(isn) {
+        let ins_ref = &mut *ins;
+        for (stream, isn) in ins_ref.streams.iter_mut().zip(isn) {
             if let Some(isn) = isn {
-                stream.segment(isn, true, &[], 0);
+                let syn = Segment {
+                    seq: isn,
+                    syn: true,
+                    payload: &[],
+                    wire_len: 0,
+                    checksum: Checksum::Unverified,
+                };
+                stream.feed(&syn, &ins_ref.mem);
             }
         }
         ins
     }
 
+    /// Shows the probe direction `idx`'s bytes (all of them so far), counting the work.
+    fn show(probe: &mut NdbProbe, probed: &mut u64, idx: usize, data: &[u8]) -> ProbeState {
+        let before = probe.examined(idx);
+        let state = probe.on_stream(idx, data);
+        *probed += probe.examined(idx).saturating_sub(before) as u64;
+        state
+    }
+
     /// Feeds one packet's payload; returns the probe's state after it.
-    fn feed(&mut self, idx: usize, view: &Seen<'_>, prefix: usize) -> ProbeState {
+    fn feed(&mut self, idx: usize, view: &Seen<'_>, ctx: &mut Ctx<'_>) -> ProbeState {
         match view.transport {
             Transport::Tcp => {
-                let syn = view.tcp.flags & tcp_flags::SYN != 0;
-                match self.streams[idx].segment(view.tcp.seq, syn, view.payload, view.payload_len) {
+                // Only segments that reach a stream being inspected are verified.
+                let sum = checksum::verify(view.csum, view.payload);
+                if sum == Checksum::Bad {
+                    ctx.bad_checksums += 1;
+                    self.bad_segments = self.bad_segments.saturating_add(1);
+                    self.anomalies.insert(Anomaly::BadChecksum);
+                }
+                let seg = Segment {
+                    seq: view.tcp.seq,
+                    syn: view.tcp.flags & tcp_flags::SYN != 0,
+                    payload: view.payload,
+                    wire_len: view.payload_len,
+                    checksum: sum,
+                };
+                let fed = self.streams[idx].feed(&seg, &self.mem);
+                let state = match fed {
                     Fed::Unchanged => ProbeState::NeedMore,
-                    Fed::Grew => self.probe.on_stream(idx, self.streams[idx].data()),
+                    Fed::Grew => Self::show(
+                        &mut self.probe,
+                        &mut self.probed,
+                        idx,
+                        self.streams[idx].data(),
+                    ),
                     Fed::Rebased => {
-                        // Earlier bytes arrived late: show the probe both directions afresh.
-                        self.probe = NdbProbe::new(prefix);
-                        let mut state = ProbeState::NeedMore;
-                        for i in 0..2 {
-                            if state == ProbeState::NeedMore && !self.streams[i].data().is_empty() {
-                                state = self.probe.on_stream(i, self.streams[i].data());
-                            }
-                        }
-                        state
+                        // Earlier bytes arrived late, or bytes already read were replaced:
+                        // show the probe both directions afresh.
+                        self.probe = NdbProbe::new(ctx.prefix);
+                        self.reread()
+                    }
+                };
+                if state == ProbeState::NeedMore && self.streams[idx].starved() {
+                    // Out of reassembly memory: a segment that starts the stream is still
+                    // looked at where it lies, then the flow is judged on what was seen.
+                    if let Some(first) = self.streams[idx].unbuffered_start(&seg) {
+                        return Self::show(&mut self.probe, &mut self.probed, idx, first);
                     }
                 }
+                state
             }
             Transport::Udp => self.probe.on_datagram(idx, view.payload),
         }
     }
 
+    /// Shows the probe every direction's bytes from the start.
+    fn reread(&mut self) -> ProbeState {
+        let mut state = ProbeState::NeedMore;
+        for i in 0..2 {
+            if state == ProbeState::NeedMore && !self.streams[i].data().is_empty() {
+                let data = self.streams[i].data();
+                state = Self::show(&mut self.probe, &mut self.probed, i, data);
+            }
+        }
+        state
+    }
+
     /// Nothing more can be learnt from TCP: both directions are full or unwanted.
     fn exhausted(&self) -> bool {
         (0..2).all(|i| self.streams[i].is_full() || !self.probe.wants(i))
+    }
+
+    /// Some byte the probe read came from a bad-checksum segment and is not confirmed: a
+    /// verdict now would rest on bytes the receiver may have dropped. Only while the flow has
+    /// had a single bad segment: two or more look like checksum offload on the capturing host
+    /// (every segment it sends is bad, and no good copy will come), so the verdict no longer
+    /// waits.
+    fn provisional(&self) -> bool {
+        self.bad_segments < 2 && self.streams.iter().any(StreamPrefix::provisional)
+    }
+
+    /// A direction could not get reassembly memory: the flow is judged now.
+    fn starved(&self) -> bool {
+        self.streams.iter().any(StreamPrefix::starved)
+    }
+
+    fn anomalies(&self) -> Anomalies {
+        self.anomalies
+            .union(self.streams[0].anomalies())
+            .union(self.streams[1].anomalies())
     }
 }
 
@@ -91,6 +195,8 @@ pub struct Seen<'a> {
     pub payload: &'a [u8],
     /// Transport payload length on the wire.
     pub payload_len: u32,
+    /// [`checksum::header_sum`] of the segment, when it can be verified.
+    pub csum: Option<u16>,
 }
 
 impl<'a> Seen<'a> {
@@ -101,6 +207,7 @@ impl<'a> Seen<'a> {
             tcp: view.tcp,
             payload: view.payload,
             payload_len: view.payload_len,
+            csum: checksum::header_sum(&FlowKey::of(view).0, view),
         }
     }
 }
@@ -145,6 +252,9 @@ pub struct Pkt {
     pub vlan: Option<u16>,
     /// Sending endpoint: 0 = `key.lo`, 1 = `key.hi`.
     pub idx: u8,
+    /// The sum of pseudo-header and TCP header ([`checksum::header_sum`]) when the segment
+    /// carries payload captured whole, so a worker can verify the checksum over the payload.
+    pub csum: Option<u16>,
     /// The payload was copied into the batch's own data (a reassembled IP datagram), even
     /// when the batch's other payloads lie in the mapped file.
     pub copied: bool,
@@ -173,6 +283,7 @@ impl Pkt {
             tcp: view.tcp,
             vlan: view.vlan,
             idx: idx as u8,
+            csum: checksum::header_sum(&key, view),
             copied: false,
         }
     }
@@ -195,6 +306,8 @@ pub struct Flow {
     pub fin: [bool; 2],
     pub rst: bool,
     isn_seen: [bool; 2],
+    /// Everything reassembly found wrong so far (kept after the verdict).
+    pub anomalies: Anomalies,
     inspect: Option<Box<Inspect>>,
     decided: Option<Box<ProbeResult>>,
 }
@@ -222,6 +335,7 @@ impl Flow {
             fin: [false; 2],
             rst: false,
             isn_seen: [false; 2],
+            anomalies: Anomalies::NONE,
             inspect: None,
             decided: None,
         }
@@ -241,7 +355,7 @@ impl Flow {
         view: &Seen<'_>,
         ts_us: i64,
         wire_len: u32,
-        prefix: usize,
+        ctx: &mut Ctx<'_>,
     ) -> bool {
         self.first_us = self.first_us.min(ts_us);
         self.last_us = self.last_us.max(ts_us);
@@ -278,16 +392,24 @@ impl Flow {
                 let isn = [0, 1].map(|i| self.isn_seen[i].then_some(self.isn[i]));
                 let ins = self
                     .inspect
-                    .get_or_insert_with(|| Inspect::new(prefix, isn));
-                if !ins.probe.wants(idx) {
+                    .get_or_insert_with(|| Inspect::new(ctx.prefix, isn, ctx.mem));
+                if !ins.probe.wants(idx) && !ins.provisional() {
                     return false;
                 }
                 ins
             }
         };
-        let state = ins.feed(idx, view, prefix);
-        let done =
-            state != ProbeState::NeedMore || (view.transport == Transport::Tcp && ins.exhausted());
+        let state = ins.feed(idx, view, ctx);
+        self.anomalies = self.anomalies.union(ins.anomalies());
+        // A verdict resting on bad-checksum bytes waits for a good copy of them (which makes
+        // the probe start over) or for the end of the flow.
+        let done = match view.transport {
+            Transport::Tcp => {
+                ins.starved()
+                    || (!ins.provisional() && (state != ProbeState::NeedMore || ins.exhausted()))
+            }
+            Transport::Udp => state != ProbeState::NeedMore,
+        };
         if done {
             self.decided = Some(Box::new(ins.probe.result()));
             self.inspect = None;
@@ -433,6 +555,7 @@ impl Flow {
             state: self.state(key.transport, end),
             vlan: self.vlan,
             roles_from,
+            anomalies: self.anomalies,
         }
     }
 }
@@ -550,6 +673,10 @@ pub struct FlowTable {
     part_max: usize,
     evicted: AtomicUsize,
     timeouts: Timeouts,
+    /// The budget reassembly buffers are reserved from.
+    memcap: Arc<MemCap>,
+    /// TCP segments found with a bad checksum.
+    bad_checksums: AtomicU64,
 }
 
 /// Orders records as the report lists them: by first packet, then by endpoints.
@@ -598,7 +725,26 @@ impl FlowTable {
             part_max: max_flows.max(1).div_ceil(parts),
             evicted: AtomicUsize::new(0),
             timeouts: Timeouts::default(),
+            memcap: Arc::new(MemCap::default()),
+            bad_checksums: AtomicU64::new(0),
         }
+    }
+
+    /// The table reserving its reassembly buffers from `memcap` (shared with the rest of the
+    /// run) instead of a budget of its own of the default size.
+    pub fn with_memcap(mut self, memcap: Arc<MemCap>) -> FlowTable {
+        self.memcap = memcap;
+        self
+    }
+
+    /// The budget reassembly buffers are reserved from.
+    pub fn memcap(&self) -> &MemCap {
+        &self.memcap
+    }
+
+    /// TCP segments found with a bad checksum so far (see [`crate::report::Summary`]).
+    pub fn bad_checksums(&self) -> u64 {
+        self.bad_checksums.load(Ordering::Relaxed)
     }
 
     /// The table with these timeouts instead of the defaults.
@@ -654,7 +800,11 @@ impl FlowTable {
         announce: bool,
         events: &mut Vec<FlowEvent>,
     ) {
-        let prefix = self.prefix;
+        let mut ctx = Ctx {
+            prefix: self.prefix,
+            mem: &self.memcap,
+            bad_checksums: 0,
+        };
         let p = &self.parts[part];
         let shards = p.map.shards();
         let lock_all = || shards.iter().map(|s| s.write()).collect::<Vec<_>>();
@@ -706,15 +856,20 @@ impl FlowTable {
                 tcp: pkt.tcp,
                 payload: payload(pkt),
                 payload_len: pkt.payload_len,
+                csum: pkt.csum,
             };
             let was_ended = flow.ended();
             let idx = usize::from(pkt.idx);
-            if flow.observe(idx, &seen, pkt.ts_us, pkt.wire_len, prefix) && announce {
+            if flow.observe(idx, &seen, pkt.ts_us, pkt.wire_len, &mut ctx) && announce {
                 events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
             }
             if !was_ended && flow.ended() {
                 wheel.schedule(t.deadline(key.transport, flow), pkt.hash);
             }
+        }
+        if ctx.bad_checksums > 0 {
+            self.bad_checksums
+                .fetch_add(ctx.bad_checksums, Ordering::Relaxed);
         }
     }
 
@@ -922,6 +1077,7 @@ mod tests {
             },
             payload: &[],
             payload_len: 0,
+            tcp_header: &[],
         }
     }
 
@@ -965,16 +1121,177 @@ mod tests {
         data.payload_len = request.len() as u32;
         let mut flow = Flow::new(0, None);
         let (_, idx) = FlowKey::of(&data);
-        flow.observe(idx, &Seen::of(&data), 1, 100, 4096);
+        let mem = Arc::new(MemCap::default());
+        let mut ctx = Ctx {
+            prefix: 4096,
+            mem: &mem,
+            bad_checksums: 0,
+        };
+        flow.observe(idx, &Seen::of(&data), 1, 100, &mut ctx);
         assert!(
             flow.result().evidence[idx].is_some(),
             "the request alone is evidence"
         );
         // The SYN shows the stream really began 10 bytes earlier: those bytes are missing, so
         // nothing in order is known any more and the probe must not keep what it read.
-        flow.observe(idx, &Seen::of(&syn(client, 40000, server)), 2, 60, 4096);
+        flow.observe(idx, &Seen::of(&syn(client, 40000, server)), 2, 60, &mut ctx);
         assert!(flow.decided.is_none());
         assert_eq!(flow.result().evidence[idx], None);
+    }
+
+    /// A data segment from the client of `syn(..)`'s flow.
+    fn data(seq: u32, payload: &'static [u8]) -> PacketView<'static> {
+        let client: IpAddr = "198.51.100.7".parse().unwrap();
+        let server: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut v = syn(client, 40000, server);
+        v.tcp = TcpInfo {
+            seq,
+            ack: 1,
+            flags: tcp_flags::ACK,
+        };
+        v.payload = payload;
+        v.payload_len = payload.len() as u32;
+        v
+    }
+
+    #[test]
+    fn leftward_growth_costs_the_probe_a_bounded_number_of_re_reads() {
+        let mem = Arc::new(MemCap::default());
+        for byte in [&b"\n"[..], b" "] {
+            let mut flow = Flow::new(0, None);
+            let mut ctx = Ctx {
+                prefix: 4096,
+                mem: &mem,
+                bad_checksums: 0,
+            };
+            let n = 4_000u32;
+            for i in 0..n {
+                let v = data(1_000_000 - i, byte);
+                let (_, idx) = FlowKey::of(&v);
+                flow.observe(idx, &Seen::of(&v), i64::from(i), 60, &mut ctx);
+            }
+            let ins = flow.inspect.as_ref().expect("still inspecting");
+            // Each re-anchoring shows the probe the prefix again: at most MAX_REREADS of them,
+            // each at most MAX_REREADS + 1 bytes long here, plus the first byte.
+            let reread = crate::flow::stream::MAX_REREADS as u64;
+            assert!(
+                ins.probed <= 1 + reread * (reread + 1),
+                "the probe examined {} bytes",
+                ins.probed
+            );
+            assert!(flow.anomalies.contains(Anomaly::ReanchorLimit));
+        }
+    }
+
+    /// `view` as the table sees it, with a checksum that does not verify.
+    fn with_bad_checksum(view: &PacketView<'static>) -> Seen<'static> {
+        let mut seen = Seen::of(view);
+        seen.csum = (0..=2u16).find(|h| checksum::verify(Some(*h), view.payload) == Checksum::Bad);
+        seen
+    }
+
+    #[test]
+    fn one_bad_checksum_segment_holds_the_verdict_two_look_like_offload() {
+        let request =
+            b"get nodeid\nversion: 524288\nnodetype: 1\nuser: mysqld\npassword: mysqld\n\n";
+        let reply = b"get nodeid reply\nnodeid: 50\nresult: Ok\n\n";
+        let mem = Arc::new(MemCap::default());
+        for bad_reply in [false, true] {
+            let mut flow = Flow::new(0, None);
+            let mut ctx = Ctx {
+                prefix: 4096,
+                mem: &mem,
+                bad_checksums: 0,
+            };
+            let req = data(5000, request);
+            let (_, c) = FlowKey::of(&req);
+            flow.observe(c, &with_bad_checksum(&req), 1, 100, &mut ctx);
+            let mut rep = data(9000, reply);
+            std::mem::swap(&mut rep.src, &mut rep.dst);
+            std::mem::swap(&mut rep.src_port, &mut rep.dst_port);
+            let seen = if bad_reply {
+                with_bad_checksum(&rep)
+            } else {
+                Seen::of(&rep)
+            };
+            flow.observe(1 - c, &seen, 2, 100, &mut ctx);
+            assert_eq!(ctx.bad_checksums, 1 + u64::from(bad_reply));
+            assert!(flow.anomalies.contains(Anomaly::BadChecksum));
+            // One bad segment: the verdict waits for a good copy (or the end of the flow);
+            // two: taken as offload, decided as usual.
+            assert_eq!(flow.decided.is_some(), bad_reply, "bad reply: {bad_reply}");
+            assert_eq!(flow.result().verdict, crate::classify::Verdict::NdbMgm);
+        }
+    }
+
+    #[test]
+    fn reassembly_memory_comes_back_when_flows_are_decided_swept_evicted_or_drained() {
+        let traffic = traffic();
+        let watch = Watch::any();
+        for (cap, max) in [(64 << 20, 1_000_000), (64 << 20, 40), (20_000, 1_000_000)] {
+            let mem = Arc::new(MemCap::new(cap));
+            let t = Timeouts {
+                tcp_idle_us: 700_000,
+                udp_idle_us: 300_000,
+                linger_us: 100_000,
+            };
+            let table = FlowTable::new(4096, 2, max)
+                .with_timeouts(t)
+                .with_memcap(Arc::clone(&mem));
+            let mut events = Vec::new();
+            let mut next = i64::MIN;
+            let mut swept = Vec::new();
+            for (pkt, payload) in &traffic {
+                if pkt.ts_us >= next {
+                    next = pkt.ts_us + 250_000;
+                    for part in 0..2 {
+                        swept.extend(table.sweep_part(part, pkt.ts_us));
+                    }
+                }
+                observe_one(&table, pkt, payload, &watch, &mut events);
+            }
+            assert!(mem.peak() > 0);
+            assert!(mem.used() <= cap);
+            let held: usize = table
+                .parts
+                .iter()
+                .map(|p| {
+                    p.map
+                        .iter()
+                        .filter_map(|f| {
+                            f.inspect
+                                .as_ref()
+                                .map(|i| i.streams[0].charged() + i.streams[1].charged())
+                        })
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
+                + swept
+                    .iter()
+                    .chain(events.iter().flat_map(|e| match e {
+                        FlowEvent::Evicted(f) => f.as_slice(),
+                        FlowEvent::Decided(_) => &[],
+                    }))
+                    .filter_map(|(_, f)| {
+                        f.inspect
+                            .as_ref()
+                            .map(|i| i.streams[0].charged() + i.streams[1].charged())
+                    })
+                    .sum::<usize>();
+            assert_eq!(
+                mem.used(),
+                held,
+                "every reserved byte belongs to a live stream"
+            );
+            let small = cap < 1 << 20;
+            assert_eq!(mem.hits() > 0, small, "cap {cap}");
+            let records = everything(&table, events, &watch);
+            drop(swept);
+            assert_eq!(mem.used(), 0, "cap {cap}, max {max}: all given back");
+            if small {
+                assert!(records.iter().any(|r| r.contains("\"memcap\"")));
+            }
+        }
     }
 
     #[test]

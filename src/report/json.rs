@@ -87,7 +87,20 @@ pub fn flow_line(b: &mut Vec<u8>, r: &FlowRecord) {
     }
     b.extend_from_slice(b",\"roles_from\":\"");
     b.extend_from_slice(r.roles_from.as_str().as_bytes());
-    b.extend_from_slice(b"\"}\n");
+    b.push(b'"');
+    if !r.anomalies.is_empty() {
+        b.extend_from_slice(b",\"anomalies\":[");
+        for (i, a) in r.anomalies.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            b.push(b'"');
+            b.extend_from_slice(a.as_str().as_bytes());
+            b.push(b'"');
+        }
+        b.push(b']');
+    }
+    b.extend_from_slice(b"}\n");
 }
 
 /// A JSON string, escaped by serde_json.
@@ -126,7 +139,7 @@ mod tests {
     use super::*;
     use crate::classify::{Confidence, Verdict};
     use crate::decode::Transport;
-    use crate::report::{FlowState, RolesFrom};
+    use crate::report::{Anomalies, Anomaly, FlowState, RolesFrom};
 
     fn serde_line(r: &FlowRecord) -> String {
         let mut out = Vec::new();
@@ -154,6 +167,7 @@ mod tests {
             state: FlowState::HalfClosed,
             vlan: None,
             roles_from: RolesFrom::Handshake,
+            anomalies: Anomalies::NONE,
         };
         let mut cases = vec![base.clone()];
         for (i, (c, s)) in [
@@ -178,6 +192,14 @@ mod tests {
             r.roles_from = [RolesFrom::Content, RolesFrom::Port, RolesFrom::Handshake][i];
             r.first_seen = [i64::MIN, -1, 253_402_300_800_000_000][i];
             r.last_seen = [i64::MAX, 0, 253_402_300_799_999_999][i];
+            r.anomalies = [
+                Anomaly::OverlapMismatch.into(),
+                Anomalies::NONE,
+                Anomalies::from(Anomaly::BadChecksum)
+                    .union(Anomaly::Memcap.into())
+                    .union(Anomaly::ReanchorLimit.into())
+                    .union(Anomaly::OverlapMismatch.into()),
+            ][i];
             cases.push(r);
         }
         for r in &cases {

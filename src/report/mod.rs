@@ -5,6 +5,7 @@
 //!
 //! Never: decides verdicts or reads packets.
 
+pub mod anomaly;
 pub mod json;
 pub mod servers;
 pub mod sink;
@@ -16,6 +17,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+pub use self::anomaly::{Anomalies, Anomaly};
 use crate::classify::{Confidence, Verdict};
 use crate::decode::Transport;
 
@@ -112,6 +114,10 @@ pub struct FlowRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
     pub roles_from: RolesFrom,
+    /// What went wrong while reassembling (overlapping copies that disagree, bad checksums,
+    /// the memory cap, the re-anchoring limit); omitted when nothing did.
+    #[serde(skip_serializing_if = "Anomalies::is_empty")]
+    pub anomalies: Anomalies,
 }
 
 #[cfg(test)]
@@ -141,6 +147,7 @@ impl FlowRecord {
             state: FlowState::Open,
             vlan: None,
             roles_from: RolesFrom::Handshake,
+            anomalies: Anomalies::default(),
         }
     }
 }
@@ -202,6 +209,11 @@ pub struct Summary {
     pub flows_evicted: u64,
     /// Times buffering was refused because `--memcap` was reached (reassembly went on without it).
     pub memcap_hits: u64,
+    /// TCP segments whose checksum was wrong, among those checked: segments with payload,
+    /// captured whole, fed to a flow still being inspected. They were used, not dropped.
+    pub tcp_bad_checksums: u64,
+    /// Flows reported with each anomaly (see [`Anomaly`]); only anomalies seen are listed.
+    pub anomalies: BTreeMap<&'static str, u64>,
     /// Distinct server endpoints (address, port, transport) seen.
     pub servers: u64,
     /// `servers` is an estimate: more servers were seen than are counted exactly (65,536).
@@ -225,4 +237,6 @@ pub struct ServerRow {
     pub last_seen: i64,
     pub evidence: String,
     pub hint: Option<&'static str>,
+    /// Every anomaly of any of its flows.
+    pub anomalies: Anomalies,
 }

@@ -259,6 +259,7 @@ impl ServerTable {
                 last_seen: rec.last_seen,
                 evidence: rec.evidence.clone(),
                 hint: rec.hint,
+                anomalies: rec.anomalies,
             },
             clients: BTreeSet::new(),
             first_client: rec.client.ip(),
@@ -317,6 +318,7 @@ fn update(agg: &mut Agg, rec: &FlowRecord, clients_total: &mut usize) {
     row.bytes += rec.bytes_to_server + rec.bytes_to_client;
     row.first_seen = row.first_seen.min(rec.first_seen);
     row.last_seen = row.last_seen.max(rec.last_seen);
+    row.anomalies = row.anomalies.union(rec.anomalies);
     let better = (rec.verdict, rec.confidence, !rec.evidence.is_empty())
         > (row.verdict, row.confidence, !row.evidence.is_empty());
     if better {

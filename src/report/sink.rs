@@ -48,6 +48,8 @@ pub struct Sink<'a> {
     pub flow_count: u64,
     pub evicted: u64,
     pub by_verdict: BTreeMap<&'static str, u64>,
+    /// Flows reported with each anomaly.
+    pub anomalies: BTreeMap<&'static str, u64>,
 }
 
 impl<'a> Sink<'a> {
@@ -73,6 +75,7 @@ impl<'a> Sink<'a> {
             flow_count: 0,
             evicted: 0,
             by_verdict: BTreeMap::new(),
+            anomalies: BTreeMap::new(),
         }
     }
 
@@ -90,6 +93,9 @@ impl<'a> Sink<'a> {
         self.flow_count += 1;
         self.evicted += u64::from(rec.state == super::FlowState::Evicted);
         *self.by_verdict.entry(rec.verdict.as_str()).or_default() += 1;
+        for a in rec.anomalies.iter() {
+            *self.anomalies.entry(a.as_str()).or_default() += 1;
+        }
         self.aggregate(rec);
         match self.style {
             Style::Json => {

@@ -44,6 +44,16 @@ fn verdict_cell(verdict: &str, hint: Option<&str>) -> String {
     }
 }
 
+/// The evidence column: anomalies first, as `[!name,name] `, so a reader knows the text may
+/// not be what the receiver accepted.
+fn evidence_cell(evidence: &str, anomalies: super::Anomalies) -> String {
+    if anomalies.is_empty() {
+        evidence.to_string()
+    } else {
+        format!("[!{}] {evidence}", anomalies.joined())
+    }
+}
+
 /// What is printed instead of a table when no flow was seen.
 pub fn write_no_flows(out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "no TCP or UDP flows on the watched ports")
@@ -86,7 +96,7 @@ pub fn write_servers(out: &mut dyn Write, rows: &[Shown]) -> io::Result<()> {
                 r.bytes.to_string(),
                 rfc3339_us(r.first_seen),
                 rfc3339_us(r.last_seen),
-                r.evidence.clone(),
+                evidence_cell(&r.evidence, r.anomalies),
             ]
         })
         .collect();
@@ -161,7 +171,7 @@ pub fn write_flow_row(out: &mut dyn Write, f: &FlowRecord) -> io::Result<()> {
         f.bytes_to_client.to_string(),
         rfc3339_us(f.first_seen),
         rfc3339_us(f.last_seen),
-        f.evidence.clone(),
+        evidence_cell(&f.evidence, f.anomalies),
     ];
     let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
     fixed_row(out, &refs)
@@ -206,6 +216,9 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if s.received_by_kernel.is_some() || s.dropped_by_ndbsniff > 0 {
         writeln!(out, "{}", drops_line(s))?;
     }
+    if let Some(line) = reassembly_line(s) {
+        writeln!(out, "{line}")?;
+    }
     let verdicts: Vec<String> = s
         .flows_by_verdict
         .iter()
@@ -248,6 +261,26 @@ pub fn fragments_line(s: &Summary) -> String {
         line.push_str(&format!(" ({})", reasons.join(", ")));
     }
     line
+}
+
+/// Bad checksums and flows with reassembly anomalies, when there were any.
+pub fn reassembly_line(s: &Summary) -> Option<String> {
+    if s.tcp_bad_checksums == 0 && s.anomalies.is_empty() {
+        return None;
+    }
+    let mut line = format!(
+        "reassembly: {} TCP segments with a bad checksum (used, a good copy wins)",
+        s.tcp_bad_checksums
+    );
+    if !s.anomalies.is_empty() {
+        let each: Vec<String> = s
+            .anomalies
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        line.push_str(&format!("; flows with anomalies: {}", each.join(", ")));
+    }
+    Some(line)
 }
 
 /// Drop counters as tcpdump prints them at exit, plus ndbsniff's own.

@@ -26,6 +26,7 @@ pub mod emit;
 pub mod flood;
 pub mod frame;
 pub mod hashflood;
+pub mod integrity;
 pub mod lookalike;
 pub mod ndb;
 pub mod rng;
