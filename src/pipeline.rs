@@ -336,7 +336,7 @@ impl<'a> Router<'a> {
     /// One decoded packet: routed to its worker when watched. `mapped_at` is where its frame and
     /// its payload lie in the current block of the file; without it the payload is copied into
     /// the batch.
-    #[inline]
+    #[inline(always)]
     fn packet(
         &mut self,
         view: &PacketView<'_>,
