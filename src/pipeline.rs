@@ -110,7 +110,7 @@ impl Work {
         self.first_at = usize::MAX;
     }
 
-    /// The payload bytes of one packet of this batch: in the mapped file, or in `data` when the
+    /// The payload bytes of one packet of this batch: in the file block, or in `data` when the
     /// source is libpcap or the payload was copied (a reassembled datagram).
     #[inline]
     pub fn payload(&self, p: &Pkt) -> &[u8] {

@@ -161,7 +161,7 @@ mod imp {
             ioctls.push(libc::SIOCGIFFLAGS as u64);
         }
         m.insert(libc::SYS_ioctl, one_of(1, &ioctls)?);
-        // Memory, never executable (jemalloc, thread stacks, the mapped capture file).
+        // Memory, never executable (jemalloc, thread stacks, the file blocks).
         let exec = libc::PROT_EXEC as u64;
         m.insert(libc::SYS_mmap, masked(2, exec, 0)?);
         m.insert(libc::SYS_mprotect, masked(2, exec, 0)?);

@@ -240,7 +240,7 @@ pub struct Pkt {
     /// [`FlowTable::hash`] of the key (keyed: see [`crate::flow::hash`]).
     pub hash: u64,
     pub ts_us: i64,
-    /// Where the payload bytes present start, in the batch's copied data or in the mapped file.
+    /// Where the payload bytes present start, in the batch's copied data or its file block.
     pub payload_at: usize,
     /// Payload bytes present.
     pub payload_caplen: u32,
@@ -256,7 +256,7 @@ pub struct Pkt {
     /// carries payload captured whole, so a worker can verify the checksum over the payload.
     pub csum: Option<u16>,
     /// The payload was copied into the batch's own data (a reassembled IP datagram), even
-    /// when the batch's other payloads lie in the mapped file.
+    /// when the batch's other payloads lie in a file block.
     pub copied: bool,
 }
 
