@@ -4,3 +4,5 @@
 set -eu
 cd "$(dirname "$0")"
 cargo run --release --example seed -- ../testdata corpus
+# The fragment reassembler's inputs are not frames of any capture: its corpus starts empty.
+mkdir -p corpus/reassemble_fragments
