@@ -3,7 +3,11 @@
 //! Owns: argument parsing and mapping to library calls. Must never contain generation logic of
 //! its own (everything reusable lives in the library) and never read the clock.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use ndbsniff::synth::integrity::{self, Case};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -402,61 +406,18 @@ fn traffic_spec(a: &TrafficArgs) -> TrafficSpec {
 fn write_traffic(a: &TrafficArgs) -> Result<(), String> {
     let spec = traffic_spec(a);
     spec.validate()?;
-    let name = a.output.display();
-    let file = std::fs::File::create(&a.output).map_err(|e| format!("{name}: {e}"))?;
-    let out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let (stats, _) = traffic::write_pcap(&spec, out).map_err(|e| format!("{name}: {e}"))?;
+    let (stats, _) = to_file(&a.output, |out| traffic::write_pcap(&spec, out))?;
     eprintln!("{stats}");
     Ok(())
 }
 
-/// The reassembly attack and integrity captures.
-fn integrity_commands(command: &Command) -> Result<(), String> {
-    use ndbsniff::synth::integrity::{self, Case};
-    let create = |path: &PathBuf| {
-        std::fs::File::create(path).map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
-    };
-    match command {
-        Command::OooFlood {
-            flows,
-            bytes,
-            port,
-            seed,
-            output,
-        } => create(output)
-            .and_then(|f| integrity::write_ooo_flood(f, *flows, *bytes, *port, *seed))
-            .map(|n| eprintln!("packets={n} flows={flows}"))
-            .map_err(|e| format!("{}: {e}", output.display())),
-        Command::Leftward {
-            flows,
-            segments,
-            byte,
-            port,
-            output,
-        } => {
-            let b = match byte {
-                ByteArg::Newline => b'\n',
-                ByteArg::Space => b' ',
-            };
-            create(output)
-                .and_then(|f| integrity::write_leftward(f, *flows, *segments, b, *port))
-                .map(|n| eprintln!("packets={n} flows={flows}"))
-                .map_err(|e| format!("{}: {e}", output.display()))
-        }
-        Command::Integrity { case, port, output } => {
-            let case = match case {
-                CaseArg::OverlapMismatch => Case::OverlapMismatch,
-                CaseArg::BadThenGood => Case::BadThenGood,
-                CaseArg::BadOnly => Case::BadOnly,
-                CaseArg::Offloaded => Case::Offloaded,
-            };
-            create(output)
-                .and_then(|f| integrity::write_case(f, case, *port))
-                .map(drop)
-                .map_err(|e| format!("{}: {e}", output.display()))
-        }
-        _ => Ok(()),
-    }
+/// Creates `path` and hands `write` a buffered writer to it; errors name the file.
+fn to_file<T, E: std::fmt::Display>(
+    path: &Path,
+    write: impl FnOnce(BufWriter<File>) -> Result<T, E>,
+) -> Result<T, String> {
+    let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    write(BufWriter::with_capacity(1 << 20, file)).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn main() -> ExitCode {
@@ -482,37 +443,23 @@ fn main() -> ExitCode {
             port,
             seed,
             output,
-        } => std::fs::File::create(output)
-            .and_then(|f| {
-                ndbsniff::synth::flood::write_syn_flood(
-                    std::io::BufWriter::with_capacity(1 << 20, f),
-                    *count,
-                    *port,
-                    *seed,
-                    BASE_TS_NS,
-                )
-            })
-            .map(|n| eprintln!("packets={n} flows={n}"))
-            .map_err(|e| format!("{}: {e}", output.display())),
+        } => to_file(output, |f| {
+            ndbsniff::synth::flood::write_syn_flood(f, *count, *port, *seed, BASE_TS_NS)
+        })
+        .map(|n| eprintln!("packets={n} flows={n}")),
         Command::Hashflood {
             count,
             port,
             random,
             gap_us,
             output,
-        } => std::fs::File::create(output)
-            .and_then(|f| {
-                ndbsniff::synth::hashflood::write_hash_flood(
-                    std::io::BufWriter::with_capacity(1 << 20, f),
-                    *count,
-                    *port,
-                    !*random,
-                    gap_us.saturating_mul(1_000),
-                    BASE_TS_NS,
-                )
-            })
-            .map(|n| eprintln!("packets={n} flows={n}"))
-            .map_err(|e| format!("{}: {e}", output.display())),
+        } => to_file(output, |f| {
+            let gap_ns = gap_us.saturating_mul(1_000);
+            ndbsniff::synth::hashflood::write_hash_flood(
+                f, *count, *port, !*random, gap_ns, BASE_TS_NS,
+            )
+        })
+        .map(|n| eprintln!("packets={n} flows={n}")),
         Command::Scan {
             count,
             port,
@@ -529,39 +476,58 @@ fn main() -> ExitCode {
                 seed: *seed,
                 ..ScanSpec::new(*count, *port)
             };
-            std::fs::File::create(output)
-                .and_then(|f| {
-                    write_server_scan(std::io::BufWriter::with_capacity(1 << 20, f), &spec)
-                })
-                .map(|s| {
-                    eprintln!(
-                        "packets={} flows={} servers={} ndb_servers={}",
-                        s.packets, s.flows, s.servers, s.ndb_servers
-                    )
-                })
-                .map_err(|e| format!("{}: {e}", output.display()))
+            to_file(output, |f| write_server_scan(f, &spec)).map(|s| {
+                eprintln!(
+                    "packets={} flows={} servers={} ndb_servers={}",
+                    s.packets, s.flows, s.servers, s.ndb_servers
+                )
+            })
         }
         Command::Fragflood {
             count,
             size,
             port,
             output,
-        } => std::fs::File::create(output)
-            .map_err(|e| format!("{}: {e}", output.display()))
-            .and_then(|f| {
-                ndbsniff::synth::blind::write_fragment_flood(
-                    std::io::BufWriter::with_capacity(1 << 20, f),
-                    *count,
-                    *size,
-                    *port,
-                    BASE_TS_NS,
-                )
-                .map_err(|e| format!("{}: {e}", output.display()))
+        } => to_file(output, |f| {
+            ndbsniff::synth::blind::write_fragment_flood(f, *count, *size, *port, BASE_TS_NS)
+        })
+        .map(|n| eprintln!("packets={n} datagrams={n}")),
+        Command::OooFlood {
+            flows,
+            bytes,
+            port,
+            seed,
+            output,
+        } => to_file(output, |f| {
+            integrity::write_ooo_flood(f, *flows, *bytes, *port, *seed)
+        })
+        .map(|n| eprintln!("packets={n} flows={flows}")),
+        Command::Leftward {
+            flows,
+            segments,
+            byte,
+            port,
+            output,
+        } => {
+            let b = match byte {
+                ByteArg::Newline => b'\n',
+                ByteArg::Space => b' ',
+            };
+            to_file(output, |f| {
+                integrity::write_leftward(f, *flows, *segments, b, *port)
             })
-            .map(|n| eprintln!("packets={n} datagrams={n}")),
-        Command::OooFlood { .. } | Command::Leftward { .. } | Command::Integrity { .. } => Ok(()),
+            .map(|n| eprintln!("packets={n} flows={flows}"))
+        }
+        Command::Integrity { case, port, output } => {
+            let case = match case {
+                CaseArg::OverlapMismatch => Case::OverlapMismatch,
+                CaseArg::BadThenGood => Case::BadThenGood,
+                CaseArg::BadOnly => Case::BadOnly,
+                CaseArg::Offloaded => Case::Offloaded,
+            };
+            to_file(output, |f| integrity::write_case(f, case, *port)).map(drop)
+        }
     };
-    let result = result.and_then(|()| integrity_commands(&cli.command));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
