@@ -251,15 +251,10 @@ fn flood_frames(count: u64, colliding: bool) -> Frames {
     let mut cap = Vec::new();
     ndbsniff::synth::hashflood::write_hash_flood(&mut cap, count, 3406, colliding, 1_000, 0)
         .expect("synthetic flood");
-    let mut frames = Vec::new();
-    let mut at = 24;
-    while at + 16 <= cap.len() {
-        let word = |o: usize| u32::from_le_bytes([cap[o], cap[o + 1], cap[o + 2], cap[o + 3]]);
-        let (sec, usec, caplen) = (word(at), word(at + 4), word(at + 8) as usize);
-        let ts = i64::from(sec) * 1_000_000 + i64::from(usec);
-        frames.push((ts, cap[at + 16..at + 16 + caplen].to_vec()));
-        at += 16 + caplen;
-    }
+    let frames: Vec<(i64, Vec<u8>)> = ndbsniff::synth::writer::classic_records(&cap)
+        .into_iter()
+        .map(|(ts, f)| (ts as i64, f.to_vec()))
+        .collect();
     let bytes = frames.iter().map(|(_, f)| f.len() as u64).sum();
     Frames { frames, bytes }
 }

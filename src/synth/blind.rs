@@ -362,15 +362,10 @@ mod tests {
     use crate::decode::{decode, decode_frame, Decoded, LinkKind, SkipReason};
 
     fn frames(pcap: &[u8]) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut at = 24;
-        while at + 16 <= pcap.len() {
-            let len = u32::from_le_bytes([pcap[at + 8], pcap[at + 9], pcap[at + 10], pcap[at + 11]])
-                as usize;
-            out.push(pcap[at + 16..at + 16 + len].to_vec());
-            at += 16 + len;
-        }
-        out
+        crate::synth::writer::classic_records(pcap)
+            .into_iter()
+            .map(|(_, f)| f.to_vec())
+            .collect()
     }
 
     #[test]

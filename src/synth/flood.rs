@@ -72,14 +72,11 @@ mod tests {
         assert_eq!(a, b);
         // Walk the records: every frame is a SYN to 3406 from an endpoint not seen before.
         let mut seen = std::collections::HashSet::new();
-        let mut at = 24;
-        while at + 16 <= a.len() {
-            let caplen = u32::from_le_bytes(a[at + 8..at + 12].try_into().unwrap()) as usize;
-            let view = decode(LinkKind::Ethernet, &a[at + 16..at + 16 + caplen]).unwrap();
+        for (_, frame) in crate::synth::writer::classic_records(&a) {
+            let view = decode(LinkKind::Ethernet, frame).unwrap();
             assert_eq!(view.dst_port, 3406);
             assert_eq!(view.tcp.flags, tcp_flags::SYN);
             assert!(seen.insert((view.src, view.src_port)));
-            at += 16 + caplen;
         }
         assert_eq!(seen.len(), 200_000);
     }

@@ -80,15 +80,10 @@ mod tests {
     fn keys(colliding: bool) -> Vec<FlowKey> {
         let mut cap = Vec::new();
         write_hash_flood(&mut cap, 500, 3406, colliding, 1_000, 0).unwrap();
-        let mut out = Vec::new();
-        let mut at = 24;
-        while at + 16 <= cap.len() {
-            let caplen = u32::from_le_bytes(cap[at + 8..at + 12].try_into().unwrap()) as usize;
-            let view = decode(LinkKind::Ethernet, &cap[at + 16..at + 16 + caplen]).unwrap();
-            out.push(FlowKey::of(&view).0);
-            at += 16 + caplen;
-        }
-        out
+        crate::synth::writer::classic_records(&cap)
+            .into_iter()
+            .map(|(_, f)| FlowKey::of(&decode(LinkKind::Ethernet, f).unwrap()).0)
+            .collect()
     }
 
     #[test]

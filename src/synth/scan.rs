@@ -211,11 +211,10 @@ mod tests {
         let mut servers = std::collections::BTreeSet::new();
         let mut payload_servers = std::collections::BTreeSet::new();
         let mut syns = 0u64;
-        let mut at = 24;
+        let records = crate::synth::writer::classic_records(&a);
         let mut packets = 0;
-        while at + 16 <= a.len() {
-            let caplen = u32::from_le_bytes(a[at + 8..at + 12].try_into().unwrap()) as usize;
-            let view = decode(LinkKind::Ethernet, &a[at + 16..at + 16 + caplen]).unwrap();
+        for (_, frame) in &records {
+            let view = decode(LinkKind::Ethernet, frame).unwrap();
             let server = if view.dst_port == 3406 {
                 view.dst
             } else {
@@ -227,10 +226,10 @@ mod tests {
                 payload_servers.insert(server);
             }
             syns += u64::from(view.tcp.flags == tcp_flags::SYN);
-            at += 16 + caplen;
             packets += 1;
         }
-        assert_eq!(at, a.len());
+        let read: usize = records.iter().map(|(_, f)| 16 + f.len()).sum();
+        assert_eq!(24 + read, a.len(), "every byte is in a record");
         assert_eq!(packets, stats.packets);
         assert_eq!(servers.len(), 5_000);
         assert_eq!(payload_servers.len(), 50);

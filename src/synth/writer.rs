@@ -210,6 +210,31 @@ impl<W: Write> FrameSink for PcapWriter<W> {
     }
 }
 
+/// The records of a little-endian microsecond classic pcap as [`PcapWriter`] writes it with
+/// [`CaptureFormat::PCAP_US`]: (capture time in microseconds, captured bytes), in file order. For
+/// tests and benches reading back what the generator wrote; stops at the first record that does
+/// not fit.
+pub fn classic_records(pcap: &[u8]) -> Vec<(u64, &[u8])> {
+    let word = |at: usize| {
+        pcap.get(at..at + 4)
+            .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let caplen = word(at + 8) as usize;
+        let Some(frame) = pcap.get(at + 16..at + 16 + caplen) else {
+            break;
+        };
+        out.push((
+            u64::from(word(at)) * 1_000_000 + u64::from(word(at + 4)),
+            frame,
+        ));
+        at += 16 + caplen;
+    }
+    out
+}
+
 /// pcapng writer: one Section Header Block, one Interface Description Block (with
 /// `if_tsresol`), then one Enhanced Packet Block per frame.
 pub struct PcapngWriter<W: Write> {
