@@ -405,6 +405,11 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
     let live_counters = LiveCounters::default();
     let decode_counters = DecodeCounters::default();
+    let counters = Counters {
+        capture: &live_counters,
+        decode: &decode_counters,
+        table: &table,
+    };
     let style = match cfg.format {
         Format::Json => Style::Json,
         Format::Text => Style::Text {
@@ -480,10 +485,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             memcap: &memcap,
             frag: cfg.frag,
         });
-        let (count, counters) = (cfg.count, &live_counters);
+        let (count, live_counts) = (cfg.count, &live_counters);
         let capture = thread::Builder::new()
             .name("capture".into())
-            .spawn_scoped(s, move || source.run(&mut router, count, stop, counters))
+            .spawn_scoped(s, move || source.run(&mut router, count, stop, live_counts))
             .map_err(RunError::Thread)?;
         // The sink runs here, on the main thread, until every worker has hung up.
         let started = Instant::now();
@@ -531,17 +536,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             }
             if let Some(at) = next_stats.filter(|at| now >= *at) {
                 next_stats = cfg.stats_interval.map(|d| at + d);
-                let mut snapshot = summarize(
-                    &base,
-                    &live_counters,
-                    &decode_counters,
-                    &memcap,
-                    &table,
-                    &sink,
-                    None,
-                    false,
-                );
-                snapshot.interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
+                let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
+                let snapshot = summarize(&base, &counters, &sink, None, interrupted, false);
                 print_interim(&mut sink, &snapshot, cfg.format);
             }
             if out_failed.get().is_some() {
@@ -559,17 +555,14 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     if out_failed.get().is_none() {
         table.drain_each(&cfg.watch, |rec| drop(sink.flow(&rec)));
     }
-    let mut summary = summarize(
+    let summary = summarize(
         &base,
-        &live_counters,
-        &decode_counters,
-        &memcap,
-        &table,
+        &counters,
         &sink,
         report.error.as_ref(),
+        interrupted,
         true,
     );
-    summary.interrupted = interrupted;
     if out_failed.get().is_none() {
         let _ = sink.finish(&summary);
     }
@@ -605,20 +598,33 @@ fn print_interim(sink: &mut Sink<'_>, s: &Summary, format: Format) {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Where a run's counters live while it runs, for [`summarize`].
+#[derive(Clone, Copy)]
+struct Counters<'a> {
+    capture: &'a LiveCounters,
+    decode: &'a DecodeCounters,
+    /// The flow table, with the reassembly memcap and checksum counts.
+    table: &'a FlowTable,
+}
+
 fn summarize(
     base: &Summary,
-    capture: &LiveCounters,
-    workers: &DecodeCounters,
-    memcap: &memcap::MemCap,
-    table: &FlowTable,
+    counters: &Counters<'_>,
     sink: &Sink<'_>,
     error: Option<&CaptureError>,
+    interrupted: bool,
     is_final: bool,
 ) -> Summary {
+    let Counters {
+        capture,
+        decode: workers,
+        table,
+    } = *counters;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let kernel = capture.have_kernel_stats.load(Ordering::Relaxed);
     let mut s = Summary {
         is_final,
+        interrupted,
         packets_read: get(&capture.packets),
         bytes_read: get(&capture.bytes),
         packets_decoded: get(&workers.decoded),
@@ -631,7 +637,7 @@ fn summarize(
         flows: sink.flow_count,
         flows_by_verdict: sink.by_verdict.clone(),
         flows_evicted: sink.evicted,
-        memcap_hits: memcap.hits(),
+        memcap_hits: table.memcap().hits(),
         tcp_bad_checksums: table.bad_checksums(),
         anomalies: sink.anomalies.clone(),
         servers: sink.server_count(),
