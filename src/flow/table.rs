@@ -938,6 +938,8 @@ impl FlowTable {
         let due = now_us.div_euclid(SLOT_US);
         let mut out = Vec::new();
         let mut later = Vec::new();
+        // The keys with one entry's hash (almost always one), reused from entry to entry.
+        let mut keys: Vec<FlowKey> = Vec::with_capacity(1);
         while let Some(slot) = wheel.slots.first_entry() {
             if *slot.key() > due {
                 break;
@@ -948,7 +950,7 @@ impl FlowTable {
                 let mut shard = p.map.shards()[p.map.determine_shard(hash as usize)].write();
                 // Every flow with this hash, not only the first: keys that collide in all 64
                 // bits must still be swept each at its own time.
-                let mut keys: Vec<FlowKey> = Vec::new();
+                keys.clear();
                 // SAFETY: the iterator and the references it yields do not outlive the shard's
                 // write guard, and the table is not changed while they live.
                 for bucket in unsafe { shard.iter_hash(hash) } {
@@ -959,7 +961,7 @@ impl FlowTable {
                     }
                 }
                 let mut next: Option<i64> = None;
-                for key in keys {
+                for &key in &keys {
                     let Some(bucket) = shard.find(hash, |(k, _)| *k == key) else {
                         continue;
                     };
