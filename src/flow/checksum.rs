@@ -5,8 +5,8 @@
 //! and its completion over the payload ([`verify`], on a worker, only for segments fed to a
 //! stream that is being inspected).
 //!
-//! Never: claims a verdict on a segment that was not captured whole (it is [`Checksum::Unverified`]),
-//! or reads outside the slices it is given.
+//! Never: claims a verdict on a segment that was not captured whole (it is
+//! [`Checksum::Unverified`]), or reads outside the slices it is given.
 //!
 //! Sums are taken in big-endian arithmetic over 32-bit (header) and 64-bit (payload) reads,
 //! folded to 16 bits with end-around carry at the end: the same result as adding 16-bit words.

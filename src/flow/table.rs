@@ -5,9 +5,10 @@
 //! prefix (its buffers reserved from the run's [`MemCap`]; a flow refused memory is judged on what
 //! it has), the checksum check of every segment fed to it, and the probe. A verdict resting on
 //! bytes from a bad-checksum segment waits for a good copy or the end of the flow. After the
-//! decision the buffers are freed (and given back to the budget) and only the verdict stays. Each part is a dashmap that only
-//! its worker writes while the capture runs ([`FlowTable::observe_batch`] takes its shard locks
-//! once per batch); the main thread reads and drains it at the end. Flows are reported and
+//! decision the buffers are freed (and given back to the budget) and only the verdict stays.
+//! Each part is a dashmap that only its worker writes while the capture runs
+//! ([`FlowTable::observe_batch`] takes its shard locks once per batch); the main thread reads and
+//! drains it at the end. Flows are reported and
 //! removed when they end or go idle ([`FlowTable::sweep_part`], which visits only the flows a
 //! deadline wheel says may be due) or when a part is full ([`FlowTable::observe_batch`] evicts the
 //! least recently seen). Turning a flow into a [`FlowRecord`] (who is client, what the state is)

@@ -2,8 +2,9 @@
 //!
 //! Owns: column layout and wording. The server table is sized to its (bounded) rows; the flow
 //! table is written a row at a time as flows end, so its columns have fixed widths (wide enough
-//! for IPv4 endpoints and the usual values; a longer cell pushes the rest of its line right). Never prints a packet byte unescaped (evidence arrives
-//! escaped) and never interprets what it prints.
+//! for IPv4 endpoints and the usual values; a longer cell pushes the rest of its line right).
+//! Never prints a packet byte unescaped (evidence arrives escaped) and never interprets what it
+//! prints.
 
 use std::io::{self, Write};
 
