@@ -199,15 +199,10 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         s.packets_decoded, s.packets_watched, s.packets_other_ports
     );
     if s.packets_not_decoded > 0 {
-        let reasons: Vec<String> = s
-            .not_decoded
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
+        let reasons = counts(&s.not_decoded);
         decoded.push_str(&format!(
             "; not decoded {} ({})",
-            s.packets_not_decoded,
-            reasons.join(", ")
+            s.packets_not_decoded, reasons
         ));
     }
     writeln!(out, "{decoded}")?;
@@ -220,11 +215,7 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if let Some(line) = reassembly_line(s) {
         writeln!(out, "{line}")?;
     }
-    let verdicts: Vec<String> = s
-        .flows_by_verdict
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
+    let verdicts = counts(&s.flows_by_verdict);
     if verdicts.is_empty() {
         writeln!(out, "flows: 0")?;
     } else {
@@ -232,7 +223,7 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             out,
             "flows: {} ({}), servers: {}",
             s.flows,
-            verdicts.join(", "),
+            verdicts,
             if s.servers_estimated {
                 format!("about {} (estimated)", s.servers)
             } else {
@@ -247,6 +238,12 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     )
 }
 
+/// `name count, name count, …` for a map of counters.
+fn counts(map: &std::collections::BTreeMap<&'static str, u64>) -> String {
+    let each: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    each.join(", ")
+}
+
 /// IP fragment reassembly: fragments seen, datagrams reassembled, drops by reason.
 pub fn fragments_line(s: &Summary) -> String {
     let mut line = format!(
@@ -254,12 +251,8 @@ pub fn fragments_line(s: &Summary) -> String {
         s.fragments_seen, s.datagrams_reassembled, s.fragments_dropped
     );
     if !s.fragment_drops.is_empty() {
-        let reasons: Vec<String> = s
-            .fragment_drops
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        line.push_str(&format!(" ({})", reasons.join(", ")));
+        let reasons = counts(&s.fragment_drops);
+        line.push_str(&format!(" ({})", reasons));
     }
     line
 }
@@ -274,12 +267,8 @@ pub fn reassembly_line(s: &Summary) -> Option<String> {
         s.tcp_bad_checksums
     );
     if !s.anomalies.is_empty() {
-        let each: Vec<String> = s
-            .anomalies
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        line.push_str(&format!("; flows with anomalies: {}", each.join(", ")));
+        let each = counts(&s.anomalies);
+        line.push_str(&format!("; flows with anomalies: {}", each));
     }
     Some(line)
 }
@@ -299,11 +288,7 @@ pub fn drops_line(s: &Summary) -> String {
 
 /// One line of periodic statistics for a running capture.
 pub fn stats_line(s: &Summary) -> String {
-    let verdicts: Vec<String> = s
-        .flows_by_verdict
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
+    let verdicts = counts(&s.flows_by_verdict);
     format!(
         "{}; {} flows reported ({})",
         drops_line(s),
@@ -311,7 +296,7 @@ pub fn stats_line(s: &Summary) -> String {
         if verdicts.is_empty() {
             "none yet".to_string()
         } else {
-            verdicts.join(", ")
+            verdicts
         }
     )
 }
