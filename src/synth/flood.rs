@@ -24,12 +24,15 @@ pub fn write_syn_flood<W: Write>(
     seed: u64,
     start_ns: u64,
 ) -> io::Result<u64> {
-    let mut writer = PcapWriter::new(out, CaptureFormat::PCAP_US, Link::Ethernet.linktype())?;
-    let encap = Encap::new(Link::Ethernet);
-    let mut rng = SplitMix64::new(seed);
-    let mut frame = Vec::with_capacity(128);
     const PORTS: u64 = 64_000;
-    for i in 0..count {
+    let syns = Syns {
+        count,
+        seed,
+        start_ns,
+        gap_ns: GAP_NS,
+        mss: 1460,
+    };
+    write_syns(out, &syns, |i, _| {
         let host = (i / PORTS) as u32;
         let client = [
             198,
@@ -37,25 +40,55 @@ pub fn write_syn_flood<W: Write>(
             (host >> 8) as u8,
             host as u8,
         ];
-        let addr = FlowAddr::v4(
+        FlowAddr::v4(
             client,
             1024 + (i % PORTS) as u16,
             [192, 0, 2, 1],
             server_port,
-        );
+        )
+    })
+}
+
+/// How [`write_syns`] lays out its SYNs in time and what they carry.
+pub struct Syns {
+    pub count: u64,
+    /// Seeds the sequence numbers (and whatever `addr` draws).
+    pub seed: u64,
+    pub start_ns: u64,
+    /// Capture time between two SYNs.
+    pub gap_ns: u64,
+    /// The MSS option of every SYN.
+    pub mss: u16,
+}
+
+/// Writes `syns.count` SYNs as a classic Ethernet pcap, the `i`-th between the endpoints
+/// `addr(i, rng)` returns (client first), with a random initial sequence number drawn after
+/// the addresses. Returns the number written.
+pub fn write_syns<W: Write>(
+    out: W,
+    syns: &Syns,
+    mut addr: impl FnMut(u64, &mut SplitMix64) -> FlowAddr,
+) -> io::Result<u64> {
+    let mut writer = PcapWriter::new(out, CaptureFormat::PCAP_US, Link::Ethernet.linktype())?;
+    let encap = Encap::new(Link::Ethernet);
+    let mut rng = SplitMix64::new(syns.seed);
+    let mut frame = Vec::with_capacity(128);
+    for i in 0..syns.count {
+        let addr = addr(i, &mut rng);
         let tcp = TcpFields {
             seq: rng.next_u32(),
             ack: 0,
             flags: tcp_flags::SYN,
             window: 64_240,
-            syn_mss: 1460,
+            syn_mss: syns.mss,
         };
         build_tcp_frame(&mut frame, &encap, &addr, Side::Client, i as u16, &tcp, &[])
             .map_err(|e| io::Error::other(e.to_string()))?;
-        writer.write_frame(start_ns + i * GAP_NS, &frame)?;
+        let ts = syns.start_ns.saturating_add(i.saturating_mul(syns.gap_ns));
+        writer.write_frame(ts, &frame)?;
     }
     writer.into_inner().flush()?;
-    Ok(count)
+    Ok(syns.count)
 }
 
 #[cfg(test)]

@@ -8,9 +8,8 @@
 
 use std::io::{self, Write};
 
-use super::frame::{build_tcp_frame, tcp_flags, Encap, Link, TcpFields};
-use super::writer::{CaptureFormat, FrameSink, PcapWriter};
-use super::{FlowAddr, Side, SplitMix64};
+use super::flood::{write_syns, Syns};
+use super::FlowAddr;
 
 /// Fx's multiplier (rustc-hash 2, 64-bit).
 const FX_K: u64 = 0xf135_7aea_2e62_a9c5;
@@ -41,11 +40,14 @@ pub fn write_hash_flood<W: Write>(
     gap_ns: u64,
     start_ns: u64,
 ) -> io::Result<u64> {
-    let mut writer = PcapWriter::new(out, CaptureFormat::PCAP_US, Link::Ethernet.linktype())?;
-    let encap = Encap::new(Link::Ethernet);
-    let mut rng = SplitMix64::new(count);
-    let mut frame = Vec::with_capacity(128);
-    for i in 0..count {
+    let syns = Syns {
+        count,
+        seed: count,
+        start_ns,
+        gap_ns,
+        mss: 1440,
+    };
+    write_syns(out, &syns, |i, rng| {
         let client = if colliding {
             fx_colliding_client(i)
         } else {
@@ -54,20 +56,8 @@ pub fn write_hash_flood<W: Write>(
             c[8..].copy_from_slice(&rng.next_u64().to_be_bytes());
             c
         };
-        let addr = FlowAddr::v6(client, 40000, COLLIDING_SERVER, server_port);
-        let tcp = TcpFields {
-            seq: rng.next_u32(),
-            ack: 0,
-            flags: tcp_flags::SYN,
-            window: 64_240,
-            syn_mss: 1440,
-        };
-        build_tcp_frame(&mut frame, &encap, &addr, Side::Client, i as u16, &tcp, &[])
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        writer.write_frame(start_ns.saturating_add(i.saturating_mul(gap_ns)), &frame)?;
-    }
-    writer.into_inner().flush()?;
-    Ok(count)
+        FlowAddr::v6(client, 40000, COLLIDING_SERVER, server_port)
+    })
 }
 
 #[cfg(test)]
