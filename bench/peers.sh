@@ -116,14 +116,15 @@ quote() {
   printf '%s' "${out% }"
 }
 
-# The port clause ndbsniff itself hands libpcap: the test repeated under up to 3 VLAN tags.
+# The BPF expression ndbsniff itself hands libpcap for this file in port mode, as its JSON
+# statistics report it (it depends on the link type); the plain port test without ndbsniff.
 port_filter() {
-  local base="(tcp or udp) and (port $1)" expr i
-  expr=$base
-  for i in 1 2 3; do
-    expr="$base or (vlan and ($expr))"
-  done
-  printf '%s' "$expr"
+  local plain="(tcp or udp) and (port $1)" got=""
+  if [ -n "${ndbsniff:-}" ]; then
+    got=$("$ndbsniff" -r "$file" --port "$1" --format json -c 1 2>/dev/null | tail -n 1 |
+      python3 -c 'import json, sys; print(json.load(sys.stdin).get("filter", ""))' 2>/dev/null)
+  fi
+  printf '%s' "${got:-$plain}"
 }
 filter=$(port_filter "$port")
 
@@ -199,11 +200,7 @@ fi
 packets=$(sed -n 's/^packets=\([0-9]*\).*/\1/p' "$tmp/out")
 echo "file:     $file ($size_bytes bytes, $packets packets$([ "$run_rc" -ne 0 ] && echo ", damaged part-way: libpcap stops early"))"
 
-# ndbsniff repeats the port test under VLAN tags only for Ethernet; libpcap rejects `vlan`
-# for other link types at compile time, and then the plain clause is what ndbsniff uses too.
 if [ "$any_port" -eq 0 ]; then
-  run_once "$(quote "$bin_dir/pcap_count" "$file" "$filter")" "$tmp/out" "$tmp/err"
-  if [ "$run_rc" -eq 2 ]; then filter="(tcp or udp) and (port $port)"; fi
   echo "FILTER:   $filter"
 fi
 echo
