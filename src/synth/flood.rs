@@ -24,7 +24,6 @@ pub fn write_syn_flood<W: Write>(
     seed: u64,
     start_ns: u64,
 ) -> io::Result<u64> {
-    const PORTS: u64 = 64_000;
     let syns = Syns {
         count,
         seed,
@@ -32,21 +31,26 @@ pub fn write_syn_flood<W: Write>(
         gap_ns: GAP_NS,
         mss: 1460,
     };
-    write_syns(out, &syns, |i, _| {
-        let host = (i / PORTS) as u32;
-        let client = [
-            198,
-            18 + ((host >> 16) & 1) as u8,
-            (host >> 8) as u8,
-            host as u8,
-        ];
-        FlowAddr::v4(
-            client,
-            1024 + (i % PORTS) as u16,
-            [192, 0, 2, 1],
-            server_port,
-        )
-    })
+    write_syns(out, &syns, |i, _| flood_addr(i, server_port))
+}
+
+/// The endpoints of flow `i` of a flood: a client in 198.18.0.0/15 (the benchmarking range),
+/// distinct for 2^31 flows, to `server_port` on 192.0.2.1.
+pub fn flood_addr(i: u64, server_port: u16) -> FlowAddr {
+    const PORTS: u64 = 64_000;
+    let host = (i / PORTS) as u32;
+    let client = [
+        198,
+        18 + ((host >> 16) & 1) as u8,
+        (host >> 8) as u8,
+        host as u8,
+    ];
+    FlowAddr::v4(
+        client,
+        1024 + (i % PORTS) as u16,
+        [192, 0, 2, 1],
+        server_port,
+    )
 }
 
 /// How [`write_syns`] lays out its SYNs in time and what they carry.

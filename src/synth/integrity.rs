@@ -12,6 +12,7 @@
 
 use std::io::{self, Write};
 
+use super::flood::flood_addr;
 use super::frame::{build_tcp_frame, tcp_flags, Encap, Link, TcpFields};
 use super::ndb::MYSQLD_GET_NODEID_8035;
 use super::writer::{CaptureFormat, FrameSink, PcapWriter};
@@ -23,24 +24,6 @@ const GAP_NS: u64 = 1_000;
 
 /// The reply every case conversation's server gives.
 pub const NODEID_REPLY: &str = "get nodeid reply\nnodeid: 50\nresult: Ok\n\n";
-
-/// The client endpoint of flow `i` of a flood: distinct for 2^31 flows.
-fn flood_addr(i: u64, server_port: u16) -> FlowAddr {
-    const PORTS: u64 = 64_000;
-    let host = (i / PORTS) as u32;
-    let client = [
-        198,
-        18 + ((host >> 16) & 1) as u8,
-        (host >> 8) as u8,
-        host as u8,
-    ];
-    FlowAddr::v4(
-        client,
-        1024 + (i % PORTS) as u16,
-        [192, 0, 2, 1],
-        server_port,
-    )
-}
 
 fn fields(seq: u32, ack: u32, flags: u8) -> TcpFields {
     TcpFields {
