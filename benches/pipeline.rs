@@ -1,5 +1,5 @@
 //! Throughput benchmarks of the data path, stage by stage and end to end, on traffic from the
-//! synthetic generator (`ndbsniff::synth`):
+//! synthetic generator (`ndbsniff_gen`):
 //!
 //! * `decode`: frame slicing alone, over in-memory frames (small and mixed profiles).
 //! * `probe`: the NDB probe over the conversation library, fed as the flow table feeds it.
@@ -23,13 +23,13 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use ndbsniff::capture::Reader;
-use ndbsniff::classify::{NdbProbe, ProbeState};
-use ndbsniff::decode::{decode, LinkKind};
-use ndbsniff::flow::table::{FlowEvent, FlowTable, Pkt, DEFAULT_MAX_FLOWS};
 use ndbsniff::pipeline::WORK_PACKETS;
-use ndbsniff::synth::traffic::{generate_in_memory, write_pcap, Profile, TrafficSpec};
-use ndbsniff::synth::{lookalike, ndb, schedule, Conversation, FlowPackets, Side, TcpPlan};
 use ndbsniff::{Config, Format, Input, Watch, DEFAULT_PREFIX_BYTES};
+use ndbsniff_core::classify::{NdbProbe, ProbeState};
+use ndbsniff_core::decode::{decode, LinkKind};
+use ndbsniff_core::flow::table::{FlowEvent, FlowTable, Pkt, DEFAULT_MAX_FLOWS};
+use ndbsniff_gen::traffic::{generate_in_memory, write_pcap, Profile, TrafficSpec};
+use ndbsniff_gen::{lookalike, ndb, schedule, Conversation, FlowPackets, Side, TcpPlan};
 
 /// In-memory frames: (timestamp µs, frame).
 struct Frames {
@@ -249,9 +249,9 @@ fn table_group(c: &mut Criterion, group: &str, sets: &[(&str, Frames)], watch: &
 /// Frames of a hash-flood capture (`ndbsniff-gen hashflood`): `count` SYNs, colliding or not.
 fn flood_frames(count: u64, colliding: bool) -> Frames {
     let mut cap = Vec::new();
-    ndbsniff::synth::hashflood::write_hash_flood(&mut cap, count, 3406, colliding, 1_000, 0)
+    ndbsniff_gen::hashflood::write_hash_flood(&mut cap, count, 3406, colliding, 1_000, 0)
         .expect("synthetic flood");
-    let frames: Vec<(i64, Vec<u8>)> = ndbsniff::synth::writer::classic_records(&cap)
+    let frames: Vec<(i64, Vec<u8>)> = ndbsniff_gen::writer::classic_records(&cap)
         .into_iter()
         .map(|(ts, f)| (ts as i64, f.to_vec()))
         .collect();

@@ -85,19 +85,19 @@ pub struct Cli {
 
     /// Flows tracked at once; when full, the least recently seen are evicted and reported
     /// with state `evicted`.
-    #[arg(long, value_name = "N", default_value_t = ndbsniff::flow::table::DEFAULT_MAX_FLOWS,
+    #[arg(long, value_name = "N", default_value_t = ndbsniff_core::flow::table::DEFAULT_MAX_FLOWS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     pub max_flows: usize,
 
     /// Cap on payload bytes buffered at once for reassembly, all flows and IP fragments
     /// together (K, M, G suffixes); at the cap, a flow that needs more stops buffering and is
     /// judged on what it has (anomaly "memcap"), counted in memcap_hits.
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = ndbsniff::memcap::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = ndbsniff_core::memcap::parse_size)]
     pub memcap: usize,
 
     /// Rows of the text server table: the most interesting servers are kept (ndb-mgm first, then
     /// by flows) and one line says how many more were seen. JSON and --flows keep no table.
-    #[arg(long, value_name = "N", default_value_t = ndbsniff::report::servers::DEFAULT_MAX_SERVERS,
+    #[arg(long, value_name = "N", default_value_t = ndbsniff_core::report::servers::DEFAULT_MAX_SERVERS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     pub max_servers: usize,
 
@@ -108,12 +108,12 @@ pub struct Cli {
 
     /// IP datagrams reassembled at once; a new one pushes out the oldest (counted as
     /// too-many-datagrams). Their bytes count against --memcap.
-    #[arg(long, value_name = "N", default_value_t = ndbsniff::frag::DEFAULT_MAX_DATAGRAMS,
+    #[arg(long, value_name = "N", default_value_t = ndbsniff_core::frag::DEFAULT_MAX_DATAGRAMS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub frag_max_datagrams: usize,
 
     /// Fragments accepted per IP datagram; one more drops it (too-many-fragments).
-    #[arg(long, value_name = "N", default_value_t = ndbsniff::frag::DEFAULT_MAX_FRAGMENTS,
+    #[arg(long, value_name = "N", default_value_t = ndbsniff_core::frag::DEFAULT_MAX_FRAGMENTS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=8192))]
     pub frag_max_fragments: usize,
 

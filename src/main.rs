@@ -12,9 +12,9 @@ use std::time::Duration;
 use clap::Parser;
 
 use ndbsniff::capture::{io_message, LiveOptions};
-use ndbsniff::escape::escape_name;
-use ndbsniff::flow::table::Timeouts;
 use ndbsniff::{note, Config, Format, Input, Watch};
+use ndbsniff_core::escape::escape_name;
+use ndbsniff_core::flow::table::Timeouts;
 
 /// Exit status: the report (stdout or the -w file) could not be written.
 const EXIT_OUTPUT: u8 = 3;
@@ -88,7 +88,7 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
         max_servers: cli.max_servers,
         drop_privileges: true,
         sandbox: !cli.no_sandbox,
-        frag: ndbsniff::frag::Limits {
+        frag: ndbsniff_core::frag::Limits {
             timeout_us: us("--frag-timeout", cli.frag_timeout)?,
             max_datagrams: cli.frag_max_datagrams,
             max_fragments: cli.frag_max_fragments,

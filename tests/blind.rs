@@ -4,7 +4,7 @@
 
 mod common;
 
-use ndbsniff::synth::blind::{capture, capture_mixed, conversations, Ext, FragOrder, Shape};
+use ndbsniff_gen::blind::{capture, capture_mixed, conversations, Ext, FragOrder, Shape};
 
 /// Writes `bytes` as `name` and runs ndbsniff on it in port mode (JSON, one worker).
 fn run(name: &str, bytes: &[u8], extra: &[&str]) -> common::Run {

@@ -102,11 +102,7 @@ fn garbage_after_header_reports_record_and_offset() {
 fn a_syn_flood_is_bounded_by_max_flows_and_every_flow_is_reported() {
     let dir = temp_dir("cli-flood");
     let p = dir.join("flood.pcap");
-    let gen = common::run_bin(
-        env!("CARGO_BIN_EXE_ndbsniff-gen"),
-        &["synflood", "--count", "20000", "-o", p.to_str().unwrap()],
-    );
-    gen.expect_code(0);
+    common::gen(&["synflood", "--count", "20000", "-o", p.to_str().unwrap()]);
     let run = ndbsniff(&[
         "-r",
         p.to_str().unwrap(),
@@ -133,7 +129,7 @@ fn a_syn_flood_is_bounded_by_max_flows_and_every_flow_is_reported() {
 /// reach the output only escaped, in both formats, and the JSON stays valid.
 #[test]
 fn hostile_payload_bytes_never_reach_the_output_raw() {
-    use ndbsniff::synth::{build_tcp_frame, tcp_flags, Encap, FlowAddr, Link, Side, TcpFields};
+    use ndbsniff_gen::{build_tcp_frame, tcp_flags, Encap, FlowAddr, Link, Side, TcpFields};
     let addr = FlowAddr::v4([198, 51, 100, 9], 40000, [192, 0, 2, 1], 3406);
     let encap = Encap::new(Link::Ethernet);
     let request = b"get nodeid\nuser: \x1b]0;owned\x07\r\x00\xff\x9b2J\nversion: 1\n\n";

@@ -15,23 +15,19 @@ const BIN: &str = env!("CARGO_BIN_EXE_ndbsniff");
 
 /// Generates a capture of `packets` small frames with the project's generator.
 fn generate(path: &Path, packets: u32) {
-    let run = common::run_bin(
-        env!("CARGO_BIN_EXE_ndbsniff-gen"),
-        &[
-            "traffic",
-            "--profile",
-            "small",
-            "--packets",
-            &packets.to_string(),
-            "--flows",
-            &(packets / 24).to_string(),
-            "--seed",
-            "7",
-            "-o",
-            path.to_str().expect("utf-8 path"),
-        ],
-    );
-    run.expect_code(0);
+    common::gen(&[
+        "traffic",
+        "--profile",
+        "small",
+        "--packets",
+        &packets.to_string(),
+        "--flows",
+        &(packets / 24).to_string(),
+        "--seed",
+        "7",
+        "-o",
+        path.to_str().expect("utf-8 path"),
+    ]);
 }
 
 fn one_error_line(stderr: &str) -> String {

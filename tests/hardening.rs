@@ -47,9 +47,8 @@ impl Flood {
             .expect("make the test directory readable");
         let file = dir.join("flood.pcap");
         let out = std::io::BufWriter::new(std::fs::File::create(&file).expect("create capture"));
-        let n =
-            ndbsniff::synth::flood::write_syn_flood(out, SYNS, 3406, 1, 1_700_000_000_000_000_000)
-                .expect("write the SYN flood");
+        let n = ndbsniff_gen::flood::write_syn_flood(out, SYNS, 3406, 1, 1_700_000_000_000_000_000)
+            .expect("write the SYN flood");
         assert_eq!(n, SYNS);
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))
             .expect("make the capture readable");

@@ -13,7 +13,7 @@ fn hashflood(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let p = dir.join(name);
     let mut all = vec!["hashflood", "-o", p.to_str().unwrap()];
     all.extend_from_slice(args);
-    common::run_bin(env!("CARGO_BIN_EXE_ndbsniff-gen"), &all).expect_code(0);
+    common::gen(&all);
     p
 }
 

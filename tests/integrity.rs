@@ -2,12 +2,8 @@
 //! `ndbsniff`, judged on its JSON and text output.
 mod common;
 
-use common::{ndbsniff, run_bin, temp_dir};
+use common::{gen, ndbsniff, temp_dir};
 use std::path::{Path, PathBuf};
-
-fn gen(args: &[&str]) {
-    run_bin(env!("CARGO_BIN_EXE_ndbsniff-gen"), args).expect_code(0);
-}
 
 fn case(dir: &Path, name: &str) -> PathBuf {
     let p = dir.join(format!("{name}.pcap"));

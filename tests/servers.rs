@@ -7,13 +7,13 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{ndbsniff, temp_dir, write_pcap};
-use ndbsniff::synth::{build_tcp_frame, tcp_flags, Encap, FlowAddr, Link, Side, TcpFields};
+use ndbsniff_gen::{build_tcp_frame, tcp_flags, Encap, FlowAddr, Link, Side, TcpFields};
 
 fn scan(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let p = dir.join(name);
     let mut all = vec!["scan", "-o", p.to_str().unwrap()];
     all.extend_from_slice(args);
-    common::run_bin(env!("CARGO_BIN_EXE_ndbsniff-gen"), &all).expect_code(0);
+    common::gen(&all);
     p
 }
 

@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ndbsniff::decode::LinkKind;
-use ndbsniff::synth::{lookalike, ndb, Proto, Side, SplitMix64};
+use ndbsniff_core::decode::LinkKind;
+use ndbsniff_gen::{lookalike, ndb, Proto, Side, SplitMix64};
 
 const FRAMES_PER_FILE: usize = 100;
 

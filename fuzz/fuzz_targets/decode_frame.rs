@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ndbsniff::decode::{decode, tcp_flags, LinkKind, Transport};
+use ndbsniff_core::decode::{decode, tcp_flags, LinkKind, Transport};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, frame)) = data.split_first() else {

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use ndbsniff::capture::Reader;
-use ndbsniff::escape::is_printable_ascii;
+use ndbsniff_core::escape::is_printable_ascii;
 use ndbsniff::{Config, Format, Input, Watch};
 
 fn path() -> &'static PathBuf {

@@ -31,9 +31,9 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use ndbsniff::classify::{Confidence, NdbProbe, ProbeResult, ProbeState, Verdict};
-use ndbsniff::escape::is_printable_ascii;
-use ndbsniff::flow::stream::{Fed, StreamPrefix, MAX_REREADS};
+use ndbsniff_core::classify::{Confidence, NdbProbe, ProbeResult, ProbeState, Verdict};
+use ndbsniff_core::escape::is_printable_ascii;
+use ndbsniff_core::flow::stream::{Fed, StreamPrefix, MAX_REREADS};
 
 /// Prefix limits (= probe budgets) the plan can pick from; the first is the default.
 const LIMITS: [usize; 8] = [4096, 1, 7, 64, 100, 512, 1000, 2048];

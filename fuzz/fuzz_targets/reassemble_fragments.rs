@@ -1,6 +1,6 @@
 //! Fuzz target: arbitrary sequences of IP fragments through the reassembler, with small bounds
 //! (3 datagrams, 6 fragments each, a 1500-byte memcap, a 5 s timeout) so every limit is hit.
-//! Checks (in `ndbsniff::frag::check_arbitrary_fragments`): no panic, the datagram cap holds,
+//! Checks (in `ndbsniff_core::frag::check_arbitrary_fragments`): no panic, the datagram cap holds,
 //! the bytes reserved always equal the memcap's count and are all given back at the end, and
 //! every fragment is counted once. A second part feeds the input as a raw IP frame through
 //! `decode_frame`, and a fragment it yields through a reassembler twice (so it completes or is a
@@ -9,9 +9,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ndbsniff::decode::{decode_datagram, decode_frame, Decoded, LinkKind};
-use ndbsniff::frag::{check_arbitrary_fragments, Limits, Reassembler};
-use ndbsniff::memcap::MemCap;
+use ndbsniff_core::decode::{decode_datagram, decode_frame, Decoded, LinkKind};
+use ndbsniff_core::frag::{check_arbitrary_fragments, Limits, Reassembler};
+use ndbsniff_core::memcap::MemCap;
 
 fuzz_target!(|data: &[u8]| {
     check_arbitrary_fragments(data);

@@ -127,3 +127,11 @@ pub fn shared_pcaps() -> Option<PathBuf> {
     let dir = root().join("../shared/pcaps");
     dir.join("INDEX.tsv").is_file().then_some(dir)
 }
+
+/// Runs an `ndbsniff-gen` command in process (its arguments without the program name), failing
+/// the test if it fails.
+pub fn gen(args: &[&str]) {
+    if let Err(e) = ndbsniff_gen::cli::run(args) {
+        panic!("ndbsniff-gen {} failed: {e}", args.join(" "));
+    }
+}

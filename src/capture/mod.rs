@@ -1,0 +1,674 @@
+//! Capture sources and the capture thread.
+//!
+//! Owns: opening a `.pcap`/`.pcapng` file or a live interface with libpcap, applying the BPF
+//! filter, optionally writing what passes it to a pcap file (`-w`, [`crate::capture::dump`]), and handing
+//! every frame to the [`Router`], which decodes it and batches it for the decoder workers.
+//! Offline replay is lossless: the capture thread blocks when a worker's queue is full. Live
+//! capture never blocks: a batch a worker cannot take is dropped and counted. Classic pcap files
+//! are read in large blocks ([`crate::capture::pcapfile`]) whose frames the workers read in place.
+//!
+//! Never: panics on a damaged file (or one that shrinks while read), copies a frame of a classic
+//! pcap file, allocates per packet once the batch pool is warm, or prints a file or interface
+//! name unescaped ([`Source::name`] and [`CaptureError::source`] are escaped).
+
+pub mod dump;
+pub mod filter;
+pub mod pcapfile;
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pcap::{Activated, Capture};
+
+use crate::capture::dump::Dump;
+use crate::capture::pcapfile::{Next, PcapFile};
+use crate::pipeline::Router;
+use ndbsniff_core::decode::LinkKind;
+use ndbsniff_core::escape::{escape_name, escape_path};
+
+/// Why reading a capture (or writing the `-w` file) failed. Always names the file or interface.
+#[derive(Debug, Clone)]
+pub struct CaptureError {
+    /// The file or interface, escaped for printing.
+    pub source: String,
+    pub message: String,
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// What the capture thread reports when it stops.
+#[derive(Debug, Default, Clone)]
+pub struct CaptureReport {
+    /// Frames libpcap delivered (after BPF).
+    pub packets: u64,
+    /// Bytes on the wire of those frames.
+    pub bytes: u64,
+    /// Frames dropped because the workers were behind (live capture only).
+    pub dropped_by_ndbsniff: u64,
+    /// A read error that ended the capture early, after `packets` frames.
+    pub error: Option<CaptureError>,
+    /// Writing the `-w` file failed (the capture stopped there).
+    pub write_error: Option<CaptureError>,
+}
+
+/// Counters the capture thread publishes while it runs, for periodic statistics.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub dropped_by_ndbsniff: AtomicU64,
+    /// libpcap's statistics (live captures): received, dropped by the kernel, by the interface.
+    pub kernel_received: AtomicU64,
+    pub kernel_dropped: AtomicU64,
+    pub interface_dropped: AtomicU64,
+    pub have_kernel_stats: AtomicBool,
+}
+
+/// The name libpcap gives a DLT value, e.g. `EN10MB`, with a fallback for unknown numbers.
+pub fn dlt_name(dlt: i32) -> String {
+    pcap::Linktype(dlt)
+        .get_name()
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+fn sniff_magic(path: &Path) -> Result<[u8; 4], CaptureError> {
+    let err = |message: String| CaptureError {
+        source: escape_path(path),
+        message,
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| err(io_message(&e)))?;
+    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(err("is a directory, not a capture file".into()));
+    }
+    let mut magic = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match f.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => return Err(err(io_message(&e))),
+        }
+    }
+    if got == 0 {
+        return Err(err("empty file, not a capture file".into()));
+    }
+    if got < 4 {
+        return Err(err(format!("only {got} bytes long, not a capture file")));
+    }
+    Ok(magic)
+}
+
+/// A short lower-case description of an I/O error, without the OS error number.
+pub fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    }
+}
+
+const PCAP_MAGICS: [[u8; 4]; 6] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x34, 0xcd, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xcd, 0x34],
+];
+
+/// Live capture settings, as tcpdump names them.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub interface: String,
+    pub promiscuous: bool,
+    pub snaplen: i32,
+    /// Kernel buffer size in bytes (None: libpcap's default).
+    pub buffer_bytes: Option<i32>,
+}
+
+enum Handle {
+    File(Capture<pcap::Offline>),
+    Classic(Classic),
+    Live(Capture<pcap::Active>),
+}
+
+/// A classic pcap file read in blocks by [`PcapFile`], with libpcap only compiling and running
+/// the BPF program.
+struct Classic {
+    file: PcapFile,
+    /// A handle with the file's link type, for compiling filters.
+    dead: Capture<pcap::Dead>,
+    filter: Option<Bpf>,
+}
+
+/// A compiled BPF program owned by one thread.
+struct Bpf(pcap::BpfProgram);
+
+// SAFETY: the program is an owned array of instructions that libpcap only reads; it is moved
+// to the capture thread with its Source and never shared between threads.
+unsafe impl Send for Bpf {}
+
+/// How offline files are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reader {
+    /// Classic pcap in blocks shared with the workers (fastest), everything else through libpcap.
+    #[default]
+    Auto,
+    /// Always libpcap (`pcap_next_ex`).
+    Libpcap,
+}
+
+/// The DLT value libpcap uses in memory for a link-type number stored in a file.
+fn linktype_to_dlt(linktype: u32) -> i32 {
+    match linktype {
+        101 => 12, // LINKTYPE_RAW is DLT_RAW
+        other => other as i32,
+    }
+}
+
+/// An opened capture (file or interface), ready for the capture thread.
+pub struct Source {
+    /// The file path or interface name, escaped, as errors and the report name it.
+    pub name: String,
+    pub link: LinkKind,
+    pub dlt: i32,
+    pub snaplen: i32,
+    handle: Handle,
+    /// Classic pcap files allow exact byte offsets in error messages.
+    classic_pcap: bool,
+    /// libpcap delivers timestamps in nanoseconds (offline files), else microseconds.
+    nanos: bool,
+    savefile: Option<Dump>,
+}
+
+fn unsupported_link(dlt: i32) -> String {
+    format!(
+        "unsupported link type {} ({dlt}); supported: Ethernet, Linux SLL/SLL2, raw IP, NULL, LOOP",
+        dlt_name(dlt)
+    )
+}
+
+impl Source {
+    /// Opens a capture file and checks that its link type can be decoded.
+    pub fn open_file(path: &Path, reader: Reader) -> Result<Source, CaptureError> {
+        let name = escape_path(path);
+        let err = |message: String| CaptureError {
+            source: name.clone(),
+            message,
+        };
+        let magic = sniff_magic(path)?;
+        let classic_pcap = PCAP_MAGICS[..4].contains(&magic);
+        let pcapng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
+        if !classic_pcap && !pcapng && !PCAP_MAGICS.contains(&magic) {
+            let what = if magic[..2] == [0x1f, 0x8b] {
+                "gzip-compressed; decompress it first (gunzip)".to_string()
+            } else {
+                format!(
+                    "not a pcap or pcapng capture file (starts with bytes {:02x} {:02x} {:02x} {:02x})",
+                    magic[0], magic[1], magic[2], magic[3]
+                )
+            };
+            return Err(err(what));
+        }
+        if classic_pcap && reader == Reader::Auto {
+            // NULL and LOOP stay with libpcap: it adjusts their address-family header for the
+            // file's byte order before BPF sees it.
+            let classic = PcapFile::open(path)
+                .ok()
+                .flatten()
+                .filter(|f| ![0, 108].contains(&f.linktype));
+            if let Some(file) = classic {
+                let dlt = linktype_to_dlt(file.linktype);
+                let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
+                let dead = Capture::dead(pcap::Linktype(dlt)).map_err(|e| err(pcap_message(&e)))?;
+                let snaplen = file.snaplen as i32;
+                let nanos = file.nanos;
+                let handle = Handle::Classic(Classic {
+                    file,
+                    dead,
+                    filter: None,
+                });
+                return Ok(Source {
+                    name,
+                    link,
+                    dlt,
+                    snaplen,
+                    handle,
+                    classic_pcap,
+                    nanos,
+                    savefile: None,
+                });
+            }
+        }
+        // Nanoseconds, so a -w file keeps them when the source has them.
+        let capture = Capture::from_file_with_precision(path, pcap::Precision::Nano)
+            .map_err(|e| err(pcap_message(&e)))?;
+        let dlt = capture.get_datalink().0;
+        let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
+        let snaplen = 262_144;
+        Ok(Source {
+            name,
+            link,
+            dlt,
+            snaplen,
+            handle: Handle::File(capture),
+            classic_pcap,
+            nanos: true,
+            savefile: None,
+        })
+    }
+
+    /// Opens a network interface for live capture (needs root or CAP_NET_RAW + CAP_NET_ADMIN).
+    pub fn open_live(opts: &LiveOptions) -> Result<Source, CaptureError> {
+        let name = escape_name(&opts.interface);
+        let err = |message: String| CaptureError {
+            source: name.clone(),
+            message,
+        };
+        let mut inactive = Capture::from_device(opts.interface.as_str())
+            .map_err(|e| err(pcap_message(&e)))?
+            .promisc(opts.promiscuous)
+            .snaplen(opts.snaplen)
+            // Not immediate mode: the kernel fills whole ring blocks (handed over at least every
+            // LIVE_READ_TIMEOUT_MS), so the ring absorbs bursts; one block per packet would leave
+            // it a few milliseconds of headroom (BENCHMARKS.md, "Live capture").
+            .immediate_mode(false)
+            .timeout(LIVE_READ_TIMEOUT_MS);
+        if let Some(b) = opts.buffer_bytes {
+            inactive = inactive.buffer_size(b);
+        }
+        let capture = inactive.open().map_err(|e| err(live_open_message(&e)))?;
+        // Non-blocking reads plus our own poll() with a timeout: the stop flag is then seen within
+        // a tenth of a second even when no packet arrives (a blocking read may wait forever).
+        let capture = capture.setnonblock().map_err(|e| err(pcap_message(&e)))?;
+        let dlt = capture.get_datalink().0;
+        let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
+        Ok(Source {
+            name,
+            link,
+            dlt,
+            snaplen: opts.snaplen,
+            handle: Handle::Live(capture),
+            classic_pcap: false,
+            nanos: false,
+            savefile: None,
+        })
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.handle, Handle::Live(_))
+    }
+
+    /// The live capture's socket (the system-call filter lets the run read it, never write it).
+    pub fn live_fd(&self) -> Option<i32> {
+        use std::os::unix::io::AsRawFd;
+        match &self.handle {
+            Handle::Live(c) => Some(c.as_raw_fd()),
+            _ => None,
+        }
+    }
+
+    /// Applies a BPF filter expression (libpcap syntax).
+    pub fn set_filter(&mut self, expr: &str) -> Result<(), CaptureError> {
+        let r = match &mut self.handle {
+            Handle::File(c) => c.filter(expr, true),
+            Handle::Live(c) => c.filter(expr, true),
+            Handle::Classic(m) => m
+                .dead
+                .compile(expr, true)
+                .map(|prog| m.filter = Some(Bpf(prog))),
+        };
+        r.map_err(|e| CaptureError {
+            source: self.name.clone(),
+            message: format!("bad filter expression {expr:?}: {}", pcap_message(&e)),
+        })
+    }
+
+    /// Also writes every frame read (after the filter) to a pcap file, with this capture's
+    /// link type and snapshot length (see [`crate::capture::dump`] for how it is created).
+    pub fn write_to(&mut self, path: &Path) -> Result<(), CaptureError> {
+        let linktype = match &self.handle {
+            Handle::Classic(c) => c.file.linktype,
+            _ => crate::capture::dump::dlt_to_linktype(self.dlt),
+        };
+        let snaplen = u32::try_from(self.snaplen).unwrap_or(crate::capture::pcapfile::MAX_CAPLEN);
+        let dump = Dump::create(path, linktype, snaplen, self.nanos).map_err(|e| CaptureError {
+            source: escape_path(path),
+            message: format!("cannot write: {}", io_message(&e)),
+        })?;
+        self.savefile = Some(dump);
+        Ok(())
+    }
+
+    /// Reads until the end of the file, `limit` packets, or `stop`, handing every frame to the
+    /// router. A file is replayed losslessly (blocking when the workers are behind); a live
+    /// capture never blocks and counts the packets it had to drop. A failed write to the `-w`
+    /// file stops the capture (`write_error`).
+    pub fn run(
+        self,
+        router: &mut Router<'_>,
+        limit: Option<u64>,
+        stop: &AtomicBool,
+        counters: &LiveCounters,
+    ) -> CaptureReport {
+        let Source {
+            name,
+            handle,
+            classic_pcap,
+            nanos,
+            mut savefile,
+            ..
+        } = self;
+        let mut offset: u64 = 24;
+        let mut report = match handle {
+            Handle::File(mut c) => read_loop(
+                &mut c,
+                router,
+                Loop {
+                    limit,
+                    stop,
+                    live_fd: None,
+                    nanos,
+                    counters,
+                },
+                &mut savefile,
+                |caplen| {
+                    offset += 16 + caplen as u64;
+                },
+            ),
+            Handle::Classic(mut m) => {
+                read_classic(&mut m, router, limit, stop, counters, &mut savefile)
+            }
+            Handle::Live(mut c) => {
+                use std::os::unix::io::AsRawFd;
+                let fd = c.as_raw_fd();
+                read_loop(
+                    &mut c,
+                    router,
+                    Loop {
+                        limit,
+                        stop,
+                        live_fd: Some(fd),
+                        nanos,
+                        counters,
+                    },
+                    &mut savefile,
+                    |_| {},
+                )
+            }
+        };
+        if let Some(dump) = savefile {
+            let dump_name = dump.name.clone();
+            if let Err(e) = dump.finish() {
+                report.write_error = Some(CaptureError {
+                    source: dump_name,
+                    message: format!("cannot write: {}", io_message(&e)),
+                });
+            }
+        }
+        if let Some(e) = report.error.as_mut() {
+            e.source = name;
+            if e.message
+                .contains("different from the type of the first interface")
+            {
+                e.message = format!(
+                    "stopped at record {}: the pcapng file's interfaces differ in link type, which libpcap \
+                     cannot read in one pass ({}); split it per interface first, e.g. with \
+                     `tshark -r FILE -Y 'frame.interface_id == 0' -w part0.pcapng`",
+                    report.packets + 1,
+                    e.message
+                );
+            } else if !e.message.starts_with("read error")
+                && !e.message.starts_with("damaged capture")
+            {
+                let pos = if classic_pcap {
+                    format!("record {} at byte offset {}", report.packets + 1, offset)
+                } else {
+                    format!("record {}", report.packets + 1)
+                };
+                e.message = format!("damaged capture at {pos}: {}", e.message);
+            }
+        }
+        report
+    }
+}
+
+/// How long a live read waits before returning with nothing (so the stop flag is seen promptly),
+/// and the kernel's block timeout (so packets are never held back longer).
+const LIVE_READ_TIMEOUT_MS: i32 = 100;
+
+fn live_open_message(e: &pcap::Error) -> String {
+    let m = pcap_message(e);
+    let lower = m.to_lowercase();
+    if lower.contains("permission") || lower.contains("operation not permitted") {
+        format!(
+            "no permission to capture ({m}): run it as root (sudo ndbsniff -i ...) or give the binary \
+             the capture capabilities once (sudo setcap cap_net_raw,cap_net_admin=eip $(command -v ndbsniff))"
+        )
+    } else {
+        m
+    }
+}
+
+/// Turns a libpcap error into a short message without the library's prefixes. libpcap's
+/// messages may quote the file or interface name, so they are escaped like it.
+pub fn pcap_message(e: &pcap::Error) -> String {
+    let m = match e {
+        pcap::Error::PcapError(s) => s.trim().to_string(),
+        other => other.to_string(),
+    };
+    escape_name(&m)
+}
+
+/// A libpcap timestamp in microseconds; `nanos`: its sub-second field holds nanoseconds.
+#[allow(clippy::unnecessary_cast)] // time_t and suseconds_t are not i64 on every platform
+fn timeval_us(tv: &libc::timeval, nanos: bool) -> i64 {
+    let frac = tv.tv_usec as i64;
+    (tv.tv_sec as i64)
+        .saturating_mul(1_000_000)
+        .saturating_add(if nanos { frac / 1000 } else { frac })
+}
+
+/// The settings of one libpcap read loop.
+struct Loop<'a> {
+    limit: Option<u64>,
+    stop: &'a AtomicBool,
+    /// Live captures: the descriptor to wait on (a file is read without waiting).
+    live_fd: Option<i32>,
+    /// Timestamps come in nanoseconds.
+    nanos: bool,
+    counters: &'a LiveCounters,
+}
+
+fn read_loop<T: Activated + ?Sized>(
+    capture: &mut Capture<T>,
+    router: &mut Router<'_>,
+    cfg: Loop<'_>,
+    savefile: &mut Option<Dump>,
+    mut on_record: impl FnMut(u32),
+) -> CaptureReport {
+    let Loop {
+        limit,
+        stop,
+        live_fd,
+        nanos,
+        counters,
+    } = cfg;
+    let lossless = live_fd.is_none();
+    let mut report = CaptureReport::default();
+    let limit = limit.unwrap_or(u64::MAX);
+    let mut last_stats = Instant::now();
+    while report.packets < limit && !stop.load(Ordering::Relaxed) && router.alive() {
+        match capture.next_packet() {
+            Ok(pkt) => {
+                on_record(pkt.header.caplen);
+                if let Some(dump) = savefile.as_mut() {
+                    #[allow(clippy::unnecessary_cast)]
+                    let (secs, frac) = (pkt.header.ts.tv_sec as u32, pkt.header.ts.tv_usec as u32);
+                    if !dump.write(secs, frac, pkt.header.len, pkt.data) {
+                        break;
+                    }
+                }
+                report.packets += 1;
+                report.bytes += pkt.header.len as u64;
+                let ts = timeval_us(&pkt.header.ts, nanos);
+                router.frame(ts, pkt.data, pkt.header.len, None);
+                if report.packets % 4096 == 0 {
+                    report.dropped_by_ndbsniff = router.dropped;
+                    publish(capture, &report, counters, lossless, &mut last_stats);
+                }
+            }
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(pcap::Error::TimeoutExpired) => {
+                if let Some(fd) = live_fd {
+                    wait_readable(fd, LIVE_READ_TIMEOUT_MS);
+                }
+                router.tick();
+                report.dropped_by_ndbsniff = router.dropped;
+                publish(capture, &report, counters, lossless, &mut last_stats);
+            }
+            Err(e) => {
+                let message = pcap_message(&e);
+                let message = if lossless {
+                    message
+                } else {
+                    format!("read error: {message}")
+                };
+                report.error = Some(CaptureError {
+                    source: String::new(),
+                    message,
+                });
+                break;
+            }
+        }
+    }
+    router.finish();
+    report.dropped_by_ndbsniff = router.dropped;
+    last_stats = Instant::now() - Duration::from_secs(10);
+    publish(capture, &report, counters, lossless, &mut last_stats);
+    report
+}
+
+/// The offline loop over a classic pcap file read in blocks: the router gets offsets into the
+/// current block, so no frame is copied; the BPF filter (if any) runs here, as libpcap would
+/// run it.
+fn read_classic(
+    m: &mut Classic,
+    router: &mut Router<'_>,
+    limit: Option<u64>,
+    stop: &AtomicBool,
+    counters: &LiveCounters,
+    savefile: &mut Option<Dump>,
+) -> CaptureReport {
+    let mut report = CaptureReport::default();
+    let limit = limit.unwrap_or(u64::MAX);
+    let mut block_no = m.file.blocks_read();
+    while report.packets < limit && router.alive() {
+        let rec = match m.file.next_record() {
+            Next::Record(r) => r,
+            Next::End => break,
+            Next::Damaged(message) => {
+                report.error = Some(CaptureError {
+                    source: String::new(),
+                    message: format!("damaged capture at {message}"),
+                });
+                break;
+            }
+        };
+        let block = m.file.block();
+        if m.file.blocks_read() != block_no {
+            block_no = m.file.blocks_read();
+            router.use_block(Arc::clone(block));
+            publish_counts(&report, counters);
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        let frame = block
+            .get(rec.offset..rec.offset + rec.caplen as usize)
+            .unwrap_or(&[]);
+        if let Some(Bpf(prog)) = &m.filter {
+            if !prog.filter(frame) {
+                continue;
+            }
+        }
+        if let Some(dump) = savefile.as_mut() {
+            if !dump.write(rec.ts_sec, rec.ts_frac, rec.origlen, frame) {
+                break;
+            }
+        }
+        report.packets += 1;
+        report.bytes += rec.origlen as u64;
+        router.frame(rec.ts_us, frame, rec.origlen, Some(rec.offset));
+    }
+    router.finish();
+    publish_counts(&report, counters);
+    report
+}
+
+fn publish_counts(report: &CaptureReport, counters: &LiveCounters) {
+    counters.packets.store(report.packets, Ordering::Relaxed);
+    counters.bytes.store(report.bytes, Ordering::Relaxed);
+    counters
+        .dropped_by_ndbsniff
+        .store(report.dropped_by_ndbsniff, Ordering::Relaxed);
+}
+
+/// Waits until the capture descriptor has data, or `ms` milliseconds.
+fn wait_readable(fd: i32, ms: i32) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd on the stack, count 1; an error or timeout just returns.
+    unsafe {
+        libc::poll(&mut pfd, 1, ms);
+    }
+}
+
+/// Makes the counters visible to the statistics printer; asks libpcap at most once a second.
+fn publish<T: Activated + ?Sized>(
+    capture: &mut Capture<T>,
+    report: &CaptureReport,
+    counters: &LiveCounters,
+    lossless: bool,
+    last_stats: &mut Instant,
+) {
+    publish_counts(report, counters);
+    if lossless || last_stats.elapsed() < Duration::from_secs(1) {
+        return;
+    }
+    *last_stats = Instant::now();
+    if let Ok(st) = capture.stats() {
+        counters
+            .kernel_received
+            .store(st.received as u64, Ordering::Relaxed);
+        counters
+            .kernel_dropped
+            .store(st.dropped as u64, Ordering::Relaxed);
+        counters
+            .interface_dropped
+            .store(st.if_dropped as u64, Ordering::Relaxed);
+        counters.have_kernel_stats.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A flag the capture thread polls between packets.
+pub type StopFlag = Arc<AtomicBool>;

@@ -1,0 +1,419 @@
+//! [`run`]: the whole tool, from an opened capture to the printed report. The capture thread
+//! reads and routes, the flow workers track and classify, and this thread prints.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ndbsniff_core::decode::SkipReason;
+use ndbsniff_core::flow::table::{End, FlowTable, Removed};
+use ndbsniff_core::report::sink::{Sink, Style};
+use ndbsniff_core::report::Summary;
+use ndbsniff_core::{escape, flow, frag, memcap, report};
+
+use crate::capture::{self, filter, CaptureError, CaptureReport, LiveCounters, Source};
+use crate::pipeline::{
+    self, DecodeCounters, Event, Router, RouterSetup, SweepMerger, Work, WorkerOut, WorkerShared,
+};
+use crate::{note, privilege, sandbox, Config, Format, Input, RunError};
+
+/// How a run ended, for the exit code.
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: Summary,
+    /// The capture was damaged or unreadable part-way; everything before was reported.
+    pub error: Option<CaptureError>,
+    /// Writing the `-w` file failed; the capture stopped there, and what was read is reported.
+    pub write_error: Option<CaptureError>,
+}
+
+/// The one path to the report's output: every write of the run goes through it. The first
+/// failure is kept, and nothing more is written after it (so a closed pipe is seen once, and
+/// the run can stop reading).
+struct Checked<'a> {
+    out: &'a mut dyn Write,
+    failed: &'a std::cell::OnceCell<std::io::Error>,
+}
+
+impl Write for Checked<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.failed.get().is_some() {
+            return Err(std::io::Error::other("output failed earlier"));
+        }
+        self.out.write(buf).inspect_err(|e| self.fail(e))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.failed.get().is_some() {
+            return Err(std::io::Error::other("output failed earlier"));
+        }
+        self.out.write_all(buf).inspect_err(|e| self.fail(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed.get().is_some() {
+            return Err(std::io::Error::other("output failed earlier"));
+        }
+        self.out.flush().inspect_err(|e| self.fail(e))
+    }
+}
+
+impl Checked<'_> {
+    fn fail(&self, e: &std::io::Error) {
+        let kept = match e.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(e.kind(), e.to_string()),
+        };
+        let _ = self.failed.set(kept);
+    }
+}
+
+/// Opens the capture, applies the filter, and returns the BPF expression text in force.
+fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
+    let mut source = match &cfg.input {
+        Input::File(p) => Source::open_file(p, cfg.reader)?,
+        Input::Live(opts) => Source::open_live(opts)?,
+    };
+    if let Some(user) = cfg.filter.as_deref() {
+        // Checked alone first, so a mistake is reported in the user's own words.
+        source.set_filter(user)?;
+    }
+    let ports = (!cfg.watch.is_any()).then(|| cfg.watch.port_list());
+    let tags = filter::Tags::for_link(source.link);
+    let mut expr = filter::build(ports, cfg.filter.as_deref(), tags);
+    if let Some(e) = &expr {
+        if source.set_filter(e).is_err() {
+            // A libpcap that rejects `vlan` here: the capture thread checks ports anyway.
+            let plain = filter::build(ports, cfg.filter.as_deref(), filter::Tags::None);
+            if let Some(plain) = &plain {
+                source.set_filter(plain)?;
+            }
+            expr = plain;
+        }
+    }
+    if let Some(w) = &cfg.write {
+        source.write_to(w).map_err(RunError::Write)?;
+    }
+    Ok((source, expr))
+}
+
+/// The file or interface, escaped as every printed name is.
+fn source_name(cfg: &Config) -> String {
+    match &cfg.input {
+        Input::File(p) => escape::escape_path(p),
+        Input::Live(o) => escape::escape_name(&o.interface),
+    }
+}
+
+/// Switches to `-Z USER`, else the sudo caller, else nobody when running as root; without root
+/// there is nothing to switch to, only capabilities to give up ([`privilege::drop_to`]).
+fn give_up_privileges(user: Option<&str>) -> Result<(), RunError> {
+    let target = privilege::choose(
+        user,
+        std::env::var("SUDO_UID").ok().as_deref(),
+        std::env::var("SUDO_GID").ok().as_deref(),
+    );
+    let target = match target {
+        Ok(t) => Some(t),
+        Err(e) if nix::unistd::geteuid().is_root() => return Err(RunError::Privilege(e)),
+        Err(_) => None,
+    };
+    privilege::drop_to(target.as_ref()).map_err(RunError::Privilege)?;
+    Ok(())
+}
+
+/// Reads the capture, classifies every watched flow and writes the report to `out`.
+///
+/// Returns `Err` when the input cannot be read at all (nothing was written) or the report could
+/// not be written; `Ok` with `Outcome::error` set when it was damaged part-way (everything
+/// decoded before is reported), or `Outcome::write_error` when the `-w` file failed. A reader of
+/// the output that goes away (broken pipe) stops the run quietly: `Ok`, nothing more written.
+pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
+    let (source, expr) = open_source(cfg)?;
+    let live = source.is_live();
+    // Everything the run opens is open now: give up privileges, then confine what is left.
+    if cfg.drop_privileges {
+        give_up_privileges(cfg.user.as_deref())?;
+    }
+    if cfg.sandbox {
+        let needs = sandbox::Needs {
+            live_fd: source.live_fd(),
+            open_read_only: matches!(&cfg.input, Input::Live(o) if o.promiscuous),
+        };
+        match sandbox::install(needs).map_err(RunError::Sandbox)? {
+            sandbox::Installed::Yes => {}
+            sandbox::Installed::Unsupported(why) => note(format_args!("{why}")),
+        }
+    }
+    if live {
+        note(format_args!(
+            "listening on {}, link-type {} ({}), snapshot length {} bytes",
+            source.name,
+            capture::dlt_name(source.dlt),
+            source.dlt,
+            source.snaplen
+        ));
+    }
+    let link_type = format!("{} ({})", capture::dlt_name(source.dlt), source.dlt);
+    let link = source.link;
+    let threads = cfg.threads.max(1);
+    let memcap = Arc::new(memcap::MemCap::new(cfg.memcap));
+    let table = FlowTable::new(cfg.prefix_bytes, threads, cfg.max_flows)
+        .with_timeouts(cfg.timeouts)
+        .with_memcap(Arc::clone(&memcap));
+    let lanes: Vec<_> = (0..threads)
+        .map(|_| crossbeam_channel::bounded::<Work>(pipeline::WORK_QUEUE))
+        .collect();
+    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Work>(threads * 2 + 2);
+    let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
+    let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
+    let live_counters = LiveCounters::default();
+    let decode_counters = DecodeCounters::default();
+    let counters = Counters {
+        capture: &live_counters,
+        decode: &decode_counters,
+        table: &table,
+    };
+    let style = match cfg.format {
+        Format::Json => Style::Json,
+        Format::Text => Style::Text {
+            per_flow: cfg.per_flow,
+            announce: live,
+        },
+    };
+    let shared = WorkerShared {
+        table: &table,
+        watch: &cfg.watch,
+        announce: live && cfg.format == Format::Text,
+    };
+    let out_failed = std::cell::OnceCell::new();
+    let mut checked = Checked {
+        out,
+        failed: &out_failed,
+    };
+    let mut sink = Sink::new(&mut checked, style).with_max_servers(cfg.max_servers);
+    sink.flush_each = live;
+    let watching = match cfg.watch.port_list() {
+        _ if cfg.watch.is_any() => "any port".to_string(),
+        [p] => format!("port {p}"),
+        ps => format!(
+            "ports {}",
+            ps.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let base = Summary {
+        source: source_name(cfg),
+        link_type,
+        watching,
+        filter: expr,
+        user_filter: cfg.filter.clone(),
+        ..Summary::default()
+    };
+    let stop = &cfg.stop;
+    // Whether this function set `stop` itself (--duration, output gone): any other stop came
+    // from outside (a signal) and the run counts as interrupted.
+    let mut stopped_here = false;
+    let stop_here = |stopped_here: &mut bool| {
+        if !stop.swap(true, Ordering::SeqCst) {
+            *stopped_here = true;
+        }
+    };
+    let mut merger = SweepMerger::new(threads);
+
+    let report: Result<(CaptureReport, bool), RunError> = thread::scope(|s| {
+        let shared = &shared;
+        let mut senders = Vec::with_capacity(threads);
+        for (i, (tx, rx)) in lanes.into_iter().enumerate() {
+            senders.push(tx);
+            let recycle = recycle_tx.clone();
+            let out = WorkerOut {
+                events: event_tx.clone(),
+                decided: decided_tx.clone(),
+            };
+            thread::Builder::new()
+                .name(format!("decode-{i}"))
+                .spawn_scoped(s, move || pipeline::worker(i, shared, rx, recycle, out))
+                .map_err(RunError::Thread)?;
+        }
+        drop(recycle_tx);
+        drop(event_tx);
+        drop(decided_tx);
+        let mut router = Router::new(RouterSetup {
+            link,
+            watch: &cfg.watch,
+            table: &table,
+            lanes: senders,
+            recycled: recycle_rx,
+            counters: &decode_counters,
+            live,
+            memcap: &memcap,
+            frag: cfg.frag,
+        });
+        let (count, live_counts) = (cfg.count, &live_counters);
+        let capture = thread::Builder::new()
+            .name("capture".into())
+            .spawn_scoped(s, move || source.run(&mut router, count, stop, live_counts))
+            .map_err(RunError::Thread)?;
+        // The sink runs here, on the main thread, until every worker has hung up.
+        let started = Instant::now();
+        let mut next_stats = cfg.stats_interval.map(|d| started + d);
+        let tick = Duration::from_millis(if live { 100 } else { 250 });
+        let watch = &cfg.watch;
+        // Write errors are kept by `checked` (the first one); each caller only stops early.
+        let emit = |sink: &mut Sink<'_>, flows: Removed, end: End| {
+            let records: Vec<_> = flows
+                .into_iter()
+                .map(|(k, f)| f.into_record(&k, watch, end))
+                .collect();
+            // Sweeps are reported in report order; records are large, so their indices move.
+            let mut order: Vec<usize> = (0..records.len()).collect();
+            if end == End::Idle {
+                order.sort_by(|&a, &b| flow::table::record_order(&records[a], &records[b]));
+            }
+            for i in order {
+                let _ = sink.flow(&records[i]);
+            }
+        };
+        let mut decided_rx = Some(decided_rx);
+        loop {
+            let never = crossbeam_channel::never();
+            crossbeam_channel::select! {
+                recv(event_rx) -> ev => match ev {
+                    Ok(Event::Swept { worker, sweeps, upto }) => {
+                        merger.add(worker, sweeps, upto, |flows| emit(&mut sink, flows, End::Idle))
+                    }
+                    Ok(Event::Evicted(flows)) => emit(&mut sink, flows, End::Evicted),
+                    Err(_) => break,
+                },
+                recv(decided_rx.as_ref().unwrap_or(&never)) -> rec => match rec {
+                    Ok(rec) => drop(sink.decided(&rec)),
+                    Err(_) => decided_rx = None,
+                },
+                default(tick) => {}
+            }
+            let now = Instant::now();
+            if cfg
+                .duration
+                .is_some_and(|d| now.duration_since(started) >= d)
+            {
+                stop_here(&mut stopped_here);
+            }
+            if let Some(at) = next_stats.filter(|at| now >= *at) {
+                next_stats = cfg.stats_interval.map(|d| at + d);
+                let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
+                let snapshot = summarize(&base, &counters, &sink, None, interrupted, false);
+                print_interim(&mut sink, &snapshot, cfg.format);
+            }
+            if out_failed.get().is_some() {
+                // Output is gone (e.g. a closed pipe): stop reading, nobody is listening.
+                stop_here(&mut stopped_here);
+            }
+        }
+        merger.finish(|flows| emit(&mut sink, flows, End::Idle));
+        let report = capture.join().unwrap_or_default();
+        // A stop that came after the capture thread had finished cut nothing short.
+        let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
+        Ok((report, interrupted))
+    });
+    let (report, interrupted) = report?;
+    if out_failed.get().is_none() {
+        table.drain_each(&cfg.watch, |rec| drop(sink.flow(&rec)));
+    }
+    let summary = summarize(
+        &base,
+        &counters,
+        &sink,
+        report.error.as_ref(),
+        interrupted,
+        true,
+    );
+    if out_failed.get().is_none() {
+        let _ = sink.finish(&summary);
+    }
+    drop(sink);
+    match out_failed.into_inner() {
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(RunError::Output(e)),
+        _ => Ok(Outcome {
+            summary,
+            error: report.error,
+            write_error: report.write_error,
+        }),
+    }
+}
+
+fn print_interim(sink: &mut Sink<'_>, s: &Summary, format: Format) {
+    match format {
+        Format::Json => drop(sink.interim(s)),
+        Format::Text => note(format_args!("{}", report::text::stats_line(s))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Where a run's counters live while it runs, for [`summarize`].
+#[derive(Clone, Copy)]
+struct Counters<'a> {
+    capture: &'a LiveCounters,
+    decode: &'a DecodeCounters,
+    /// The flow table, with the reassembly memcap and checksum counts.
+    table: &'a FlowTable,
+}
+
+fn summarize(
+    base: &Summary,
+    counters: &Counters<'_>,
+    sink: &Sink<'_>,
+    error: Option<&CaptureError>,
+    interrupted: bool,
+    is_final: bool,
+) -> Summary {
+    let Counters {
+        capture,
+        decode: workers,
+        table,
+    } = *counters;
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let kernel = capture.have_kernel_stats.load(Ordering::Relaxed);
+    let mut s = Summary {
+        is_final,
+        interrupted,
+        packets_read: get(&capture.packets),
+        bytes_read: get(&capture.bytes),
+        packets_decoded: get(&workers.decoded),
+        packets_watched: get(&workers.watched),
+        packets_other_ports: get(&workers.other_ports),
+        received_by_kernel: kernel.then(|| get(&capture.kernel_received)),
+        dropped_by_kernel: kernel.then(|| get(&capture.kernel_dropped)),
+        dropped_by_interface: kernel.then(|| get(&capture.interface_dropped)),
+        dropped_by_ndbsniff: get(&capture.dropped_by_ndbsniff),
+        flows: sink.flow_count,
+        flows_by_verdict: sink.by_verdict.clone(),
+        flows_evicted: sink.evicted,
+        memcap_hits: table.memcap().hits(),
+        tcp_bad_checksums: table.bad_checksums(),
+        anomalies: sink.anomalies.clone(),
+        servers: sink.server_count(),
+        servers_estimated: sink.servers_estimated(),
+        error: error.map(ToString::to_string),
+        ..base.clone()
+    };
+    for r in SkipReason::ALL {
+        let n = get(&workers.skipped[r.index()]);
+        if n > 0 {
+            s.not_decoded.insert(r.as_str(), n);
+            s.packets_not_decoded += n;
+        }
+    }
+    s.fragments_seen = get(&workers.fragments);
+    s.datagrams_reassembled = get(&workers.reassembled);
+    for r in frag::Drop::ALL {
+        let n = get(&workers.fragments_dropped[r as usize]);
+        if n > 0 {
+            s.fragment_drops.insert(r.as_str(), n);
+            s.fragments_dropped += n;
+        }
+    }
+    s
+}
+
