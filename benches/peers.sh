@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Side-by-side wall time of ndbsniff and its peers on one capture file.
 #
-# Builds the two C peers (bench/peers/*.c) into target/bench-peers/ and ndbsniff in release,
+# Builds the two C peers (benches/peers/*.c) into target/bench-peers/ and ndbsniff in release,
 # warms the page cache, runs every installed peer N times, and prints the best and median
 # wall time, packets per second (from the file's real packet count), peak RSS, and the
-# ratio to libpcap's bare read loop (pcap_count). See bench/README.md.
+# ratio to libpcap's bare read loop (pcap_count). See benches/README.md.
 set -euo pipefail
 export LC_ALL=C
 
 usage() {
   cat <<'EOF'
-usage: bench/peers.sh FILE [--port P | --any-port] [--runs N] [--no-tshark]
+usage: benches/peers.sh FILE [--port P | --any-port] [--runs N] [--no-tshark]
 
   FILE         a pcap or pcapng capture
   --port P     port of the port-mode rows (BPF-filtered read, ndbsniff default mode);
@@ -70,7 +70,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 mkdir -p "$bin_dir"
 for prog in pcap_count pcap_flows; do
-  src=$root/bench/peers/$prog.c
+  src=$root/benches/peers/$prog.c
   if [ ! -x "$bin_dir/$prog" ] || [ "$src" -nt "$bin_dir/$prog" ]; then
     if ! gcc -O2 -Wall -Wextra -o "$bin_dir/$prog" "$src" -lpcap; then
       echo "peers.sh: cannot build $prog (needs gcc and libpcap-dev)" >&2

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Live capture under load, inside a network namespace of its own (root, tcpreplay, tcpdump).
 #
-#   bench/live.sh FILE [TCPREPLAY RATE OPTION] [NDBSNIFF OPTIONS...]
-#   bench/live.sh live.pcap --topspeed
-#   bench/live.sh live.pcap --pps=200000 -B 65536
+#   benches/live.sh FILE [TCPREPLAY RATE OPTION] [NDBSNIFF OPTIONS...]
+#   benches/live.sh live.pcap --topspeed
+#   benches/live.sh live.pcap --pps=200000 -B 65536
 #
 # Creates the namespace ndbsniff-live with only its loopback interface up, so the replayed
 # packets (whatever their addresses) never leave it. Then, once for ndbsniff
@@ -13,7 +13,7 @@
 # the kernel sees every packet twice (sent and received), so "received by filter" is twice the
 # packets sent; both tools count each packet once. NDBSNIFF=/path/to/ndbsniff picks the binary.
 set -eu
-FILE=${1:?usage: bench/live.sh FILE [RATE] [NDBSNIFF OPTIONS...]}
+FILE=${1:?usage: benches/live.sh FILE [RATE] [NDBSNIFF OPTIONS...]}
 RATE=${2:---topspeed}
 shift $(( $# >= 2 ? 2 : 1 ))
 NDB=${NDBSNIFF:-$(dirname "$0")/../target/release/ndbsniff}
