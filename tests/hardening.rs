@@ -267,11 +267,12 @@ fn assert_confined(status: &str) {
     }
 }
 
-fn skip_unless_root() -> bool {
+/// True (after saying so) when `test` cannot run because this is not root.
+fn skip_unless_root(test: &str) -> bool {
     if is_root() {
         return false;
     }
-    eprintln!("skipped: not running as root (nothing to drop)");
+    common::skip(test, "not running as root (nothing to drop)");
     true
 }
 
@@ -286,7 +287,7 @@ fn flood_args<'a>(flood: &'a Flood, extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn as_root_r_switches_to_the_sudo_user_and_is_confined_while_it_reads() {
-    if skip_unless_root() {
+    if skip_unless_root("as_root_r_switches_to_the_sudo_user_and_is_confined_while_it_reads") {
         return;
     }
     let flood = Flood::new("sudo");
@@ -332,7 +333,7 @@ fn as_root_r_switches_to_the_sudo_user_and_is_confined_while_it_reads() {
 
 #[test]
 fn as_root_r_without_sudo_becomes_nobody_after_opening_the_w_file() {
-    if skip_unless_root() {
+    if skip_unless_root("as_root_r_without_sudo_becomes_nobody_after_opening_the_w_file") {
         return;
     }
     let flood = Flood::new("nobody");

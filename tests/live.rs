@@ -217,8 +217,7 @@ fn skip_reason() -> Option<String> {
 #[test]
 fn live_loopback_json_verdicts_drops_and_privilege_drop() {
     if let Some(why) = skip_reason() {
-        eprintln!("skipped: {why}");
-        return;
+        return common::skip("live_loopback_json_verdicts_drops_and_privilege_drop", &why);
     }
     let port = free_port();
     let port_s = port.to_string();
@@ -321,8 +320,7 @@ fn live_loopback_json_verdicts_drops_and_privilege_drop() {
 #[test]
 fn live_text_announces_verdicts_while_running() {
     if let Some(why) = skip_reason() {
-        eprintln!("skipped: {why}");
-        return;
+        return common::skip("live_text_announces_verdicts_while_running", &why);
     }
     // Both tests may run at once: this one uses its own port.
     let port = TcpListener::bind(("127.0.0.1", 0))

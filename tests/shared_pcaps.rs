@@ -1,6 +1,7 @@
-//! Every real capture in ../shared/pcaps (when present): no crash, no hang, at most a one-line
-//! error naming the file, valid JSON, no flow called `ndb-mgm` (none of them holds NDB traffic),
-//! and the same output with one decoder thread as with three.
+//! Every real capture in `../shared/pcaps`, or in the folder `$NDBSNIFF_PCAPS` names (when
+//! present; skipped with a `SKIPPED` line otherwise): no crash, no hang, at most a one-line error
+//! naming the file, valid JSON, no flow called `ndb-mgm` (none of them holds NDB traffic), and the
+//! same output with one decoder thread as with three.
 
 mod common;
 
@@ -81,9 +82,9 @@ fn check(
 
 #[test]
 fn every_shared_capture_is_handled() {
-    let Some(dir) = common::shared_pcaps() else {
-        eprintln!("skipped: ../shared/pcaps is not present beside the project");
-        return;
+    let dir = match common::shared_pcaps() {
+        Ok(dir) => dir,
+        Err(why) => return common::skip("every_shared_capture_is_handled", &why),
     };
     let index = std::fs::read_to_string(dir.join("INDEX.tsv")).expect("read INDEX.tsv");
     let files: Vec<String> = index

@@ -122,10 +122,38 @@ pub fn write_pcap(path: &Path, linktype: u32, frames: &[&[u8]]) {
     std::fs::write(path, b).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
-/// The folder of shared real-world captures beside the project, if present.
-pub fn shared_pcaps() -> Option<PathBuf> {
+/// Says, in `cargo test`'s output, that `test` skips what it checks (or the part `why` names)
+/// and why. The harness captures `println!` and `eprintln!` of a passing test; this writes to the
+/// process's standard error directly, which it does not, so the line is always shown.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// The environment variable naming the folder of shared real-world captures.
+pub const PCAPS_VAR: &str = "NDBSNIFF_PCAPS";
+
+/// The folder of shared real-world captures (the one holding `INDEX.tsv`): `$NDBSNIFF_PCAPS`, or
+/// `../shared/pcaps` beside the project. `Err` says why there is none; a folder named by the
+/// variable that holds no `INDEX.tsv` fails the test (it was asked for, so it must be there).
+pub fn shared_pcaps() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os(PCAPS_VAR) {
+        let dir = PathBuf::from(dir);
+        assert!(
+            dir.join("INDEX.tsv").is_file(),
+            "{PCAPS_VAR}={} holds no INDEX.tsv",
+            dir.display()
+        );
+        return Ok(dir);
+    }
     let dir = root().join("../shared/pcaps");
-    dir.join("INDEX.tsv").is_file().then_some(dir)
+    if dir.join("INDEX.tsv").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "no ../shared/pcaps/INDEX.tsv beside the project and {PCAPS_VAR} is not set"
+        ))
+    }
 }
 
 /// Runs an `ndbsniff-gen` command in process (its arguments without the program name), failing
