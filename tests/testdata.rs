@@ -1,7 +1,11 @@
 //! Runs ndbsniff on every capture in testdata/ and checks it two ways: against the verdicts
-//! MANIFEST.tsv promises, and line by line against the reviewed `<file>.expected.json` beside it.
+//! MANIFEST.tsv promises, and line by line against the reviewed expected output beside it:
+//! `<file>.expected.json` (standard output with `--format json`) and `<file>.expected.txt`
+//! (standard output in the default text format, whose exit status and standard error must be the
+//! JSON run's). Both runs use `--threads 1` and the path relative to the project root, so nothing
+//! in the expected output depends on the machine.
 //!
-//! After a reviewed change of output, regenerate the expectations with
+//! After a reviewed change of output, regenerate both expectations with
 //! `NDBSNIFF_BLESS=1 cargo test --release --test testdata`.
 
 mod common;
@@ -45,6 +49,75 @@ fn run_case(case: &Case) -> common::Run {
     let mut args: Vec<&str> = vec!["-r", &path, "--format", "json", "--threads", "1"];
     args.extend(case.args.iter().map(String::as_str));
     common::ndbsniff(&args)
+}
+
+/// Runs one case in the default (text) format with one decoder thread.
+fn run_text(case: &Case) -> common::Run {
+    let path = format!("testdata/{}", case.file);
+    let mut args: Vec<&str> = vec!["-r", &path, "--threads", "1"];
+    args.extend(case.args.iter().map(String::as_str));
+    common::ndbsniff(&args)
+}
+
+/// Where two outputs first differ: the line number, a few lines of each from there, and both
+/// line counts.
+fn diff_excerpt(expected: &str, got: &str) -> String {
+    let want: Vec<&str> = expected.lines().collect();
+    let have: Vec<&str> = got.lines().collect();
+    let first = (0..want.len().max(have.len()))
+        .find(|&i| want.get(i) != have.get(i))
+        .unwrap_or(0);
+    let show = |lines: &[&str]| -> String {
+        let from = first.saturating_sub(1);
+        let mut out: String = lines
+            .iter()
+            .enumerate()
+            .skip(from)
+            .take(5)
+            .map(|(i, l)| format!("    {:>4} | {l}\n", i + 1))
+            .collect();
+        if first >= lines.len() {
+            out.push_str(&format!("    {:>4} | <end of output>\n", lines.len() + 1));
+        }
+        out
+    };
+    let mut excerpt = format!(
+        "  first difference at line {} (expected {} lines, got {})\n  expected:\n{}  got:\n{}",
+        first + 1,
+        want.len(),
+        have.len(),
+        show(&want),
+        show(&have)
+    );
+    if want == have {
+        // Same lines, so the difference is in line endings or the final newline.
+        excerpt = "  the lines are equal; the line endings or the final newline differ".to_string();
+    }
+    excerpt
+}
+
+/// Compares `got` with the reviewed `testdata/<file><suffix>` (or writes it when blessing);
+/// returns a description of what is wrong.
+fn check_expected(case: &Case, suffix: &str, got: &str, bless: bool) -> Result<(), String> {
+    let path = common::root().join(format!("testdata/{}{suffix}", case.file));
+    if bless {
+        std::fs::write(&path, got).expect("write expected output");
+        return Ok(());
+    }
+    match std::fs::read_to_string(&path) {
+        Err(_) => Err(format!(
+            "{}: no {} (review the output, then NDBSNIFF_BLESS=1 cargo test --release --test testdata)",
+            case.file,
+            path.display()
+        )),
+        Ok(expected) if expected != got => Err(format!(
+            "{}: output differs from testdata/{}{suffix}\n{}",
+            case.file,
+            case.file,
+            diff_excerpt(&expected, got)
+        )),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Checks the verdicts the manifest promises; returns a description of what is wrong.
@@ -111,28 +184,21 @@ fn testdata_matches_manifest_and_expected_output() {
             failures.push(e);
             continue;
         }
-        let expected_path = common::root().join(format!("testdata/{}.expected.json", case.file));
-        if bless {
-            std::fs::write(&expected_path, run.stdout()).expect("write expected output");
+        if let Err(e) = check_expected(case, ".expected.json", &run.stdout(), bless) {
+            failures.push(e);
+        }
+        let text = run_text(case);
+        if (text.code(), text.stderr()) != (run.code(), run.stderr()) {
+            failures.push(format!(
+                "{}: the text run's exit status or standard error is not the JSON run's\n{}\n\n{}",
+                case.file,
+                text.describe(),
+                run.describe()
+            ));
             continue;
         }
-        match std::fs::read_to_string(&expected_path) {
-            Err(_) => failures.push(format!(
-                "{}: no {} (review the output, then NDBSNIFF_BLESS=1 cargo test --release --test testdata)",
-                case.file,
-                expected_path.display()
-            )),
-            Ok(expected) if expected != run.stdout() => {
-                let diff: Vec<String> = expected
-                    .lines()
-                    .zip(run.stdout().lines().chain(std::iter::repeat("<missing>")))
-                    .filter(|(e, g)| e != g)
-                    .take(3)
-                    .map(|(e, g)| format!("  expected: {e}\n  got:      {g}"))
-                    .collect();
-                failures.push(format!("{}: output differs from expected\n{}", case.file, diff.join("\n")));
-            }
-            Ok(_) => {}
+        if let Err(e) = check_expected(case, ".expected.txt", &text.stdout(), bless) {
+            failures.push(e);
         }
     }
     assert!(
