@@ -1669,7 +1669,12 @@ mod tests {
     #[test]
     fn tshark_and_tcpdump_accept_every_clean_file() {
         if !have("tshark") || !have("tcpdump") {
-            eprintln!("tshark/tcpdump not installed: external cross-check skipped");
+            // Straight to stderr, which the test harness does not capture, so the line shows.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED tshark_and_tcpdump_accept_every_clean_file: tshark or tcpdump is not installed"
+            );
             return;
         }
         let dir =
