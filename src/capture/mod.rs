@@ -398,15 +398,18 @@ impl Source {
         let record = report.packets + 1;
         report.error = failure.map(|f| {
             let kind = match f {
-                Failure::Block(Damaged {
-                    record,
-                    offset,
-                    damage,
-                }) => CaptureErrorKind::Damaged {
-                    record,
-                    offset: Some(offset),
-                    damage,
-                },
+                Failure::Block(d) => {
+                    let Damaged {
+                        record,
+                        offset,
+                        damage,
+                    } = *d;
+                    CaptureErrorKind::Damaged {
+                        record,
+                        offset: Some(offset),
+                        damage,
+                    }
+                }
                 Failure::Libpcap(message) => CaptureErrorKind::Damaged {
                     record,
                     offset: classic_pcap.then_some(offset),
@@ -426,7 +429,7 @@ impl Source {
 /// Why a read loop stopped before the end of the capture.
 enum Failure {
     /// The block reader found the file damaged.
-    Block(Damaged),
+    Block(Box<Damaged>),
     /// libpcap's file reader stopped (its message, escaped).
     Libpcap(String),
     /// libpcap's file reader met a pcapng interface with another link type.

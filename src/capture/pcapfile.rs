@@ -53,8 +53,8 @@ pub enum Next {
     Record(Record),
     /// The end of the file, where it ended when opened.
     End,
-    /// The file is damaged here.
-    Damaged(Damaged),
+    /// The file is damaged here (boxed: a rare answer, kept out of the common one's size).
+    Damaged(Box<Damaged>),
 }
 
 /// Where a classic pcap file stops being readable, and why.
@@ -310,11 +310,11 @@ impl PcapFile {
                     let record = self.records + 1;
                     let at = self.position();
                     if let Err(e) = self.refill() {
-                        return Next::Damaged(Damaged {
+                        return Next::Damaged(Box::new(Damaged {
                             record,
                             offset: at,
                             damage: Damage::Read(e),
-                        });
+                        }));
                     }
                 }
             }
@@ -331,11 +331,11 @@ impl PcapFile {
         let record = self.records + 1;
         let avail = len - at.min(len);
         let damaged = |damage| {
-            Some(Next::Damaged(Damaged {
+            Some(Next::Damaged(Box::new(Damaged {
                 record,
                 offset: file_at,
                 damage,
-            }))
+            })))
         };
         if avail == 0 {
             if !self.at_eof {
