@@ -1,15 +1,25 @@
-//! Command-line flags (clap derive). Validates and records; does no work.
+//! Command-line flags (clap derive). Validates and records; does no work. Defaults are the
+//! constants of what they bound, never spelled here.
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{ArgGroup, Parser, ValueEnum};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum FormatArg {
-    /// A table for a person, then a summary.
-    Text,
-    /// JSON lines: one object per flow, then one summary object.
-    Json,
+use ndbsniff::capture::MAX_SNAPLEN;
+use ndbsniff_core::flow::table::Timeouts;
+use ndbsniff_core::report::Format;
+use ndbsniff_core::DEFAULT_PREFIX_BYTES;
+
+/// `--format`: the names and descriptions of [`Format::ALL`].
+fn format_parser() -> impl TypedValueParser<Value = Format> {
+    let values = Format::ALL.map(|f| PossibleValue::new(f.name()).help(f.description()));
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<Format>())
+}
+
+/// Microseconds as the seconds a flag takes.
+fn secs(us: i64) -> f64 {
+    us as f64 / 1e6
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -44,8 +54,8 @@ pub struct Cli {
     pub no_promiscuous: bool,
 
     /// Snapshot length: bytes captured per frame (live).
-    #[arg(short = 's', long = "snapshot-length", value_name = "BYTES", default_value_t = 262_144,
-          value_parser = clap::value_parser!(i32).range(64..=262_144))]
+    #[arg(short = 's', long = "snapshot-length", value_name = "BYTES", default_value_t = MAX_SNAPLEN,
+          value_parser = clap::value_parser!(i32).range(64..=i64::from(MAX_SNAPLEN)))]
     pub snaplen: i32,
 
     /// Kernel capture buffer size in KiB (live; libpcap's default when not given).
@@ -76,11 +86,11 @@ pub struct Cli {
     pub stats_interval: Option<f64>,
 
     /// Report and forget a TCP flow after this many seconds without a packet.
-    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    #[arg(long, value_name = "SECS", default_value_t = secs(Timeouts::default().tcp_idle_us))]
     pub tcp_idle_timeout: f64,
 
     /// Report and forget a UDP flow after this many seconds without a packet.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    #[arg(long, value_name = "SECS", default_value_t = secs(Timeouts::default().udp_idle_us))]
     pub udp_idle_timeout: f64,
 
     /// Flows tracked at once; when full, the least recently seen are evicted and reported
@@ -103,7 +113,7 @@ pub struct Cli {
 
     /// Drop an IP datagram still incomplete this many seconds after its first fragment
     /// (capture time when reading a file, the clock when live).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    #[arg(long, value_name = "SECS", default_value_t = secs(ndbsniff_core::frag::DEFAULT_TIMEOUT_US))]
     pub frag_timeout: f64,
 
     /// IP datagrams reassembled at once; a new one pushes out the oldest (counted as
@@ -145,7 +155,7 @@ pub struct Cli {
     pub threads: Option<u16>,
 
     /// Bytes of each TCP direction reassembled and inspected per flow.
-    #[arg(long, value_name = "BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_PREFIX_BYTES as u32, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
     pub inspect_bytes: u32,
 
     /// How -r files are read.
@@ -153,8 +163,8 @@ pub struct Cli {
     pub reader: ReaderArg,
 
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: FormatArg,
+    #[arg(long, default_value_t = Format::default(), value_parser = format_parser())]
+    pub format: Format,
 
     /// List flows instead of server endpoints (text format), one row written as each flow ends.
     #[arg(long)]
@@ -179,3 +189,24 @@ Examples:
   sudo ndbsniff -i eth0 --stats-interval 10
   ndbsniff -r capture.pcapng --port 1186 --flows
   ndbsniff -r capture.pcap --any-port --format json | jq 'select(.verdict == \"ndb-mgm\")'";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_bounds_constants() {
+        let cli = Cli::try_parse_from(["ndbsniff", "-r", "x.pcap"]).expect("parses");
+        assert_eq!(cli.format, Format::default());
+        assert_eq!(cli.snaplen, MAX_SNAPLEN);
+        assert_eq!(cli.inspect_bytes as usize, DEFAULT_PREFIX_BYTES);
+        // The one default written as text, for its K/M/G spelling in --help.
+        assert_eq!(cli.memcap, ndbsniff_core::memcap::DEFAULT_MEMCAP);
+        let t = Timeouts::default();
+        assert_eq!(cli.tcp_idle_timeout, secs(t.tcp_idle_us));
+        assert_eq!(cli.udp_idle_timeout, secs(t.udp_idle_us));
+        let json = Cli::try_parse_from(["ndbsniff", "-r", "x", "--format", "json"]).expect("json");
+        assert_eq!(json.format, Format::Json);
+        assert!(Cli::try_parse_from(["ndbsniff", "-r", "x", "--format", "xml"]).is_err());
+    }
+}

@@ -8,19 +8,11 @@ use std::thread;
 use std::time::Duration;
 
 use ndbsniff_core::flow::table::Timeouts;
+pub use ndbsniff_core::report::Format;
+pub use ndbsniff_core::DEFAULT_PORT;
 use ndbsniff_core::{flow, frag, memcap, report, Watch, DEFAULT_PREFIX_BYTES};
 
 use crate::capture::{self, LiveOptions};
-
-/// The port ndbsniff watches when none is given.
-pub const DEFAULT_PORT: u16 = 3406;
-
-/// Output style.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 /// Where packets come from.
 #[derive(Clone, Debug)]
@@ -89,7 +81,7 @@ impl Config {
             duration: None,
             threads: default_threads(),
             prefix_bytes: DEFAULT_PREFIX_BYTES,
-            format: Format::Text,
+            format: Format::default(),
             per_flow: false,
             write: None,
             user: None,

@@ -9,7 +9,8 @@
 //! [`ndbsniff_core::report::FlowRecord`]s, printed for a person or as JSON lines.
 //!
 //! [`run()`] is the whole tool ([`config`] what it needs, [`error`] how it fails); `main.rs`
-//! only parses flags and maps errors to exit codes. [`privilege`] and [`sandbox`] confine the
+//! only parses flags and ends as [`error::Exit`] says (the one map from every error to its
+//! message and exit status). [`privilege`] and [`sandbox`] confine the
 //! process once its files are open.
 
 pub mod capture;

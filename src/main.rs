@@ -1,5 +1,5 @@
-//! The `ndbsniff` binary: parse flags, install the stop-signal handler, run, map the outcome to
-//! an exit code (130 when a second signal ends the run at once).
+//! The `ndbsniff` binary: parse flags, install the stop-signal handler, run, and end as
+//! [`ndbsniff::error::Exit`] says (130 when a second signal ends the run at once).
 
 mod cli;
 
@@ -11,24 +11,21 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use ndbsniff::capture::{io_message, LiveOptions};
-use ndbsniff::{note, Config, Format, Input, Watch};
+use ndbsniff::capture::LiveOptions;
+use ndbsniff::error::{self, Exit, RunError, UsageError, EXIT_INTERRUPTED};
+use ndbsniff::{note, Config, Input, Watch};
 use ndbsniff_core::escape::escape_name;
 use ndbsniff_core::flow::table::Timeouts;
 
-/// Exit status: the report (stdout or the -w file) could not be written.
-const EXIT_OUTPUT: u8 = 3;
-
-fn seconds(flag: &str, v: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(v)
-        .map_err(|_| format!("{flag} must be a number of seconds >= 0, not {v}"))
+fn seconds(flag: &'static str, value: f64) -> Result<Duration, UsageError> {
+    Duration::try_from_secs_f64(value).map_err(|_| UsageError::Seconds { flag, value })
 }
 
-fn us(flag: &str, v: f64) -> Result<i64, String> {
+fn us(flag: &'static str, v: f64) -> Result<i64, UsageError> {
     seconds(flag, v).map(|d| d.as_micros().min(i64::MAX as u128) as i64)
 }
 
-fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
+fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, UsageError> {
     let filter = match (cli.filter, cli.expression.is_empty()) {
         (Some(f), true) => Some(f),
         (None, false) => Some(cli.expression.join(" ")),
@@ -50,7 +47,7 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
             snaplen: cli.snaplen,
             buffer_bytes: cli.buffer_kib.map(|k| k.saturating_mul(1024)),
         }),
-        _ => return Err("give exactly one of -r FILE or -i IFACE".into()),
+        _ => return Err(UsageError::NoSource),
     };
     let (tcp_idle, udp_idle) = match cli.idle_timeout {
         Some(both) => (both, both),
@@ -66,10 +63,7 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
             .threads
             .map_or_else(ndbsniff::default_threads, usize::from),
         prefix_bytes: cli.inspect_bytes as usize,
-        format: match cli.format {
-            cli::FormatArg::Text => Format::Text,
-            cli::FormatArg::Json => Format::Json,
-        },
+        format: cli.format,
         per_flow: cli.flows,
         write: cli.write,
         user: cli.user,
@@ -102,64 +96,51 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, String> {
 }
 
 /// `-D`: one interface per line, numbered, with description and flags, as tcpdump prints them.
-fn list_interfaces() -> ExitCode {
-    match pcap::Device::list() {
-        Ok(devices) => {
-            let mut lines = String::new();
-            for (i, d) in devices.iter().enumerate() {
-                let desc = d
-                    .desc
-                    .as_deref()
-                    .map(|s| format!(" ({})", escape_name(s)))
-                    .unwrap_or_default();
-                let mut flags = Vec::new();
-                if d.flags.is_up() {
-                    flags.push("Up");
-                }
-                if d.flags.is_running() {
-                    flags.push("Running");
-                }
-                if d.flags.is_wireless() {
-                    flags.push("Wireless");
-                }
-                if d.flags.is_loopback() {
-                    flags.push("Loopback");
-                }
-                let flags = if flags.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [{}]", flags.join(", "))
-                };
-                lines.push_str(&format!(
-                    "{}.{}{}{}\n",
-                    i + 1,
-                    escape_name(&d.name),
-                    desc,
-                    flags
-                ));
-            }
-            let mut out = io::stdout().lock();
-            match out.write_all(lines.as_bytes()).and_then(|()| out.flush()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => output_failed(&e),
-            }
+fn list_interfaces() -> Result<(), RunError> {
+    let devices = pcap::Device::list().map_err(RunError::ListInterfaces)?;
+    let mut lines = String::new();
+    for (i, d) in devices.iter().enumerate() {
+        let desc = d
+            .desc
+            .as_deref()
+            .map(|s| format!(" ({})", escape_name(s)))
+            .unwrap_or_default();
+        let mut flags = Vec::new();
+        if d.flags.is_up() {
+            flags.push("Up");
         }
-        Err(e) => {
-            note(format_args!(
-                "cannot list interfaces: {}",
-                escape_name(&e.to_string())
-            ));
-            ExitCode::from(2)
+        if d.flags.is_running() {
+            flags.push("Running");
         }
+        if d.flags.is_wireless() {
+            flags.push("Wireless");
+        }
+        if d.flags.is_loopback() {
+            flags.push("Loopback");
+        }
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", flags.join(", "))
+        };
+        lines.push_str(&format!(
+            "{}.{}{}{}\n",
+            i + 1,
+            escape_name(&d.name),
+            desc,
+            flags
+        ));
     }
+    let mut out = io::stdout().lock();
+    out.write_all(lines.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(RunError::Output)
 }
 
 /// The run's stop flag, for the signal handler (set once, before the handler is installed).
 static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 /// Stop signals received so far.
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
-/// The exit status of a run ended at once by a second signal.
-const EXIT_INTERRUPTED: i32 = 130;
 
 /// Writes a message to stderr from a signal handler (no lock, no allocation).
 fn say(msg: &[u8]) {
@@ -208,17 +189,12 @@ fn install_signal_handlers(stop: Arc<AtomicBool>) -> io::Result<()> {
     Ok(())
 }
 
-/// A failed write to stdout: quiet for a reader that went away (`| head`), else one line and
-/// exit status 3.
-fn output_failed(e: &io::Error) -> ExitCode {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        return ExitCode::SUCCESS;
+/// Ends the process as `exit` says: its lines on stderr, then its status.
+fn finish(exit: Exit) -> ExitCode {
+    for m in &exit.messages {
+        note(format_args!("{m}"));
     }
-    note(format_args!(
-        "cannot write to standard output: {}",
-        io_message(e)
-    ));
-    ExitCode::from(EXIT_OUTPUT)
+    ExitCode::from(exit.code)
 }
 
 /// Whether stdout was closed when the process started (`>&-`). Rust's runtime points closed
@@ -242,65 +218,37 @@ extern "C" fn check_stdout_before_runtime() {
 static CHECK_STDOUT: extern "C" fn() = check_stdout_before_runtime;
 
 fn main() -> ExitCode {
+    error::quiet_thread_panics();
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        note(format_args!(
-            "cannot write to standard output: it is closed"
-        ));
-        return ExitCode::from(EXIT_OUTPUT);
+        return finish(Exit::error(&RunError::StdoutClosed));
     }
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return finish(Exit::usage(e.use_stderr()));
         }
     };
     if cli.list_interfaces {
-        return list_interfaces();
+        return finish(match list_interfaces() {
+            Ok(()) => Exit::ok(),
+            Err(e) => Exit::error(&e),
+        });
     }
     let stop = Arc::new(AtomicBool::new(false));
     if let Err(e) = install_signal_handlers(Arc::clone(&stop)) {
-        note(format_args!("cannot install the signal handler: {e}"));
-        return ExitCode::from(2);
+        return finish(Exit::error(&RunError::Signals(e)));
     }
     let cfg = match config(cli, stop) {
         Ok(c) => c,
-        Err(e) => {
-            note(format_args!("{e}"));
-            return ExitCode::from(2);
-        }
+        Err(e) => return finish(Exit::error(&e.into())),
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let result = ndbsniff::run(&cfg, &mut out);
     // The run flushed what it wrote; a reader gone meanwhile leaves bytes nobody will take.
     drop(out.into_parts());
-    match result {
-        Ok(outcome) => {
-            // Damage first (what was read is reported), then the -w file, which decides.
-            let mut code = match &outcome.error {
-                None => 0,
-                Some(e) => {
-                    note(format_args!("{e}"));
-                    if outcome.summary.packets_read == 0 {
-                        2
-                    } else {
-                        1
-                    }
-                }
-            };
-            if let Some(e) = &outcome.write_error {
-                note(format_args!("{e}"));
-                code = EXIT_OUTPUT;
-            }
-            ExitCode::from(code)
-        }
-        Err(e) => {
-            note(format_args!("{e}"));
-            ExitCode::from(e.exit_code())
-        }
-    }
+    finish(Exit::of(&result))
 }
 
 // Flows are allocated on the decoder workers and freed on the sink thread; jemalloc's

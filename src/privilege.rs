@@ -20,22 +20,91 @@ pub struct Target {
     pub why: String,
 }
 
+/// Why the account to switch to could not be chosen, or the switch failed.
 #[derive(Debug)]
-pub struct PrivilegeError(pub String);
+pub enum PrivilegeError {
+    /// The account named (`--user`, or `nobody`) does not exist.
+    NoSuchUser {
+        /// The name looked up.
+        name: String,
+    },
+    /// Looking the account up failed.
+    Lookup {
+        /// The name looked up.
+        name: String,
+        /// Why.
+        error: nix::Error,
+    },
+    /// `SUDO_UID` or `SUDO_GID` is not a number.
+    BadSudoId {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// The capability bounding set could not be emptied.
+    BoundingSet {
+        /// The capability refused.
+        cap: i32,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A system call that switches or drops privileges failed.
+    Os {
+        /// What was being done, e.g. `switching to group 65534`.
+        doing: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Running as root with no account chosen to switch to.
+    NoAccount,
+    /// The switch reported success, yet the process is still root.
+    StillRoot,
+}
 
 impl fmt::Display for PrivilegeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            PrivilegeError::NoSuchUser { name } => write!(f, "no such user {name:?}"),
+            PrivilegeError::Lookup { name, error } => {
+                write!(f, "cannot look up user {name:?}: {error}")
+            }
+            PrivilegeError::BadSudoId { var, value } => {
+                write!(f, "{var} is not a number: {value:?}")
+            }
+            PrivilegeError::BoundingSet { cap, error } => write!(
+                f,
+                "clearing the capability bounding set failed at capability {cap}: {error}"
+            ),
+            PrivilegeError::Os { doing, error } => write!(f, "{doing} failed: {error}"),
+            PrivilegeError::NoAccount => {
+                f.write_str("running as root with no account to switch to")
+            }
+            PrivilegeError::StillRoot => f.write_str("still root after switching user"),
+        }
     }
 }
 
-impl std::error::Error for PrivilegeError {}
+impl std::error::Error for PrivilegeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PrivilegeError::Lookup { error, .. } => Some(error),
+            PrivilegeError::BoundingSet { error, .. } | PrivilegeError::Os { error, .. } => {
+                Some(error)
+            }
+            _ => None,
+        }
+    }
+}
 
 fn lookup_user(name: &str) -> Result<(u32, u32), PrivilegeError> {
     match nix::unistd::User::from_name(name) {
         Ok(Some(u)) => Ok((u.uid.as_raw(), u.gid.as_raw())),
-        Ok(None) => Err(PrivilegeError(format!("no such user {name:?}"))),
-        Err(e) => Err(PrivilegeError(format!("cannot look up user {name:?}: {e}"))),
+        Ok(None) => Err(PrivilegeError::NoSuchUser { name: name.into() }),
+        Err(error) => Err(PrivilegeError::Lookup {
+            name: name.into(),
+            error,
+        }),
     }
 }
 
@@ -55,15 +124,15 @@ pub fn choose(
         });
     }
     if let Some(u) = sudo_uid {
-        let uid: u32 = u
-            .trim()
-            .parse()
-            .map_err(|_| PrivilegeError(format!("SUDO_UID is not a number: {u:?}")))?;
+        let uid: u32 = u.trim().parse().map_err(|_| PrivilegeError::BadSudoId {
+            var: "SUDO_UID",
+            value: u.into(),
+        })?;
         let gid: u32 = match sudo_gid {
-            Some(g) => g
-                .trim()
-                .parse()
-                .map_err(|_| PrivilegeError(format!("SUDO_GID is not a number: {g:?}")))?,
+            Some(g) => g.trim().parse().map_err(|_| PrivilegeError::BadSudoId {
+                var: "SUDO_GID",
+                value: g.into(),
+            })?,
             None => uid,
         };
         if uid != 0 {
@@ -82,11 +151,11 @@ pub fn choose(
     })
 }
 
-fn os_err(what: &str) -> PrivilegeError {
-    PrivilegeError(format!(
-        "{what} failed: {}",
-        std::io::Error::last_os_error()
-    ))
+fn os_err(doing: &str) -> PrivilegeError {
+    PrivilegeError::Os {
+        doing: doing.into(),
+        error: std::io::Error::last_os_error(),
+    }
 }
 
 /// Empties the capability bounding set, so no later `execve` could grant a capability back.
@@ -102,9 +171,7 @@ fn clear_bounding_set() -> Result<bool, PrivilegeError> {
             return match e.raw_os_error() {
                 Some(libc::EINVAL) if cap > 0 => Ok(true),
                 Some(libc::EPERM) => Ok(false),
-                _ => Err(PrivilegeError(format!(
-                    "clearing the capability bounding set failed at capability {cap}: {e}"
-                ))),
+                _ => Err(PrivilegeError::BoundingSet { cap, error: e }),
             };
         }
     }
@@ -159,9 +226,7 @@ pub fn drop_to(target: Option<&Target>) -> Result<u32, PrivilegeError> {
     // credentials of this process; their return codes are checked.
     unsafe {
         if libc::geteuid() == 0 {
-            let t = target.ok_or_else(|| {
-                PrivilegeError("running as root with no account to switch to".into())
-            })?;
+            let t = target.ok_or(PrivilegeError::NoAccount)?;
             if libc::setgroups(0, std::ptr::null()) != 0 {
                 return Err(os_err("clearing supplementary groups"));
             }
@@ -172,7 +237,7 @@ pub fn drop_to(target: Option<&Target>) -> Result<u32, PrivilegeError> {
                 return Err(os_err(&format!("switching to user {} ({})", t.uid, t.why)));
             }
             if libc::geteuid() == 0 || libc::getuid() == 0 {
-                return Err(PrivilegeError("still root after switching user".into()));
+                return Err(PrivilegeError::StillRoot);
             }
         }
         drop_capabilities()?;
@@ -207,5 +272,13 @@ mod tests {
     fn bad_inputs_are_errors() {
         assert!(choose(Some("no-such-user-ndbsniff"), None, None).is_err());
         assert!(choose(None, Some("abc"), None).is_err());
+        assert_eq!(
+            choose(None, Some("abc"), None).map_err(|e| e.to_string()),
+            Err("SUDO_UID is not a number: \"abc\"".to_string())
+        );
+        assert!(matches!(
+            choose(Some("no-such-user-ndbsniff"), None, None),
+            Err(PrivilegeError::NoSuchUser { name }) if name == "no-such-user-ndbsniff"
+        ));
     }
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use ndbsniff_core::decode::SkipReason;
 use ndbsniff_core::flow::table::{End, FlowTable, Removed};
-use ndbsniff_core::report::sink::{Sink, Style};
+use ndbsniff_core::report::format::Options;
+use ndbsniff_core::report::sink::Sink;
 use ndbsniff_core::report::Summary;
 use ndbsniff_core::{escape, flow, frag, memcap, report};
 
@@ -17,7 +18,7 @@ use crate::capture::{self, filter, CaptureError, CaptureReport, LiveCounters, So
 use crate::pipeline::{
     self, DecodeCounters, Event, Router, RouterSetup, SweepMerger, Work, WorkerOut, WorkerShared,
 };
-use crate::{note, privilege, sandbox, Config, Format, Input, RunError};
+use crate::{note, privilege, sandbox, Config, Input, RunError};
 
 /// How a run ended, for the exit code.
 #[derive(Debug)]
@@ -94,7 +95,7 @@ fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
         }
     }
     if let Some(w) = &cfg.write {
-        source.write_to(w).map_err(RunError::Write)?;
+        source.write_to(w)?;
     }
     Ok((source, expr))
 }
@@ -126,10 +127,12 @@ fn give_up_privileges(user: Option<&str>) -> Result<(), RunError> {
 
 /// Reads the capture, classifies every watched flow and writes the report to `out`.
 ///
-/// Returns `Err` when the input cannot be read at all (nothing was written) or the report could
-/// not be written; `Ok` with `Outcome::error` set when it was damaged part-way (everything
-/// decoded before is reported), or `Outcome::write_error` when the `-w` file failed. A reader of
-/// the output that goes away (broken pipe) stops the run quietly: `Ok`, nothing more written.
+/// Returns `Err` when the input cannot be read at all (nothing was written), the report could
+/// not be written, or a thread of the run panicked (`RunError::Panicked`: a bug; what was
+/// written before is incomplete and no summary follows); `Ok` with `Outcome::error` set when it
+/// was damaged part-way (everything decoded before is reported), or `Outcome::write_error` when
+/// the `-w` file failed. A reader of the output that goes away (broken pipe) stops the run
+/// quietly: `Ok`, nothing more written.
 pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (source, expr) = open_source(cfg)?;
     let live = source.is_live();
@@ -176,25 +179,22 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         decode: &decode_counters,
         table: &table,
     };
-    let style = match cfg.format {
-        Format::Json => Style::Json,
-        Format::Text => Style::Text {
-            per_flow: cfg.per_flow,
-            announce: live,
-        },
-    };
-    let shared = WorkerShared {
-        table: &table,
-        watch: &cfg.watch,
-        announce: live && cfg.format == Format::Text,
-    };
     let out_failed = std::cell::OnceCell::new();
     let mut checked = Checked {
         out,
         failed: &out_failed,
     };
-    let mut sink = Sink::new(&mut checked, style).with_max_servers(cfg.max_servers);
-    sink.flush_each = live;
+    let options = Options {
+        per_flow: cfg.per_flow,
+        live,
+        max_servers: cfg.max_servers,
+    };
+    let mut sink = Sink::new(&mut checked, cfg.format, options);
+    let shared = WorkerShared {
+        table: &table,
+        watch: &cfg.watch,
+        announce: sink.wants_decided(),
+    };
     let watching = match cfg.watch.port_list() {
         _ if cfg.watch.is_any() => "any port".to_string(),
         [p] => format!("port {p}"),
@@ -225,6 +225,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let report: Result<(CaptureReport, bool), RunError> = thread::scope(|s| {
         let shared = &shared;
         let mut senders = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
         for (i, (tx, rx)) in lanes.into_iter().enumerate() {
             senders.push(tx);
             let recycle = recycle_tx.clone();
@@ -232,10 +233,15 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                 events: event_tx.clone(),
                 decided: decided_tx.clone(),
             };
-            thread::Builder::new()
-                .name(format!("decode-{i}"))
+            let name = format!("decode-{i}");
+            let worker = thread::Builder::new()
+                .name(name.clone())
                 .spawn_scoped(s, move || pipeline::worker(i, shared, rx, recycle, out))
-                .map_err(RunError::Thread)?;
+                .map_err(|error| RunError::Thread {
+                    thread: name.clone(),
+                    error,
+                })?;
+            workers.push((name, worker));
         }
         drop(recycle_tx);
         drop(event_tx);
@@ -255,7 +261,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         let capture = thread::Builder::new()
             .name("capture".into())
             .spawn_scoped(s, move || source.run(&mut router, count, stop, live_counts))
-            .map_err(RunError::Thread)?;
+            .map_err(|error| RunError::Thread {
+                thread: "capture".into(),
+                error,
+            })?;
         // The sink runs here, on the main thread, until every worker has hung up.
         let started = Instant::now();
         let mut next_stats = cfg.stats_interval.map(|d| started + d);
@@ -304,7 +313,9 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                 next_stats = cfg.stats_interval.map(|d| at + d);
                 let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
                 let snapshot = summarize(&base, &counters, &sink, None, interrupted, false);
-                print_interim(&mut sink, &snapshot, cfg.format);
+                if let Ok(Some(line)) = sink.interim(&snapshot) {
+                    note(format_args!("{line}"));
+                }
             }
             if out_failed.get().is_some() {
                 // Output is gone (e.g. a closed pipe): stop reading, nobody is listening.
@@ -312,7 +323,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             }
         }
         merger.finish(|flows| emit(&mut sink, flows, End::Idle));
-        let report = capture.join().unwrap_or_default();
+        // Every thread has ended (the workers hung up, the capture fed them).
+        let report = join_threads(capture, workers)?;
         // A stop that came after the capture thread had finished cut nothing short.
         let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
         Ok((report, interrupted))
@@ -343,14 +355,26 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     }
 }
 
-fn print_interim(sink: &mut Sink<'_>, s: &Summary, format: Format) {
-    match format {
-        Format::Json => drop(sink.interim(s)),
-        Format::Text => note(format_args!("{}", report::text::stats_line(s))),
+/// Joins the capture thread and the workers (named, e.g. `decode-0`). A panic in any of them is
+/// an internal error ([`RunError::Panicked`], the capture's first), never a clean-looking end.
+fn join_threads<T, W>(
+    capture: thread::ScopedJoinHandle<'_, T>,
+    workers: Vec<(String, thread::ScopedJoinHandle<'_, W>)>,
+) -> Result<T, RunError> {
+    let report = capture.join();
+    let mut panicked = None;
+    for (name, worker) in workers {
+        if let Err(payload) = worker.join() {
+            panicked.get_or_insert_with(|| RunError::panicked(&name, &*payload));
+        }
+    }
+    let report = report.map_err(|payload| RunError::panicked("capture", &*payload))?;
+    match panicked {
+        Some(e) => Err(e),
+        None => Ok(report),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 /// Where a run's counters live while it runs, for [`summarize`].
 #[derive(Clone, Copy)]
 struct Counters<'a> {
@@ -417,3 +441,59 @@ fn summarize(
     s
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Exit, EXIT_FAILED};
+
+    fn thread_named(name: &str) -> thread::Builder {
+        thread::Builder::new().name(name.into())
+    }
+
+    #[test]
+    fn a_panicked_capture_or_worker_thread_is_an_internal_error() {
+        let outcome = |capture_panics: bool, worker_panics: bool| {
+            thread::scope(|s| {
+                let capture = thread_named("capture")
+                    .spawn_scoped(s, move || {
+                        if capture_panics {
+                            panic!("capture went wrong");
+                        }
+                        7
+                    })
+                    .expect("spawn");
+                let workers = (0..2)
+                    .map(|i| {
+                        let name = format!("decode-{i}");
+                        let worker = thread_named(&name)
+                            .spawn_scoped(s, move || {
+                                if worker_panics && i == 1 {
+                                    panic!("worker went wrong");
+                                }
+                            })
+                            .expect("spawn");
+                        (name, worker)
+                    })
+                    .collect();
+                join_threads(capture, workers)
+            })
+        };
+        assert!(matches!(outcome(false, false), Ok(7)));
+        let e = outcome(false, true).expect_err("a worker panicked");
+        assert!(matches!(&e, RunError::Panicked { thread, .. } if thread == "decode-1"));
+        let exit = Exit::error(&e);
+        assert_eq!(exit.code, EXIT_FAILED);
+        assert_eq!(
+            exit.messages,
+            vec![
+                "internal error: the decode-1 thread panicked (worker went wrong); the report is incomplete"
+                    .to_string()
+            ]
+        );
+        // Both: the capture thread is named.
+        let e = outcome(true, true).expect_err("both panicked");
+        assert!(e
+            .to_string()
+            .starts_with("internal error: the capture thread panicked (capture went wrong)"));
+    }
+}

@@ -33,16 +33,47 @@ pub struct Needs {
     pub open_read_only: bool,
 }
 
-#[derive(Debug)]
-pub struct SandboxError(pub String);
+/// What was being done when the system-call filter failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SandboxStep {
+    /// Building the rules.
+    Build,
+    /// Compiling them to BPF.
+    Compile,
+    /// Installing the programs on every thread.
+    Install,
+}
 
-impl fmt::Display for SandboxError {
+impl fmt::Display for SandboxStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(match self {
+            SandboxStep::Build => "building the system-call filter",
+            SandboxStep::Compile => "compiling the system-call filter",
+            SandboxStep::Install => "installing the system-call filter",
+        })
     }
 }
 
-impl std::error::Error for SandboxError {}
+/// Why the system-call filter could not be installed.
+#[derive(Debug)]
+pub struct SandboxError {
+    /// What was being done.
+    pub step: SandboxStep,
+    /// Why it failed (seccompiler's error).
+    pub error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl fmt::Display for SandboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.error)
+    }
+}
+
+impl std::error::Error for SandboxError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.error)
+    }
+}
 
 /// How installing went.
 #[derive(Debug, PartialEq, Eq)]
@@ -72,15 +103,18 @@ mod imp {
         SeccompRule, TargetArch,
     };
 
-    use super::{Installed, Needs, SandboxError};
+    use super::{Installed, Needs, SandboxError, SandboxStep};
 
     #[cfg(target_arch = "x86_64")]
     const ARCH: TargetArch = TargetArch::x86_64;
     #[cfg(target_arch = "aarch64")]
     const ARCH: TargetArch = TargetArch::aarch64;
 
-    fn err(what: &str, e: impl std::fmt::Display) -> SandboxError {
-        SandboxError(format!("{what}: {e}"))
+    fn err(step: SandboxStep, e: impl std::error::Error + Send + Sync + 'static) -> SandboxError {
+        SandboxError {
+            step,
+            error: Box::new(e),
+        }
     }
 
     /// One condition on the low 32 bits of argument `arg`: every argument checked here is an
@@ -88,11 +122,11 @@ mod imp {
     /// the kernel ignores and the caller need not clear.
     fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SandboxError> {
         SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
-            .map_err(|e| err("building the system-call filter", e))
+            .map_err(|e| err(SandboxStep::Build, e))
     }
 
     fn rule(conds: Vec<SeccompCondition>) -> Result<SeccompRule, SandboxError> {
-        SeccompRule::new(conds).map_err(|e| err("building the system-call filter", e))
+        SeccompRule::new(conds).map_err(|e| err(SandboxStep::Build, e))
     }
 
     /// Rules allowing a call only when argument `arg` equals one of `values`.
@@ -268,8 +302,8 @@ mod imp {
         on_match: SeccompAction,
     ) -> Result<BpfProgram, SandboxError> {
         let filter = SeccompFilter::new(rules, otherwise, on_match, ARCH)
-            .map_err(|e| err("building the system-call filter", e))?;
-        BpfProgram::try_from(filter).map_err(|e| err("compiling the system-call filter", e))
+            .map_err(|e| err(SandboxStep::Build, e))?;
+        BpfProgram::try_from(filter).map_err(|e| err(SandboxStep::Compile, e))
     }
 
     /// The three programs, in the order they are installed. The allow-list comes last: it
@@ -295,8 +329,7 @@ mod imp {
     /// Installs compiled programs on every thread (no allocation: safe after `fork`).
     pub(super) fn apply(programs: &[BpfProgram]) -> Result<(), SandboxError> {
         for p in programs {
-            seccompiler::apply_filter_all_threads(p)
-                .map_err(|e| err("installing the system-call filter", e))?;
+            seccompiler::apply_filter_all_threads(p).map_err(|e| err(SandboxStep::Install, e))?;
         }
         Ok(())
     }

@@ -9,13 +9,13 @@
 //!
 //! Never: panics on a damaged file (or one that shrinks while read), copies a frame of a classic
 //! pcap file, allocates per packet once the batch pool is warm, or prints a file or interface
-//! name unescaped ([`Source::name`] and [`CaptureError::source`] are escaped).
+//! name unescaped ([`Source::name`] and [`CaptureError::name`] are escaped).
 
 pub mod dump;
+pub mod error;
 pub mod filter;
 pub mod pcapfile;
 
-use std::fmt;
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,29 +25,18 @@ use std::time::{Duration, Instant};
 use pcap::{Activated, Capture};
 
 use crate::capture::dump::Dump;
-use crate::capture::pcapfile::{Next, PcapFile};
+use crate::capture::pcapfile::{Damaged, Next, PcapFile};
 use crate::pipeline::Router;
+pub use error::{io_message, CaptureError, CaptureErrorKind, Damage, Step};
 use ndbsniff_core::decode::LinkKind;
 use ndbsniff_core::escape::{escape_name, escape_path};
 
-/// Why reading a capture (or writing the `-w` file) failed. Always names the file or interface.
-#[derive(Debug, Clone)]
-pub struct CaptureError {
-    /// The file or interface, escaped for printing.
-    pub source: String,
-    pub message: String,
-}
-
-impl fmt::Display for CaptureError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.source, self.message)
-    }
-}
-
-impl std::error::Error for CaptureError {}
+/// The largest snapshot length (bytes captured per frame): libpcap's ceiling, the default of
+/// live captures (`-s`), and the one given to files read through libpcap.
+pub const MAX_SNAPLEN: i32 = pcapfile::MAX_CAPLEN as i32;
 
 /// What the capture thread reports when it stops.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct CaptureReport {
     /// Frames libpcap delivered (after BPF).
     pub packets: u64,
@@ -82,13 +71,10 @@ pub fn dlt_name(dlt: i32) -> String {
 }
 
 fn sniff_magic(path: &Path) -> Result<[u8; 4], CaptureError> {
-    let err = |message: String| CaptureError {
-        source: escape_path(path),
-        message,
-    };
-    let mut f = std::fs::File::open(path).map_err(|e| err(io_message(&e)))?;
+    let err = |kind| CaptureError::new(escape_path(path), kind);
+    let mut f = std::fs::File::open(path).map_err(|e| err(CaptureErrorKind::Open(e)))?;
     if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(err("is a directory, not a capture file".into()));
+        return Err(err(CaptureErrorKind::Directory));
     }
     let mut magic = [0u8; 4];
     let mut got = 0;
@@ -96,31 +82,16 @@ fn sniff_magic(path: &Path) -> Result<[u8; 4], CaptureError> {
         match f.read(&mut magic[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
-            Err(e) => return Err(err(io_message(&e))),
+            Err(e) => return Err(err(CaptureErrorKind::Open(e))),
         }
     }
     if got == 0 {
-        return Err(err("empty file, not a capture file".into()));
+        return Err(err(CaptureErrorKind::Empty));
     }
     if got < 4 {
-        return Err(err(format!("only {got} bytes long, not a capture file")));
+        return Err(err(CaptureErrorKind::TooShort { len: got }));
     }
     Ok(magic)
-}
-
-/// A short lower-case description of an I/O error, without the OS error number.
-pub fn io_message(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let s = e.to_string();
-            match s.find(" (os error") {
-                Some(i) => s[..i].to_lowercase(),
-                None => s,
-            }
-        }
-    }
 }
 
 const PCAP_MAGICS: [[u8; 4]; 6] = [
@@ -197,34 +168,27 @@ pub struct Source {
     savefile: Option<Dump>,
 }
 
-fn unsupported_link(dlt: i32) -> String {
-    format!(
-        "unsupported link type {} ({dlt}); supported: Ethernet, Linux SLL/SLL2, raw IP, NULL, LOOP",
-        dlt_name(dlt)
-    )
-}
-
 impl Source {
     /// Opens a capture file and checks that its link type can be decoded.
     pub fn open_file(path: &Path, reader: Reader) -> Result<Source, CaptureError> {
         let name = escape_path(path);
-        let err = |message: String| CaptureError {
-            source: name.clone(),
-            message,
+        let err = |kind| CaptureError::new(name.clone(), kind);
+        let libpcap = |step, e: pcap::Error| {
+            err(CaptureErrorKind::Libpcap {
+                step,
+                message: pcap_message(&e),
+            })
         };
+        let unsupported = |dlt| err(CaptureErrorKind::UnsupportedLinkType { dlt });
         let magic = sniff_magic(path)?;
         let classic_pcap = PCAP_MAGICS[..4].contains(&magic);
         let pcapng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
         if !classic_pcap && !pcapng && !PCAP_MAGICS.contains(&magic) {
-            let what = if magic[..2] == [0x1f, 0x8b] {
-                "gzip-compressed; decompress it first (gunzip)".to_string()
+            return Err(err(if magic[..2] == [0x1f, 0x8b] {
+                CaptureErrorKind::Compressed
             } else {
-                format!(
-                    "not a pcap or pcapng capture file (starts with bytes {:02x} {:02x} {:02x} {:02x})",
-                    magic[0], magic[1], magic[2], magic[3]
-                )
-            };
-            return Err(err(what));
+                CaptureErrorKind::NotACapture { magic }
+            }));
         }
         if classic_pcap && reader == Reader::Auto {
             // NULL and LOOP stay with libpcap: it adjusts their address-family header for the
@@ -235,8 +199,9 @@ impl Source {
                 .filter(|f| ![0, 108].contains(&f.linktype));
             if let Some(file) = classic {
                 let dlt = linktype_to_dlt(file.linktype);
-                let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
-                let dead = Capture::dead(pcap::Linktype(dlt)).map_err(|e| err(pcap_message(&e)))?;
+                let link = LinkKind::from_dlt(dlt).ok_or_else(|| unsupported(dlt))?;
+                let dead = Capture::dead(pcap::Linktype(dlt))
+                    .map_err(|e| libpcap(Step::FilterHandle, e))?;
                 let snaplen = file.snaplen as i32;
                 let nanos = file.nanos;
                 let handle = Handle::Classic(Classic {
@@ -258,10 +223,10 @@ impl Source {
         }
         // Nanoseconds, so a -w file keeps them when the source has them.
         let capture = Capture::from_file_with_precision(path, pcap::Precision::Nano)
-            .map_err(|e| err(pcap_message(&e)))?;
+            .map_err(|e| libpcap(Step::OpenFile, e))?;
         let dlt = capture.get_datalink().0;
-        let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
-        let snaplen = 262_144;
+        let link = LinkKind::from_dlt(dlt).ok_or_else(|| unsupported(dlt))?;
+        let snaplen = MAX_SNAPLEN;
         Ok(Source {
             name,
             link,
@@ -277,12 +242,15 @@ impl Source {
     /// Opens a network interface for live capture (needs root or CAP_NET_RAW + CAP_NET_ADMIN).
     pub fn open_live(opts: &LiveOptions) -> Result<Source, CaptureError> {
         let name = escape_name(&opts.interface);
-        let err = |message: String| CaptureError {
-            source: name.clone(),
-            message,
+        let err = |kind| CaptureError::new(name.clone(), kind);
+        let libpcap = |step, e: pcap::Error| {
+            err(CaptureErrorKind::Libpcap {
+                step,
+                message: pcap_message(&e),
+            })
         };
         let mut inactive = Capture::from_device(opts.interface.as_str())
-            .map_err(|e| err(pcap_message(&e)))?
+            .map_err(|e| libpcap(Step::FindDevice, e))?
             .promisc(opts.promiscuous)
             .snaplen(opts.snaplen)
             // Not immediate mode: the kernel fills whole ring blocks (handed over at least every
@@ -293,12 +261,15 @@ impl Source {
         if let Some(b) = opts.buffer_bytes {
             inactive = inactive.buffer_size(b);
         }
-        let capture = inactive.open().map_err(|e| err(live_open_message(&e)))?;
+        let capture = inactive.open().map_err(|e| err(live_open_error(&e)))?;
         // Non-blocking reads plus our own poll() with a timeout: the stop flag is then seen within
         // a tenth of a second even when no packet arrives (a blocking read may wait forever).
-        let capture = capture.setnonblock().map_err(|e| err(pcap_message(&e)))?;
+        let capture = capture
+            .setnonblock()
+            .map_err(|e| libpcap(Step::NonBlocking, e))?;
         let dlt = capture.get_datalink().0;
-        let link = LinkKind::from_dlt(dlt).ok_or_else(|| err(unsupported_link(dlt)))?;
+        let link = LinkKind::from_dlt(dlt)
+            .ok_or_else(|| err(CaptureErrorKind::UnsupportedLinkType { dlt }))?;
         Ok(Source {
             name,
             link,
@@ -334,9 +305,14 @@ impl Source {
                 .compile(expr, true)
                 .map(|prog| m.filter = Some(Bpf(prog))),
         };
-        r.map_err(|e| CaptureError {
-            source: self.name.clone(),
-            message: format!("bad filter expression {expr:?}: {}", pcap_message(&e)),
+        r.map_err(|e| {
+            CaptureError::new(
+                self.name.clone(),
+                CaptureErrorKind::FilterRejected {
+                    expr: expr.to_string(),
+                    message: pcap_message(&e),
+                },
+            )
         })
     }
 
@@ -348,10 +324,8 @@ impl Source {
             _ => crate::capture::dump::dlt_to_linktype(self.dlt),
         };
         let snaplen = u32::try_from(self.snaplen).unwrap_or(crate::capture::pcapfile::MAX_CAPLEN);
-        let dump = Dump::create(path, linktype, snaplen, self.nanos).map_err(|e| CaptureError {
-            source: escape_path(path),
-            message: format!("cannot write: {}", io_message(&e)),
-        })?;
+        let dump = Dump::create(path, linktype, snaplen, self.nanos)
+            .map_err(|e| CaptureError::new(escape_path(path), CaptureErrorKind::Write(e)))?;
         self.savefile = Some(dump);
         Ok(())
     }
@@ -376,7 +350,7 @@ impl Source {
             ..
         } = self;
         let mut offset: u64 = 24;
-        let mut report = match handle {
+        let (mut report, failure) = match handle {
             Handle::File(mut c) => read_loop(
                 &mut c,
                 router,
@@ -416,36 +390,66 @@ impl Source {
         if let Some(dump) = savefile {
             let dump_name = dump.name.clone();
             if let Err(e) = dump.finish() {
-                report.write_error = Some(CaptureError {
-                    source: dump_name,
-                    message: format!("cannot write: {}", io_message(&e)),
-                });
+                report.write_error = Some(CaptureError::new(dump_name, CaptureErrorKind::Write(e)));
             }
         }
-        if let Some(e) = report.error.as_mut() {
-            e.source = name;
-            if e.message
-                .contains("different from the type of the first interface")
-            {
-                e.message = format!(
-                    "stopped at record {}: the pcapng file's interfaces differ in link type, which libpcap \
-                     cannot read in one pass ({}); split it per interface first, e.g. with \
-                     `tshark -r FILE -Y 'frame.interface_id == 0' -w part0.pcapng`",
-                    report.packets + 1,
-                    e.message
-                );
-            } else if !e.message.starts_with("read error")
-                && !e.message.starts_with("damaged capture")
-            {
-                let pos = if classic_pcap {
-                    format!("record {} at byte offset {}", report.packets + 1, offset)
-                } else {
-                    format!("record {}", report.packets + 1)
-                };
-                e.message = format!("damaged capture at {pos}: {}", e.message);
-            }
-        }
+        // libpcap's reader names no position: the record after the last one delivered (and,
+        // in a classic pcap file, the byte offset after it).
+        let record = report.packets + 1;
+        report.error = failure.map(|f| {
+            let kind = match f {
+                Failure::Block(d) => {
+                    let Damaged {
+                        record,
+                        offset,
+                        damage,
+                    } = *d;
+                    CaptureErrorKind::Damaged {
+                        record,
+                        offset: Some(offset),
+                        damage,
+                    }
+                }
+                Failure::Libpcap(message) => CaptureErrorKind::Damaged {
+                    record,
+                    offset: classic_pcap.then_some(offset),
+                    damage: Damage::Libpcap(message),
+                },
+                Failure::MixedLinkTypes(message) => {
+                    CaptureErrorKind::MixedLinkTypes { record, message }
+                }
+                Failure::Live(message) => CaptureErrorKind::LiveRead { message },
+            };
+            CaptureError::new(name, kind)
+        });
         report
+    }
+}
+
+/// Why a read loop stopped before the end of the capture.
+enum Failure {
+    /// The block reader found the file damaged.
+    Block(Box<Damaged>),
+    /// libpcap's file reader stopped (its message, escaped).
+    Libpcap(String),
+    /// libpcap's file reader met a pcapng interface with another link type.
+    MixedLinkTypes(String),
+    /// Reading a live interface failed.
+    Live(String),
+}
+
+impl Failure {
+    /// Sorts a libpcap read error: libpcap says in words only that a pcapng file's interfaces
+    /// differ in link type, so its words are looked at here, where they come out of it.
+    fn of_libpcap(e: &pcap::Error, live: bool) -> Failure {
+        let message = pcap_message(e);
+        if live {
+            Failure::Live(message)
+        } else if message.contains("different from the type of the first interface") {
+            Failure::MixedLinkTypes(message)
+        } else {
+            Failure::Libpcap(message)
+        }
     }
 }
 
@@ -453,16 +457,21 @@ impl Source {
 /// and the kernel's block timeout (so packets are never held back longer).
 const LIVE_READ_TIMEOUT_MS: i32 = 100;
 
-fn live_open_message(e: &pcap::Error) -> String {
-    let m = pcap_message(e);
-    let lower = m.to_lowercase();
+/// Sorts a failure to activate an interface. The pcap crate passes on libpcap's message but not
+/// its status code (PCAP_ERROR_PERM_DENIED, PCAP_ERROR_NO_SUCH_DEVICE), so the message is
+/// looked at here, where it comes out of libpcap, and kept as it is.
+fn live_open_error(e: &pcap::Error) -> CaptureErrorKind {
+    let message = pcap_message(e);
+    let lower = message.to_lowercase();
     if lower.contains("permission") || lower.contains("operation not permitted") {
-        format!(
-            "no permission to capture ({m}): run it as root (sudo ndbsniff -i ...) or give the binary \
-             the capture capabilities once (sudo setcap cap_net_raw,cap_net_admin=eip $(command -v ndbsniff))"
-        )
+        CaptureErrorKind::NoPermission { message }
+    } else if lower.contains("no such device") {
+        CaptureErrorKind::NoSuchDevice { message }
     } else {
-        m
+        CaptureErrorKind::Libpcap {
+            step: Step::Activate,
+            message,
+        }
     }
 }
 
@@ -502,7 +511,7 @@ fn read_loop<T: Activated + ?Sized>(
     cfg: Loop<'_>,
     savefile: &mut Option<Dump>,
     mut on_record: impl FnMut(u32),
-) -> CaptureReport {
+) -> (CaptureReport, Option<Failure>) {
     let Loop {
         limit,
         stop,
@@ -512,6 +521,7 @@ fn read_loop<T: Activated + ?Sized>(
     } = cfg;
     let lossless = live_fd.is_none();
     let mut report = CaptureReport::default();
+    let mut failure = None;
     let limit = limit.unwrap_or(u64::MAX);
     let mut last_stats = Instant::now();
     while report.packets < limit && !stop.load(Ordering::Relaxed) && router.alive() {
@@ -544,16 +554,7 @@ fn read_loop<T: Activated + ?Sized>(
                 publish(capture, &report, counters, lossless, &mut last_stats);
             }
             Err(e) => {
-                let message = pcap_message(&e);
-                let message = if lossless {
-                    message
-                } else {
-                    format!("read error: {message}")
-                };
-                report.error = Some(CaptureError {
-                    source: String::new(),
-                    message,
-                });
+                failure = Some(Failure::of_libpcap(&e, !lossless));
                 break;
             }
         }
@@ -562,7 +563,7 @@ fn read_loop<T: Activated + ?Sized>(
     report.dropped_by_ndbsniff = router.dropped;
     last_stats = Instant::now() - Duration::from_secs(10);
     publish(capture, &report, counters, lossless, &mut last_stats);
-    report
+    (report, failure)
 }
 
 /// The offline loop over a classic pcap file read in blocks: the router gets offsets into the
@@ -575,19 +576,17 @@ fn read_classic(
     stop: &AtomicBool,
     counters: &LiveCounters,
     savefile: &mut Option<Dump>,
-) -> CaptureReport {
+) -> (CaptureReport, Option<Failure>) {
     let mut report = CaptureReport::default();
+    let mut failure = None;
     let limit = limit.unwrap_or(u64::MAX);
     let mut block_no = m.file.blocks_read();
     while report.packets < limit && router.alive() {
         let rec = match m.file.next_record() {
             Next::Record(r) => r,
             Next::End => break,
-            Next::Damaged(message) => {
-                report.error = Some(CaptureError {
-                    source: String::new(),
-                    message: format!("damaged capture at {message}"),
-                });
+            Next::Damaged(d) => {
+                failure = Some(Failure::Block(d));
                 break;
             }
         };
@@ -619,7 +618,7 @@ fn read_classic(
     }
     router.finish();
     publish_counts(&report, counters);
-    report
+    (report, failure)
 }
 
 fn publish_counts(report: &CaptureReport, counters: &LiveCounters) {

@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::capture::error::Damage;
+
 /// libpcap's ceiling for a record's captured length (MAXIMUM_SNAPLEN).
 pub const MAX_CAPLEN: u32 = 262_144;
 /// Bytes read from the file at once (one `pread`, short only at the end of the file).
@@ -45,12 +47,35 @@ pub struct Record {
 }
 
 /// What the next read found.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Next {
+    /// A record, whole in the current block.
     Record(Record),
+    /// The end of the file, where it ended when opened.
     End,
-    /// The file is damaged here; the message says how.
-    Damaged(String),
+    /// The file is damaged here (boxed: a rare answer, kept out of the common one's size).
+    Damaged(Box<Damaged>),
+}
+
+/// Where a classic pcap file stops being readable, and why.
+#[derive(Debug)]
+pub struct Damaged {
+    /// The record (counted from 1) that could not be read.
+    pub record: u64,
+    /// The byte offset of its header in the file.
+    pub offset: u64,
+    /// What is wrong there.
+    pub damage: Damage,
+}
+
+impl std::fmt::Display for Damaged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "record {} at byte offset {}: {}",
+            self.record, self.offset, self.damage
+        )
+    }
 }
 
 /// Part of the file, read with one `pread`. When the last reference goes (the reader has moved
@@ -285,10 +310,11 @@ impl PcapFile {
                     let record = self.records + 1;
                     let at = self.position();
                     if let Err(e) = self.refill() {
-                        return Next::Damaged(format!(
-                            "record {record} at byte offset {at}: read error: {}",
-                            crate::capture::io_message(&e)
-                        ));
+                        return Next::Damaged(Box::new(Damaged {
+                            record,
+                            offset: at,
+                            damage: Damage::Read(e),
+                        }));
                     }
                 }
             }
@@ -304,15 +330,21 @@ impl PcapFile {
         let file_at = self.position();
         let record = self.records + 1;
         let avail = len - at.min(len);
+        let damaged = |damage| {
+            Some(Next::Damaged(Box::new(Damaged {
+                record,
+                offset: file_at,
+                damage,
+            })))
+        };
         if avail == 0 {
             if !self.at_eof {
                 return None;
             }
             if file_at < self.opened_len {
-                return Some(Next::Damaged(format!(
-                    "record {record} at byte offset {file_at}: file ends here, but was {} bytes long when opened (it shrank while being read)",
-                    self.opened_len
-                )));
+                return damaged(Damage::Shrank {
+                    opened_len: self.opened_len,
+                });
             }
             return Some(Next::End);
         }
@@ -320,9 +352,10 @@ impl PcapFile {
             if !self.at_eof {
                 return None;
             }
-            return Some(Next::Damaged(format!(
-                "record {record} at byte offset {file_at}: file ends inside the record header ({avail} of {RECORD_HEADER_LEN} bytes)"
-            )));
+            return damaged(Damage::HeaderCut {
+                got: avail,
+                of: RECORD_HEADER_LEN,
+            });
         }
         let secs = self.u32_at(at);
         let frac = self.u32_at(at + 4);
@@ -332,10 +365,10 @@ impl PcapFile {
             std::mem::swap(&mut caplen, &mut origlen);
         }
         if caplen > MAX_CAPLEN.max(self.snaplen) {
-            return Some(Next::Damaged(format!(
-                "record {record} at byte offset {file_at}: absurd captured length {caplen} (at most {} allowed)",
-                MAX_CAPLEN.max(self.snaplen)
-            )));
+            return damaged(Damage::AbsurdCaplen {
+                caplen,
+                max: MAX_CAPLEN.max(self.snaplen),
+            });
         }
         let data = at + RECORD_HEADER_LEN;
         let end = data + caplen as usize;
@@ -343,10 +376,10 @@ impl PcapFile {
             if !self.at_eof {
                 return None;
             }
-            return Some(Next::Damaged(format!(
-                "record {record} at byte offset {file_at}: file ends inside the frame ({} of {caplen} bytes)",
-                len - data
-            )));
+            return damaged(Damage::FrameCut {
+                got: len - data,
+                caplen,
+            });
         }
         self.pos = end;
         self.records = record;
@@ -407,6 +440,14 @@ mod tests {
         b.extend_from_slice(data);
     }
 
+    /// What a damaged read says, as it is printed.
+    fn damage(next: Next) -> Option<String> {
+        match next {
+            Next::Damaged(d) => Some(d.to_string()),
+            _ => None,
+        }
+    }
+
     fn open_bytes(bytes: &[u8]) -> Option<PcapFile> {
         let dir = std::env::temp_dir().join(format!("ndbsniff-pcapfile-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
@@ -439,7 +480,7 @@ mod tests {
                     }
                     other => panic!("{other:?}"),
                 }
-                assert_eq!(f.next_record(), Next::End);
+                assert!(matches!(f.next_record(), Next::End));
             }
         }
     }
@@ -453,23 +494,20 @@ mod tests {
         let mut f = open_bytes(&b).expect("pcap");
         assert!(matches!(f.next_record(), Next::Record(_)));
         assert_eq!(
-            f.next_record(),
-            Next::Damaged(
-                "record 2 at byte offset 44: file ends inside the record header (3 of 16 bytes)"
-                    .into()
-            )
+            damage(f.next_record()).as_deref(),
+            Some("record 2 at byte offset 44: file ends inside the record header (3 of 16 bytes)")
         );
         let mut cut = good.clone();
         cut.truncate(cut.len() - 1);
         let mut f = open_bytes(&cut).expect("pcap");
         assert!(
-            matches!(f.next_record(), Next::Damaged(m) if m.contains("ends inside the frame (3 of 4 bytes)"))
+            matches!(damage(f.next_record()), Some(m) if m.contains("ends inside the frame (3 of 4 bytes)"))
         );
         let mut absurd = header(0xa1b2_c3d4, 65535, 1, false);
         absurd.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0]);
         let mut f = open_bytes(&absurd).expect("pcap");
         assert!(
-            matches!(f.next_record(), Next::Damaged(m) if m.contains("absurd captured length 2147483647"))
+            matches!(damage(f.next_record()), Some(m) if m.contains("absurd captured length 2147483647"))
         );
     }
 
@@ -480,7 +518,7 @@ mod tests {
         let mut f = open_bytes(&b).expect("pcap");
         assert_eq!(f.linktype, 1);
         assert!(matches!(f.next_record(), Next::Record(r) if r.caplen == 2 && r.origlen == 4));
-        assert_eq!(f.next_record(), Next::End);
+        assert!(matches!(f.next_record(), Next::End));
     }
 
     #[test]
@@ -531,7 +569,7 @@ mod tests {
                 other => panic!("record {i}: {other:?}"),
             }
         }
-        assert_eq!(f.next_record(), Next::End);
+        assert!(matches!(f.next_record(), Next::End));
         assert!(f.blocks_read() >= 8, "{} blocks", f.blocks_read());
         assert!(f.allocated <= 2, "buffers reused: {}", f.allocated);
         let _ = std::fs::remove_file(&path);
@@ -557,7 +595,7 @@ mod tests {
             }
         };
         assert!(
-            matches!(&last, Next::Damaged(m) if m.contains("file ends inside")),
+            matches!(&last, Next::Damaged(d) if d.to_string().contains("file ends inside")),
             "{last:?}"
         );
         // Cut exactly between two records: still damage, since the file was longer.
@@ -568,8 +606,8 @@ mod tests {
         file.set_len(boundary).expect("truncate");
         assert!(matches!(f.next_record(), Next::Record(_)));
         assert_eq!(
-            f.next_record(),
-            Next::Damaged(format!(
+            damage(f.next_record()),
+            Some(format!(
                 "record 2 at byte offset {boundary}: file ends here, but was {} bytes long when opened (it shrank while being read)",
                 bytes.len()
             ))

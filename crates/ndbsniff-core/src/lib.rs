@@ -19,6 +19,9 @@ pub mod report;
 /// Bytes of each TCP direction reassembled and shown to the probe, by default.
 pub const DEFAULT_PREFIX_BYTES: usize = 4096;
 
+/// The port watched when none is given: the NDB management server's.
+pub const DEFAULT_PORT: u16 = 3406;
+
 /// Which flows are tracked: those with an endpoint on a watched port, or all of them.
 #[derive(Clone)]
 pub struct Watch {

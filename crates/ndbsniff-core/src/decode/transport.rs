@@ -16,6 +16,23 @@ pub enum Transport {
     Udp,
 }
 
+impl Transport {
+    /// The name printed in reports: `tcp` or `udp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+/// Serialized as its name ([`Transport::as_str`]).
+impl serde::Serialize for Transport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// TCP header fields the flow tracker needs; all zero for UDP.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpInfo {

@@ -11,8 +11,43 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
+use super::format::{Options, Printer, Totals};
 use super::time::write_rfc3339_us;
 use super::{FlowRecord, Summary};
+
+/// The JSON format's printer: one line per flow as it ends, periodic statistics lines, and the
+/// summary line at the end.
+pub struct JsonPrinter {
+    /// Live runs: flush after every line, so a reader sees each record as its flow ends.
+    live: bool,
+}
+
+impl JsonPrinter {
+    /// A printer for `options` (only `live` matters to it).
+    pub fn new(options: &Options) -> JsonPrinter {
+        JsonPrinter { live: options.live }
+    }
+}
+
+impl Printer for JsonPrinter {
+    fn flow(&mut self, out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
+        write_flow(out, rec)?;
+        if self.live {
+            out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn interim(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<Option<String>> {
+        write_summary(out, summary)?;
+        out.flush()?;
+        Ok(None)
+    }
+
+    fn finish(&mut self, out: &mut dyn Write, totals: &Totals<'_>) -> io::Result<()> {
+        write_summary(out, totals.summary)
+    }
+}
 
 thread_local! {
     /// One reused buffer per thread: records are serialized here, then written with the
@@ -33,6 +68,7 @@ fn line<T: Serialize>(out: &mut dyn Write, kind: &str, value: &T) -> io::Result<
     })
 }
 
+/// One flow record as a JSON line.
 pub fn write_flow(out: &mut dyn Write, flow: &FlowRecord) -> io::Result<()> {
     SCRATCH.with(|scratch| {
         let mut buf = scratch.borrow_mut();
@@ -130,6 +166,7 @@ fn socket_addr(b: &mut Vec<u8>, a: SocketAddr) {
     b.extend_from_slice(num.format(a.port()).as_bytes());
 }
 
+/// The summary (or periodic statistics) as a JSON line.
 pub fn write_summary(out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
     line(out, "stats", summary)
 }

@@ -1,11 +1,13 @@
 //! What ndbsniff reports: flow records, server rows, the run summary, and their printers.
 //!
-//! Owns: the shape and the names of every output field. `text` prints for a person, `json` prints
-//! JSON lines for tools. Every string that came from a packet is escaped before it gets here.
+//! Owns: the shape and the names of every output field. [`Format`] lists the output formats,
+//! each with one printer ([`Printer`]): `text` prints for a person, `json` prints JSON lines for
+//! tools; [`sink`] counts what they print. Every string that came from a packet is escaped before it gets here.
 //!
 //! Never: decides verdicts or reads packets.
 
 pub mod anomaly;
+pub mod format;
 pub mod json;
 pub mod servers;
 pub mod sink;
@@ -18,23 +20,9 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 pub use self::anomaly::{Anomalies, Anomaly};
+pub use self::format::{Format, Printer};
 use crate::classify::{Confidence, Verdict};
 use crate::decode::Transport;
-
-impl Serialize for Transport {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
-        }
-    }
-}
 
 /// How a flow ended, or that it had not when the capture did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

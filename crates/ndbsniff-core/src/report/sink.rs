@@ -1,77 +1,60 @@
-//! The report sink: receives flow records as flows end and writes or aggregates them.
+//! The report sink: receives flow records as flows end, counts them, and hands them to the
+//! printer of the run's format ([`super::format`]).
 //!
-//! Owns: what is printed when. JSON lines are written as each record arrives; `--flows` text
-//! rows too (the header before the first); the text server table is aggregated by server
-//! endpoint in a bounded table (`--max-servers` rows, see [`super::servers`]) and printed at the
-//! end; live text runs also print one line as soon as a server's verdict is decided or changes.
-//! Whatever the style, the state kept per server is bounded: the distinct-server count is exact
-//! up to a bound and estimated beyond it, and no other per-server state is kept in JSON or
-//! `--flows` runs.
+//! Owns: the bookkeeping every format shares: flows by verdict, anomalies, evictions, the
+//! distinct-server count (exact up to a bound, estimated beyond it) and, when the printer asks
+//! for it (text without `--flows`), the bounded server table (`--max-servers` rows, see
+//! [`super::servers`]). What is printed when is the printer's: JSON lines and `--flows` text rows
+//! as each record arrives, the text server table at the end, and in live text runs one line as
+//! soon as a server's verdict is decided or changes ([`super::text::TextPrinter`]).
 //!
 //! Never: blocks a worker (it runs on the main thread) or prints a packet byte unescaped.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::servers::{ServerCount, ServerKey, ServerTable, DEFAULT_MAX_SERVERS};
-use super::time::rfc3339_us;
-use super::{json, text, FlowRecord, Summary};
-use crate::classify::{Confidence, Verdict};
+use super::format::{Format, Options, Printer, Totals};
+use super::servers::{ServerCount, ServerKey, ServerTable};
+use super::{FlowRecord, Summary};
 
-/// How records are shown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Style {
-    /// Server table (or flow table with `per_flow`) at the end.
-    Text { per_flow: bool, announce: bool },
-    /// JSON lines as records arrive.
-    Json,
-}
-
-type Announced = BTreeMap<ServerKey, (Verdict, Confidence)>;
-
+/// Where every record of a run goes: counted here, printed by the [`Format`]'s [`Printer`]
+/// (chosen once, in [`Sink::new`]).
 pub struct Sink<'a> {
     out: &'a mut dyn Write,
-    style: Style,
+    format: Format,
+    options: Options,
+    printer: Box<dyn Printer>,
     servers: ServerCount,
-    /// The server table (text runs without `--flows` only).
+    /// The server table, when the printer asked for one (text runs without `--flows`).
     table: Option<ServerTable>,
-    max_servers: usize,
-    /// `--flows`: the header has been written.
-    flows_started: bool,
-    /// What was last announced per server (live text runs), `ndb-mgm` servers apart from the
-    /// others; each map holds at most `max_servers` servers, forgetting the lowest address
-    /// first (a server forgotten is announced again when next seen).
-    announced_ndb: Announced,
-    announced_other: Announced,
-    /// Flush after every record (live runs, so a reader sees records as flows end).
-    pub flush_each: bool,
+    /// Flows reported.
     pub flow_count: u64,
+    /// Flows reported with state `evicted`.
     pub evicted: u64,
+    /// Flows reported with each verdict.
     pub by_verdict: BTreeMap<&'static str, u64>,
     /// Flows reported with each anomaly.
     pub anomalies: BTreeMap<&'static str, u64>,
 }
 
 impl<'a> Sink<'a> {
-    pub fn new(out: &'a mut dyn Write, style: Style) -> Sink<'a> {
-        let table = matches!(
-            style,
-            Style::Text {
-                per_flow: false,
-                ..
-            }
-        )
-        .then(|| ServerTable::new(DEFAULT_MAX_SERVERS));
+    /// A sink writing `format` to `out`.
+    pub fn new(out: &'a mut dyn Write, format: Format, options: Options) -> Sink<'a> {
+        let options = Options {
+            max_servers: options.max_servers.max(1),
+            ..options
+        };
+        let printer = format.printer(&options);
+        let table = printer
+            .wants_server_table()
+            .then(|| ServerTable::new(options.max_servers));
         Sink {
             out,
-            style,
+            format,
+            options,
+            printer,
             servers: ServerCount::default(),
             table,
-            max_servers: DEFAULT_MAX_SERVERS,
-            flows_started: false,
-            announced_ndb: BTreeMap::new(),
-            announced_other: BTreeMap::new(),
-            flush_each: false,
             flow_count: 0,
             evicted: 0,
             by_verdict: BTreeMap::new(),
@@ -80,12 +63,18 @@ impl<'a> Sink<'a> {
     }
 
     /// Rows of the text server table (`--max-servers`; at least 1). Call before any flow.
-    pub fn with_max_servers(mut self, n: usize) -> Sink<'a> {
-        self.max_servers = n.max(1);
-        if self.table.is_some() {
-            self.table = Some(ServerTable::new(self.max_servers));
-        }
-        self
+    pub fn with_max_servers(self, n: usize) -> Sink<'a> {
+        let options = Options {
+            max_servers: n,
+            ..self.options
+        };
+        Sink::new(self.out, self.format, options)
+    }
+
+    /// Whether the printer shows verdicts decided while a flow is still running
+    /// ([`Sink::decided`]); when not, there is no need to send them.
+    pub fn wants_decided(&self) -> bool {
+        self.printer.wants_decided()
     }
 
     /// A flow that ended (or the capture did).
@@ -96,96 +85,17 @@ impl<'a> Sink<'a> {
         for a in rec.anomalies.iter() {
             *self.anomalies.entry(a.as_str()).or_default() += 1;
         }
-        self.aggregate(rec);
-        match self.style {
-            Style::Json => {
-                json::write_flow(self.out, rec)?;
-                if self.flush_each {
-                    self.out.flush()?;
-                }
-                Ok(())
-            }
-            Style::Text { per_flow, announce } => {
-                if announce {
-                    self.announce(rec)?;
-                }
-                if per_flow {
-                    if !self.flows_started {
-                        self.flows_started = true;
-                        text::write_flow_header(self.out)?;
-                    }
-                    text::write_flow_row(self.out, rec)?;
-                    if self.flush_each {
-                        self.out.flush()?;
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// A verdict decided while the flow is still running (live text runs print it at once).
-    pub fn decided(&mut self, rec: &FlowRecord) -> io::Result<()> {
-        match self.style {
-            Style::Text { announce: true, .. } => self.announce(rec),
-            _ => Ok(()),
-        }
-    }
-
-    fn announce(&mut self, rec: &FlowRecord) -> io::Result<()> {
-        let key = ServerKey::new(rec.server, rec.transport);
-        let now = (rec.verdict, rec.confidence);
-        let previous = self
-            .announced_ndb
-            .get(&key)
-            .or_else(|| self.announced_other.get(&key))
-            .copied();
-        // A server is announced once, and again when its verdict changes or an ndb-mgm verdict
-        // becomes more certain; an `unknown` never replaces an `ndb-mgm`.
-        let news = match previous {
-            None => true,
-            Some((Verdict::NdbMgm, _)) if rec.verdict == Verdict::Unknown => false,
-            Some(p) => p.0 != now.0 || (now.0 == Verdict::NdbMgm && now.1 > p.1),
-        };
-        if !news {
-            return Ok(());
-        }
-        let map = if now.0 == Verdict::NdbMgm {
-            self.announced_other.remove(&key);
-            &mut self.announced_ndb
-        } else {
-            self.announced_ndb.remove(&key);
-            &mut self.announced_other
-        };
-        if map.len() >= self.max_servers && !map.contains_key(&key) {
-            map.pop_first();
-        }
-        map.insert(key, now);
-        let hint = rec.hint.map(|h| format!(" ({h})")).unwrap_or_default();
-        writeln!(
-            self.out,
-            "{} {} {} {}{} confidence {}: {}",
-            rfc3339_us(rec.last_seen),
-            rec.server,
-            rec.transport.as_str(),
-            rec.verdict.as_str(),
-            hint,
-            rec.confidence.as_str(),
-            if rec.evidence.is_empty() {
-                "no payload yet"
-            } else {
-                &rec.evidence
-            }
-        )?;
-        self.out.flush()
-    }
-
-    fn aggregate(&mut self, rec: &FlowRecord) {
         let key = ServerKey::new(rec.server, rec.transport);
         self.servers.insert(key);
         if let Some(table) = &mut self.table {
             table.add(key, rec);
         }
+        self.printer.flow(self.out, rec)
+    }
+
+    /// A verdict decided while the flow is still running (live text runs print it at once).
+    pub fn decided(&mut self, rec: &FlowRecord) -> io::Result<()> {
+        self.printer.decided(self.out, rec)
     }
 
     /// Distinct server endpoints seen (exact, or estimated: see [`Sink::servers_estimated`]).
@@ -198,48 +108,28 @@ impl<'a> Sink<'a> {
         self.servers.count().1
     }
 
-    /// Prints the table (text) and the summary; call once at the end.
+    /// Prints what is left (the text table) and the summary; call once at the end.
     pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
-        match self.style {
-            Style::Json => json::write_summary(self.out, summary)?,
-            Style::Text { .. } => {
-                if let Some(table) = &self.table {
-                    let rows = table.rows();
-                    text::write_servers(self.out, &rows)?;
-                    if table.incomplete() {
-                        let (seen, estimated) = self.servers.count();
-                        // At least one was left out, whatever an estimate says.
-                        let hidden = seen.saturating_sub(rows.len() as u64).max(1);
-                        text::write_more_servers(
-                            self.out,
-                            hidden,
-                            estimated,
-                            table.flows_outside(),
-                            self.max_servers,
-                        )?;
-                    }
-                } else if !self.flows_started {
-                    text::write_no_flows(self.out)?;
-                }
-                text::write_summary(self.out, summary)?;
-            }
-        }
+        let totals = Totals {
+            summary,
+            table: self.table.as_ref(),
+            servers: &self.servers,
+        };
+        self.printer.finish(self.out, &totals)?;
         self.out.flush()
     }
 
-    /// A periodic statistics object (JSON runs), marked `"final": false`.
-    pub fn interim(&mut self, summary: &Summary) -> io::Result<()> {
-        if self.style == Style::Json {
-            json::write_summary(self.out, summary)?;
-            self.out.flush()?;
-        }
-        Ok(())
+    /// Periodic statistics, marked `"final": false`: written to the output (JSON), or returned
+    /// as one line for the operator's stderr (text).
+    pub fn interim(&mut self, summary: &Summary) -> io::Result<Option<String>> {
+        self.printer.interim(self.out, summary)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::Verdict;
 
     fn rec(server: u8) -> FlowRecord {
         FlowRecord::for_tests(
@@ -253,13 +143,11 @@ mod tests {
     #[test]
     fn flow_rows_are_written_as_they_arrive_under_one_header() {
         let mut out = Vec::new();
-        let mut sink = Sink::new(
-            &mut out,
-            Style::Text {
-                per_flow: true,
-                announce: false,
-            },
-        );
+        let options = Options {
+            per_flow: true,
+            ..Options::default()
+        };
+        let mut sink = Sink::new(&mut out, Format::Text, options);
         assert!(sink.table.is_none());
         sink.flow(&rec(1)).unwrap();
         sink.flow(&rec(2)).unwrap();
@@ -275,7 +163,7 @@ mod tests {
     #[test]
     fn json_runs_keep_no_server_table_and_text_tables_are_bounded() {
         let mut out = Vec::new();
-        let mut sink = Sink::new(&mut out, Style::Json);
+        let mut sink = Sink::new(&mut out, Format::Json, Options::default());
         assert!(sink.table.is_none());
         for s in 0..200 {
             sink.flow(&rec(s)).unwrap();
@@ -285,16 +173,15 @@ mod tests {
             (200, false)
         );
         let mut out = Vec::new();
-        let style = Style::Text {
-            per_flow: false,
-            announce: true,
+        let options = Options {
+            live: true,
+            ..Options::default()
         };
-        let mut sink = Sink::new(&mut out, style).with_max_servers(3);
+        let mut sink = Sink::new(&mut out, Format::Text, options).with_max_servers(3);
         for s in 0..200 {
             sink.flow(&rec(s)).unwrap();
         }
         assert_eq!(sink.table.as_ref().map(ServerTable::len), Some(3));
-        assert_eq!(sink.announced_other.len(), 3);
         assert_eq!(sink.server_count(), 200);
     }
 }

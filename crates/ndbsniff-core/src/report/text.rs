@@ -6,11 +6,156 @@
 //! Never prints a packet byte unescaped (evidence arrives escaped) and never interprets what it
 //! prints.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::servers::Shown;
+use super::format::{Options, Printer, Totals};
+use super::servers::{ServerKey, Shown};
 use super::time::rfc3339_us;
 use super::{FlowRecord, Summary};
+use crate::classify::{Confidence, Verdict};
+
+type Announced = BTreeMap<ServerKey, (Verdict, Confidence)>;
+
+/// The text format's printer: the server table at the end (or, with `--flows`, one row as each
+/// flow ends, under one header), then the summary; in live runs also one line as soon as a
+/// server's verdict is decided or changes.
+pub struct TextPrinter {
+    /// `--flows`: a row per flow instead of the server table.
+    per_flow: bool,
+    /// Live runs: announce verdicts as they are decided, and flush every row.
+    live: bool,
+    max_servers: usize,
+    /// `--flows`: the header has been written.
+    flows_started: bool,
+    /// What was last announced per server (live runs), `ndb-mgm` servers apart from the
+    /// others; each map holds at most `max_servers` servers, forgetting the lowest address
+    /// first (a server forgotten is announced again when next seen).
+    announced_ndb: Announced,
+    announced_other: Announced,
+}
+
+impl TextPrinter {
+    /// A printer for `options` (`per_flow`, `live`, `max_servers`).
+    pub fn new(options: &Options) -> TextPrinter {
+        TextPrinter {
+            per_flow: options.per_flow,
+            live: options.live,
+            max_servers: options.max_servers.max(1),
+            flows_started: false,
+            announced_ndb: BTreeMap::new(),
+            announced_other: BTreeMap::new(),
+        }
+    }
+
+    fn announce(&mut self, out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
+        let key = ServerKey::new(rec.server, rec.transport);
+        let now = (rec.verdict, rec.confidence);
+        let previous = self
+            .announced_ndb
+            .get(&key)
+            .or_else(|| self.announced_other.get(&key))
+            .copied();
+        // A server is announced once, and again when its verdict changes or an ndb-mgm verdict
+        // becomes more certain; an `unknown` never replaces an `ndb-mgm`.
+        let news = match previous {
+            None => true,
+            Some((Verdict::NdbMgm, _)) if rec.verdict == Verdict::Unknown => false,
+            Some(p) => p.0 != now.0 || (now.0 == Verdict::NdbMgm && now.1 > p.1),
+        };
+        if !news {
+            return Ok(());
+        }
+        let map = if now.0 == Verdict::NdbMgm {
+            self.announced_other.remove(&key);
+            &mut self.announced_ndb
+        } else {
+            self.announced_ndb.remove(&key);
+            &mut self.announced_other
+        };
+        if map.len() >= self.max_servers && !map.contains_key(&key) {
+            map.pop_first();
+        }
+        map.insert(key, now);
+        let hint = rec.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+        writeln!(
+            out,
+            "{} {} {} {}{} confidence {}: {}",
+            rfc3339_us(rec.last_seen),
+            rec.server,
+            rec.transport.as_str(),
+            rec.verdict.as_str(),
+            hint,
+            rec.confidence.as_str(),
+            if rec.evidence.is_empty() {
+                "no payload yet"
+            } else {
+                &rec.evidence
+            }
+        )?;
+        out.flush()
+    }
+}
+
+impl Printer for TextPrinter {
+    fn wants_server_table(&self) -> bool {
+        !self.per_flow
+    }
+
+    fn wants_decided(&self) -> bool {
+        self.live
+    }
+
+    fn flow(&mut self, out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
+        if self.live {
+            self.announce(out, rec)?;
+        }
+        if self.per_flow {
+            if !self.flows_started {
+                self.flows_started = true;
+                write_flow_header(out)?;
+            }
+            write_flow_row(out, rec)?;
+            if self.live {
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decided(&mut self, out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
+        if self.live {
+            self.announce(out, rec)?;
+        }
+        Ok(())
+    }
+
+    fn interim(&mut self, _: &mut dyn Write, summary: &Summary) -> io::Result<Option<String>> {
+        Ok(Some(stats_line(summary)))
+    }
+
+    fn finish(&mut self, out: &mut dyn Write, totals: &Totals<'_>) -> io::Result<()> {
+        if let Some(table) = totals.table {
+            let rows = table.rows();
+            write_servers(out, &rows)?;
+            if table.incomplete() {
+                let (seen, estimated) = totals.servers.count();
+                // At least one was left out, whatever an estimate says.
+                let hidden = seen.saturating_sub(rows.len() as u64).max(1);
+                write_more_servers(
+                    out,
+                    hidden,
+                    estimated,
+                    table.flows_outside(),
+                    self.max_servers,
+                )?;
+            }
+        } else if !self.flows_started {
+            write_no_flows(out)?;
+        }
+        write_summary(out, totals.summary)
+    }
+}
 
 fn print_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -178,6 +323,7 @@ pub fn write_flow_row(out: &mut dyn Write, f: &FlowRecord) -> io::Result<()> {
     fixed_row(out, &refs)
 }
 
+/// The summary at the end of a text report.
 pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(out)?;
     let mut line = format!(
@@ -309,6 +455,28 @@ mod tests {
         let mut out = Vec::new();
         write_summary(&mut out, s).expect("writing to a Vec");
         String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn live_announcements_remember_a_bounded_number_of_servers() {
+        let options = Options {
+            live: true,
+            max_servers: 3,
+            ..Options::default()
+        };
+        let mut printer = TextPrinter::new(&options);
+        let mut out = Vec::new();
+        for s in 0..200 {
+            let rec = FlowRecord::for_tests(
+                std::net::SocketAddr::from(([192, 0, 2, s], 3406)),
+                "198.51.100.7:40000".parse().unwrap(),
+                Verdict::Unknown,
+                0,
+            );
+            printer.flow(&mut out, &rec).unwrap();
+        }
+        assert_eq!(printer.announced_other.len(), 3);
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 200);
     }
 
     #[test]
