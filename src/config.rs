@@ -113,4 +113,3 @@ pub fn default_threads() -> usize {
         .map_or(1, |n| n.get().saturating_sub(1))
         .max(1)
 }
-

@@ -56,4 +56,3 @@ impl From<CaptureError> for RunError {
         RunError::Capture(e)
     }
 }
-

@@ -32,4 +32,3 @@ use std::io::Write;
 pub fn note(args: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "ndbsniff: {args}");
 }
-

@@ -8,14 +8,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ndbsniff_core::decode::SkipReason;
-use ndbsniff_core::flow::table::{End, FlowTable, Removed};
+use ndbsniff_core::flow::record::End;
+use ndbsniff_core::flow::table::FlowTable;
+use ndbsniff_core::flow::tracker::{self, Removed};
 use ndbsniff_core::report::sink::{Sink, Style};
 use ndbsniff_core::report::Summary;
 use ndbsniff_core::{escape, flow, frag, memcap, report};
 
 use crate::capture::{self, filter, CaptureError, CaptureReport, LiveCounters, Source};
 use crate::pipeline::{
-    self, DecodeCounters, Event, Router, RouterSetup, SweepMerger, Work, WorkerOut, WorkerShared,
+    self, Event, Router, RouterCounters, RouterSetup, SweepMerger, Work, WorkerOut, WorkerShared,
 };
 use crate::{note, privilege, sandbox, Config, Format, Input, RunError};
 
@@ -170,7 +172,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
     let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
     let live_counters = LiveCounters::default();
-    let decode_counters = DecodeCounters::default();
+    let decode_counters = RouterCounters::default();
     let counters = Counters {
         capture: &live_counters,
         decode: &decode_counters,
@@ -184,7 +186,6 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         },
     };
     let shared = WorkerShared {
-        table: &table,
         watch: &cfg.watch,
         announce: live && cfg.format == Format::Text,
     };
@@ -221,21 +222,25 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         }
     };
     let mut merger = SweepMerger::new(threads);
+    // The parts of the table, given back by their workers at the end with what they still hold.
+    let mut parts = Vec::new();
 
     let report: Result<(CaptureReport, bool), RunError> = thread::scope(|s| {
         let shared = &shared;
         let mut senders = Vec::with_capacity(threads);
-        for (i, (tx, rx)) in lanes.into_iter().enumerate() {
+        let mut workers = Vec::with_capacity(threads);
+        for (i, ((tx, rx), part)) in lanes.into_iter().zip(table.trackers()).enumerate() {
             senders.push(tx);
             let recycle = recycle_tx.clone();
             let out = WorkerOut {
                 events: event_tx.clone(),
                 decided: decided_tx.clone(),
             };
-            thread::Builder::new()
-                .name(format!("decode-{i}"))
-                .spawn_scoped(s, move || pipeline::worker(i, shared, rx, recycle, out))
+            let worker = thread::Builder::new()
+                .name(format!("flow-{i}"))
+                .spawn_scoped(s, move || pipeline::worker(part, shared, rx, recycle, out))
                 .map_err(RunError::Thread)?;
+            workers.push(worker);
         }
         drop(recycle_tx);
         drop(event_tx);
@@ -270,7 +275,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             // Sweeps are reported in report order; records are large, so their indices move.
             let mut order: Vec<usize> = (0..records.len()).collect();
             if end == End::Idle {
-                order.sort_by(|&a, &b| flow::table::record_order(&records[a], &records[b]));
+                order.sort_by(|&a, &b| flow::record::record_order(&records[a], &records[b]));
             }
             for i in order {
                 let _ = sink.flow(&records[i]);
@@ -313,13 +318,18 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         }
         merger.finish(|flows| emit(&mut sink, flows, End::Idle));
         let report = capture.join().unwrap_or_default();
+        // Every worker has hung up: each gives back its part.
+        parts = workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect();
         // A stop that came after the capture thread had finished cut nothing short.
         let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
         Ok((report, interrupted))
     });
     let (report, interrupted) = report?;
     if out_failed.get().is_none() {
-        table.drain_each(&cfg.watch, |rec| drop(sink.flow(&rec)));
+        tracker::drain_each(parts, &cfg.watch, |rec| drop(sink.flow(&rec)));
     }
     let summary = summarize(
         &base,
@@ -355,7 +365,7 @@ fn print_interim(sink: &mut Sink<'_>, s: &Summary, format: Format) {
 #[derive(Clone, Copy)]
 struct Counters<'a> {
     capture: &'a LiveCounters,
-    decode: &'a DecodeCounters,
+    decode: &'a RouterCounters,
     /// The flow table, with the reassembly memcap and checksum counts.
     table: &'a FlowTable,
 }
@@ -416,4 +426,3 @@ fn summarize(
     }
     s
 }
-
