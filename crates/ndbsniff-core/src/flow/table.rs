@@ -112,7 +112,9 @@ impl FlowTable {
     }
 
     /// The parts of the table, empty: one [`Tracker`] per part, in part order, each to be
-    /// owned by the worker that [`FlowTable::part_of_hash`] routes its packets to.
+    /// owned by the worker that [`FlowTable::part_of_hash`] routes its packets to. Called once
+    /// per run: the parts share this table's limits, budget and counters, and each is the only
+    /// home of the flows routed to it.
     pub fn trackers(&self) -> Vec<Tracker> {
         (0..self.parts)
             .map(|part| {
