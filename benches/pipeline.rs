@@ -27,7 +27,9 @@ use ndbsniff::pipeline::WORK_PACKETS;
 use ndbsniff::{Config, Format, Input, Watch, DEFAULT_PREFIX_BYTES};
 use ndbsniff_core::classify::{NdbProbe, ProbeState};
 use ndbsniff_core::decode::{decode, LinkKind};
-use ndbsniff_core::flow::table::{FlowEvent, FlowTable, Pkt, DEFAULT_MAX_FLOWS};
+use ndbsniff_core::flow::packet::Pkt;
+use ndbsniff_core::flow::table::{FlowTable, DEFAULT_MAX_FLOWS};
+use ndbsniff_core::flow::tracker::{FlowEvent, Tracker};
 use ndbsniff_gen::traffic::{generate_in_memory, write_pcap, Profile, TrafficSpec};
 use ndbsniff_gen::{lookalike, ndb, schedule, Conversation, FlowPackets, Side, TcpPlan};
 
@@ -194,14 +196,20 @@ fn bench_probe(c: &mut Criterion) {
 }
 
 /// What the capture thread and a worker do with frames: decode, key, batch of
-/// [`WORK_PACKETS`] (payloads copied, as for libpcap sources), then the batch into the table.
-fn observe_all(table: &FlowTable, frames: &Frames, watch: &Watch) -> Vec<FlowEvent> {
+/// [`WORK_PACKETS`] (payloads copied, as for libpcap sources), then the batch into the table's
+/// one part.
+fn observe_all(
+    table: &FlowTable,
+    part: &mut Tracker,
+    frames: &Frames,
+    watch: &Watch,
+) -> Vec<FlowEvent> {
     let mut events = Vec::new();
     let mut pkts: Vec<Pkt> = Vec::with_capacity(WORK_PACKETS);
     let mut data: Vec<u8> = Vec::new();
-    let flush = |pkts: &mut Vec<Pkt>, data: &mut Vec<u8>, events: &mut Vec<FlowEvent>| {
+    let mut flush = |pkts: &mut Vec<Pkt>, data: &mut Vec<u8>, events: &mut Vec<FlowEvent>| {
         let payload = |p: &Pkt| &data[p.payload_at..p.payload_at + p.payload_caplen as usize];
-        table.observe_batch(0, pkts, payload, watch, false, events);
+        part.observe_batch(pkts, payload, watch, false, events);
         pkts.clear();
         data.clear();
     };
@@ -228,16 +236,20 @@ fn bench_table(c: &mut Criterion) {
 
 /// One group timing [`observe_all`] over each set of frames, a fresh table per iteration.
 fn table_group(c: &mut Criterion, group: &str, sets: &[(&str, Frames)], watch: &Watch) {
-    let fresh = || FlowTable::new(DEFAULT_PREFIX_BYTES, 1, DEFAULT_MAX_FLOWS);
+    let fresh = || {
+        let table = FlowTable::new(DEFAULT_PREFIX_BYTES, 1, DEFAULT_MAX_FLOWS);
+        let parts = table.trackers();
+        (table, parts)
+    };
     let mut g = c.benchmark_group(group);
     for (name, set) in sets {
         g.throughput(Throughput::Elements(set.frames.len() as u64));
         g.bench_function(*name, |b| {
             b.iter_batched(
                 fresh,
-                |table| {
-                    let events = observe_all(&table, set, watch);
-                    (table, events)
+                |(table, mut parts)| {
+                    let events = observe_all(&table, &mut parts[0], set, watch);
+                    (table, parts, events)
                 },
                 BatchSize::PerIteration,
             )

@@ -8,7 +8,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ndbsniff_core::decode::SkipReason;
-use ndbsniff_core::flow::table::{End, FlowTable, Removed};
+use ndbsniff_core::flow::record::End;
+use ndbsniff_core::flow::table::FlowTable;
+use ndbsniff_core::flow::tracker::{self, Removed, Tracker};
 use ndbsniff_core::report::format::Options;
 use ndbsniff_core::report::sink::Sink;
 use ndbsniff_core::report::Summary;
@@ -16,7 +18,7 @@ use ndbsniff_core::{escape, flow, frag, memcap, report};
 
 use crate::capture::{self, filter, CaptureError, CaptureReport, LiveCounters, Source};
 use crate::pipeline::{
-    self, DecodeCounters, Event, Router, RouterSetup, SweepMerger, Work, WorkerOut, WorkerShared,
+    self, Event, Router, RouterCounters, RouterSetup, SweepMerger, Work, WorkerOut, WorkerShared,
 };
 use crate::{note, privilege, sandbox, Config, Input, RunError};
 
@@ -173,7 +175,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
     let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
     let live_counters = LiveCounters::default();
-    let decode_counters = DecodeCounters::default();
+    let decode_counters = RouterCounters::default();
     let counters = Counters {
         capture: &live_counters,
         decode: &decode_counters,
@@ -191,7 +193,6 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     };
     let mut sink = Sink::new(&mut checked, cfg.format, options);
     let shared = WorkerShared {
-        table: &table,
         watch: &cfg.watch,
         announce: sink.wants_decided(),
     };
@@ -222,21 +223,21 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     };
     let mut merger = SweepMerger::new(threads);
 
-    let report: Result<(CaptureReport, bool), RunError> = thread::scope(|s| {
+    let report: Result<(CaptureReport, Vec<Tracker>, bool), RunError> = thread::scope(|s| {
         let shared = &shared;
         let mut senders = Vec::with_capacity(threads);
         let mut workers = Vec::with_capacity(threads);
-        for (i, (tx, rx)) in lanes.into_iter().enumerate() {
+        for (i, ((tx, rx), part)) in lanes.into_iter().zip(table.trackers()).enumerate() {
             senders.push(tx);
             let recycle = recycle_tx.clone();
             let out = WorkerOut {
                 events: event_tx.clone(),
                 decided: decided_tx.clone(),
             };
-            let name = format!("decode-{i}");
+            let name = format!("flow-{i}");
             let worker = thread::Builder::new()
                 .name(name.clone())
-                .spawn_scoped(s, move || pipeline::worker(i, shared, rx, recycle, out))
+                .spawn_scoped(s, move || pipeline::worker(part, shared, rx, recycle, out))
                 .map_err(|error| RunError::Thread {
                     thread: name.clone(),
                     error,
@@ -279,7 +280,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             // Sweeps are reported in report order; records are large, so their indices move.
             let mut order: Vec<usize> = (0..records.len()).collect();
             if end == End::Idle {
-                order.sort_by(|&a, &b| flow::table::record_order(&records[a], &records[b]));
+                order.sort_by(|&a, &b| flow::record::record_order(&records[a], &records[b]));
             }
             for i in order {
                 let _ = sink.flow(&records[i]);
@@ -323,15 +324,16 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             }
         }
         merger.finish(|flows| emit(&mut sink, flows, End::Idle));
-        // Every thread has ended (the workers hung up, the capture fed them).
-        let report = join_threads(capture, workers)?;
+        // Every thread has ended (the workers hung up, the capture fed them); each worker gives
+        // back its part of the table with what it still holds.
+        let (report, parts) = join_threads(capture, workers)?;
         // A stop that came after the capture thread had finished cut nothing short.
         let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
-        Ok((report, interrupted))
+        Ok((report, parts, interrupted))
     });
-    let (report, interrupted) = report?;
+    let (report, parts, interrupted) = report?;
     if out_failed.get().is_none() {
-        table.drain_each(&cfg.watch, |rec| drop(sink.flow(&rec)));
+        tracker::drain_each(parts, &cfg.watch, |rec| drop(sink.flow(&rec)));
     }
     let summary = summarize(
         &base,
@@ -355,23 +357,28 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     }
 }
 
-/// Joins the capture thread and the workers (named, e.g. `decode-0`). A panic in any of them is
-/// an internal error ([`RunError::Panicked`], the capture's first), never a clean-looking end.
+/// Joins the capture thread and the workers (named, e.g. `flow-0`), returning the capture's
+/// report and what each worker returned, in order. A panic in any of them is an internal error
+/// ([`RunError::Panicked`], the capture's first), never a clean-looking end.
 fn join_threads<T, W>(
     capture: thread::ScopedJoinHandle<'_, T>,
     workers: Vec<(String, thread::ScopedJoinHandle<'_, W>)>,
-) -> Result<T, RunError> {
+) -> Result<(T, Vec<W>), RunError> {
     let report = capture.join();
     let mut panicked = None;
+    let mut returned = Vec::with_capacity(workers.len());
     for (name, worker) in workers {
-        if let Err(payload) = worker.join() {
-            panicked.get_or_insert_with(|| RunError::panicked(&name, &*payload));
+        match worker.join() {
+            Ok(w) => returned.push(w),
+            Err(payload) => {
+                panicked.get_or_insert_with(|| RunError::panicked(&name, &*payload));
+            }
         }
     }
     let report = report.map_err(|payload| RunError::panicked("capture", &*payload))?;
     match panicked {
         Some(e) => Err(e),
-        None => Ok(report),
+        None => Ok((report, returned)),
     }
 }
 
@@ -379,7 +386,7 @@ fn join_threads<T, W>(
 #[derive(Clone, Copy)]
 struct Counters<'a> {
     capture: &'a LiveCounters,
-    decode: &'a DecodeCounters,
+    decode: &'a RouterCounters,
     /// The flow table, with the reassembly memcap and checksum counts.
     table: &'a FlowTable,
 }
@@ -464,7 +471,7 @@ mod tests {
                     .expect("spawn");
                 let workers = (0..2)
                     .map(|i| {
-                        let name = format!("decode-{i}");
+                        let name = format!("flow-{i}");
                         let worker = thread_named(&name)
                             .spawn_scoped(s, move || {
                                 if worker_panics && i == 1 {
@@ -478,15 +485,15 @@ mod tests {
                 join_threads(capture, workers)
             })
         };
-        assert!(matches!(outcome(false, false), Ok(7)));
+        assert!(matches!(outcome(false, false), Ok((7, ref w)) if w.len() == 2));
         let e = outcome(false, true).expect_err("a worker panicked");
-        assert!(matches!(&e, RunError::Panicked { thread, .. } if thread == "decode-1"));
+        assert!(matches!(&e, RunError::Panicked { thread, .. } if thread == "flow-1"));
         let exit = Exit::error(&e);
         assert_eq!(exit.code, EXIT_FAILED);
         assert_eq!(
             exit.messages,
             vec![
-                "internal error: the decode-1 thread panicked (worker went wrong); the report is incomplete"
+                "internal error: the flow-1 thread panicked (worker went wrong); the report is incomplete"
                     .to_string()
             ]
         );

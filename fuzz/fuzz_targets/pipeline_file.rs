@@ -7,7 +7,7 @@
 //! last line is the final statistics object whose flow count matches the records written.
 //!
 //! Optional cross-checks, by environment variable:
-//! * `NDBSNIFF_FUZZ_THREADS=N`: each input is also run with N decoder threads; the output must
+//! * `NDBSNIFF_FUZZ_THREADS=N`: each input is also run with N flow workers; the output must
 //!   be identical ("output is identical for any N").
 //! * `NDBSNIFF_FUZZ_READERS=1`: each input is also read with libpcap alone
 //!   (`--reader libpcap`); the output must be the same as the default reader's, except for the

@@ -151,7 +151,8 @@ impl Dir {
     }
 }
 
-/// What the flow table keeps while a flow is undecided (see `Inspect` in src/flow/table.rs).
+/// What the flow table keeps while a flow is undecided (see `Inspect` in
+/// crates/ndbsniff-core/src/flow/state.rs).
 struct Inspect {
     streams: [StreamPrefix; 2],
     probe: NdbProbe,

@@ -1,59 +1,50 @@
-//! The data path between the capture loop and the report: routing, the decoder workers, and
-//! putting their sweeps back in order.
+//! The data path between the capture loop and the report: what the capture thread, the flow
+//! workers and the sink pass each other.
 //!
-//! The capture thread hands every frame to a [`Router`], which slices it in place
-//! ([`decode::decode_frame`]), puts IP fragments back together ([`ndbsniff_core::frag`]; a reassembled
-//! payload is copied into the batch, [`Pkt::copied`]), drops what is not watched — the BPF filter
-//! lets through frames it cannot judge by port, so the port test here is the one that counts —
-//! works out the flow key and sends a compact
-//! [`Pkt`] to the worker that owns the key's part of the [`FlowTable`] — so a flow is only ever
-//! touched by one worker, in capture order, and no worker waits for another. Packets travel in
-//! [`Work`] batches over bounded channels and the batches are recycled.
+//! The capture thread hands every frame to a [`Router`] ([`router`]), which decodes it, puts IP
+//! fragments back together, drops what is not watched, and sends a compact [`Pkt`] to the flow
+//! worker that owns the key's part of the flow table — so a flow is only ever touched by one
+//! worker, in capture order, and no worker waits for another. Packets travel in [`Work`] batches
+//! over bounded channels and the batches are recycled. Each flow worker ([`worker()`]) owns its
+//! part, a [`ndbsniff_core::flow::tracker::Tracker`], by value: it accounts every packet, sweeps
+//! the part at the points the router marks in its stream (each second of capture time offline,
+//! each second of clock time live) and sends the removed flows to the sink as [`Event`]s; when its
+//! channel closes it hands the tracker back for the final drain. The sink side
+//! ([`SweepMerger`], [`merge`]) releases a sweep once every worker has reported it, in report
+//! order, so the output does not depend on the number of workers or on how they were scheduled.
 //!
-//! Flows that end or go idle are swept by each worker in its own part, at points the router
-//! marks in every worker's stream (each second of capture time offline, each second of clock time
-//! live); the worker sends the removed flows back, and the sink side ([`SweepMerger`]) releases a
-//! sweep once every worker has reported it, in report order. The output therefore does not depend
-//! on the number of workers or on how they were scheduled.
+//! Owns: the batch ([`Work`]), the sweep mark ([`SweepAt`]), the worker-to-sink message
+//! ([`Event`]) and the sizes of the queues between the threads.
 //!
 //! Never: blocks the capture thread in live mode (a batch a worker cannot take is dropped and
 //! counted), formats the records of removed flows on a worker (the main thread does), or waits for
 //! the pipeline to drain.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+pub mod merge;
+pub mod router;
+pub mod worker;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crate::capture::pcapfile::Block;
-use crossbeam_channel::{Receiver, Sender, TrySendError};
-use ndbsniff_core::decode::{self, Decoded, LinkKind, PacketView, SkipReason};
-pub use ndbsniff_core::flow::table::Pkt;
-use ndbsniff_core::flow::table::{FlowEvent, FlowTable, Removed};
-use ndbsniff_core::frag::{self, Reassembler};
-use ndbsniff_core::memcap::MemCap;
-use ndbsniff_core::report::FlowRecord;
-use ndbsniff_core::Watch;
+pub use merge::SweepMerger;
+pub use ndbsniff_core::flow::packet::Pkt;
+use ndbsniff_core::flow::tracker::Removed;
+pub use router::{Router, RouterCounters, RouterSetup};
+pub use worker::{worker, WorkerOut, WorkerShared};
 
 /// Packets per batch sent to one worker.
 pub const WORK_PACKETS: usize = 2048;
-/// Copied payload bytes per batch (libpcap sources) before it is sent early.
-const WORK_BYTES: usize = 512 * 1024;
 /// Batches queued per worker.
 pub const WORK_QUEUE: usize = 16;
 /// Sweeps are run once per this much capture time (offline) or clock time (live).
 pub const SWEEP_EVERY_US: i64 = 1_000_000;
-/// Offline, a batch is sent once it carries this many sweep marks, so removed flows are not
-/// held back for long when capture time races ahead of the packets.
-const SWEEPS_PER_BATCH: usize = 64;
-/// A live batch is sent when it is this old even if not full, so verdicts are not held back.
-const LIVE_FLUSH: Duration = Duration::from_millis(50);
-/// How often live batches are checked for age, sweeps for being due, and counters published.
-const TICK: Duration = Duration::from_millis(10);
-/// Decode counters are made visible to the statistics printer every this many frames.
-const PUBLISH_EVERY: u32 = 4096;
+/// Flows per message from a worker to the sink: bounds what is in flight between them.
+pub const FLOWS_PER_EVENT: usize = 1024;
+/// Messages with flows queued for the sink.
+pub const EVENT_QUEUE: usize = 4;
 
-/// A point in a worker's stream where it sweeps its part of the table.
+/// A point in a flow worker's stream where it sweeps its part of the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SweepAt {
     /// Sweeps are numbered from 0 in the order the router marks them.
@@ -62,9 +53,10 @@ pub struct SweepAt {
     pub now_us: i64,
 }
 
-/// A batch of packets for one worker.
+/// A batch of packets for one flow worker.
 #[derive(Debug)]
 pub struct Work {
+    /// The packets, in capture order.
     pub pkts: Vec<Pkt>,
     /// Copied payloads (libpcap sources).
     pub data: Vec<u8>,
@@ -95,14 +87,16 @@ impl Default for Work {
 }
 
 impl Work {
-    fn new() -> Work {
+    /// An empty batch with room for [`WORK_PACKETS`] packets.
+    pub(crate) fn new() -> Work {
         Work {
             pkts: Vec::with_capacity(WORK_PACKETS),
             ..Work::default()
         }
     }
 
-    fn clear(&mut self) {
+    /// Empties the batch for reuse, keeping its allocations.
+    pub(crate) fn clear(&mut self) {
         self.pkts.clear();
         self.data.clear();
         self.block = None;
@@ -123,726 +117,20 @@ impl Work {
     }
 }
 
-/// What a worker tells the sink about flows it removed.
+/// What a flow worker tells the sink about flows it removed.
 #[derive(Debug)]
 pub enum Event {
-    /// Flows pushed out of a full table.
+    /// Flows pushed out of a full part of the table.
     Evicted(Removed),
     /// Flows worker `worker` removed in sweeps (sweep number, flows; a sweep may come in
     /// several parts), and the news that it has reported all of its share of every sweep
     /// numbered below `upto` (sweeps it does not name removed nothing there).
     Swept {
+        /// The flow worker's number (its part of the table).
         worker: usize,
+        /// Sweep number and the flows removed in it.
         sweeps: Vec<(u64, Removed)>,
+        /// Every sweep numbered below this is fully reported by this worker.
         upto: u64,
     },
-}
-
-/// Flows per message from a worker to the sink: bounds what is in flight between them.
-pub const FLOWS_PER_EVENT: usize = 1024;
-/// Messages with flows queued for the sink.
-pub const EVENT_QUEUE: usize = 4;
-
-/// Decode counters, shared so periodic statistics can read them.
-#[derive(Default)]
-pub struct DecodeCounters {
-    pub decoded: AtomicU64,
-    pub watched: AtomicU64,
-    pub other_ports: AtomicU64,
-    pub skipped: [AtomicU64; SkipReason::ALL.len()],
-    /// IP fragments seen.
-    pub fragments: AtomicU64,
-    /// Datagrams reassembled from them.
-    pub reassembled: AtomicU64,
-    /// Fragments dropped, by [`frag::Drop`] reason.
-    pub fragments_dropped: [AtomicU64; frag::Drop::ALL.len()],
-}
-
-#[derive(Default)]
-struct LocalCounts {
-    decoded: u64,
-    watched: u64,
-    other: u64,
-    skipped: [u64; SkipReason::ALL.len()],
-    frames: u32,
-}
-
-fn add_to(a: &AtomicU64, n: &mut u64) {
-    if *n > 0 {
-        a.fetch_add(std::mem::take(n), Ordering::Relaxed);
-    }
-}
-
-impl LocalCounts {
-    fn publish(&mut self, c: &DecodeCounters, frags: &mut Reassembler) {
-        let add = add_to;
-        let mut f = frags.take_stats();
-        add(&c.fragments, &mut f.fragments);
-        add(&c.reassembled, &mut f.reassembled);
-        for (a, n) in c.fragments_dropped.iter().zip(f.dropped.iter_mut()) {
-            add(a, n);
-        }
-        add(&c.decoded, &mut self.decoded);
-        add(&c.watched, &mut self.watched);
-        add(&c.other_ports, &mut self.other);
-        for (a, n) in c.skipped.iter().zip(self.skipped.iter_mut()) {
-            add(a, n);
-        }
-        self.frames = 0;
-    }
-}
-
-/// The router's side of one worker.
-struct Lane {
-    tx: Sender<Work>,
-    work: Work,
-    /// When the batch being filled got its first packet (live flushing).
-    started: Instant,
-    sent: u64,
-    /// A sweep mark that could not be delivered yet (live, worker behind).
-    pending: Option<SweepAt>,
-}
-
-/// Everything the router needs from the run.
-pub struct RouterSetup<'a> {
-    pub link: LinkKind,
-    pub watch: &'a Watch,
-    pub table: &'a FlowTable,
-    pub lanes: Vec<Sender<Work>>,
-    pub recycled: Receiver<Work>,
-    pub counters: &'a DecodeCounters,
-    pub live: bool,
-    /// The run's buffer budget: IP fragments are reserved from it.
-    pub memcap: &'a MemCap,
-    /// Bounds of IP fragment reassembly.
-    pub frag: frag::Limits,
-}
-
-/// The capture thread's end of the pipeline: decodes, filters by port, routes and batches.
-pub struct Router<'a> {
-    link: LinkKind,
-    watch: &'a Watch,
-    table: &'a FlowTable,
-    lanes: Vec<Lane>,
-    recycled: Receiver<Work>,
-    counters: &'a DecodeCounters,
-    local: LocalCounts,
-    live: bool,
-    memcap: &'a MemCap,
-    frags: Reassembler,
-    block: Option<Arc<Block>>,
-    next_sweep_us: i64,
-    next_live_sweep: Instant,
-    next_tick: Instant,
-    sweeps: u64,
-    /// Packets dropped because a worker was behind (live only).
-    pub dropped: u64,
-    gone: bool,
-}
-
-impl<'a> Router<'a> {
-    pub fn new(setup: RouterSetup<'a>) -> Router<'a> {
-        let lanes = setup
-            .lanes
-            .into_iter()
-            .map(|tx| Lane {
-                tx,
-                work: Work::new(),
-                started: Instant::now(),
-                sent: 0,
-                pending: None,
-            })
-            .collect();
-        Router {
-            link: setup.link,
-            watch: setup.watch,
-            table: setup.table,
-            lanes,
-            recycled: setup.recycled,
-            counters: setup.counters,
-            local: LocalCounts::default(),
-            live: setup.live,
-            memcap: setup.memcap,
-            frags: Reassembler::new(setup.frag),
-            block: None,
-            next_sweep_us: i64::MIN,
-            next_live_sweep: Instant::now() + Duration::from_micros(SWEEP_EVERY_US as u64),
-            next_tick: Instant::now(),
-            sweeps: 0,
-            dropped: 0,
-            gone: false,
-        }
-    }
-
-    /// Frames will be given as offsets into this block of the capture file; payloads are not
-    /// copied. Batches that point into the previous block are sent first (a batch refers to one
-    /// block), so a block is given back as soon as the workers are done with it.
-    pub fn use_block(&mut self, block: Arc<Block>) {
-        for i in 0..self.lanes.len() {
-            if self.lanes[i].work.first_at != usize::MAX {
-                self.send(i);
-            }
-        }
-        self.block = Some(block);
-    }
-
-    /// False once the workers have gone (nothing more can be processed).
-    pub fn alive(&self) -> bool {
-        !self.gone
-    }
-
-    /// Takes one frame captured at `ts_us`. `at` is its offset in the block given to
-    /// [`Router::use_block`], if it is in one (else its payload is copied).
-    #[inline]
-    pub fn frame(&mut self, ts_us: i64, frame: &[u8], origlen: u32, at: Option<usize>) {
-        self.local.frames += 1;
-        match decode::decode_frame(self.link, frame) {
-            Ok(Decoded::Packet(view)) => {
-                let within = at.map(|frame_at| {
-                    let start = view.payload.as_ptr() as usize - frame.as_ptr() as usize;
-                    (frame_at, frame_at + start)
-                });
-                self.packet(&view, ts_us, origlen, within);
-            }
-            Ok(Decoded::Fragment(f)) => {
-                if let Some(d) = self.frags.add(&f, ts_us, origlen, self.memcap) {
-                    self.datagram(&d, ts_us);
-                }
-            }
-            Err(reason) => self.local.skipped[reason.index()] += 1,
-        }
-        if self.local.frames >= PUBLISH_EVERY {
-            self.local.publish(self.counters, &mut self.frags);
-        }
-        if self.live {
-            self.tick();
-        } else {
-            self.capture_time(ts_us);
-        }
-    }
-
-    /// A reassembled datagram: decoded like a frame, its payload copied into the batch.
-    #[cold]
-    fn datagram(&mut self, d: &frag::Datagram, ts_us: i64) {
-        match decode::decode_datagram(d.vlan, d.src, d.dst, d.protocol, &d.payload) {
-            Ok(view) => {
-                let wire_len = u32::try_from(d.wire_len).unwrap_or(u32::MAX);
-                self.packet(&view, ts_us, wire_len, None);
-            }
-            Err(reason) => self.local.skipped[reason.index()] += 1,
-        }
-    }
-
-    /// One decoded packet: routed to its worker when watched. `mapped_at` is where its frame and
-    /// its payload lie in the current block of the file; without it the payload is copied into
-    /// the batch.
-    #[inline(always)]
-    fn packet(
-        &mut self,
-        view: &PacketView<'_>,
-        ts_us: i64,
-        wire_len: u32,
-        mapped_at: Option<(usize, usize)>,
-    ) {
-        self.local.decoded += 1;
-        if !self.watch.matches(view.src_port, view.dst_port) {
-            self.local.other += 1;
-            return;
-        }
-        self.local.watched += 1;
-        let mut pkt = Pkt::of(view, ts_us, wire_len, 0, self.table);
-        let lane_no = self.table.part_of_hash(pkt.hash);
-        let lane = &mut self.lanes[lane_no];
-        let work = &mut lane.work;
-        match mapped_at {
-            Some((frame_at, payload_at)) => {
-                if !view.payload.is_empty() {
-                    work.first_at = work.first_at.min(frame_at);
-                    pkt.payload_at = payload_at;
-                }
-            }
-            None => {
-                pkt.payload_at = work.data.len();
-                pkt.copied = true;
-                work.data.extend_from_slice(view.payload);
-            }
-        }
-        if work.pkts.is_empty() && self.live {
-            lane.started = Instant::now();
-        }
-        work.pkts.push(pkt);
-        if work.pkts.len() >= WORK_PACKETS || work.data.len() >= WORK_BYTES {
-            self.send(lane_no);
-        }
-    }
-
-    /// Offline: marks a sweep once capture time has moved on by a second since the last one.
-    #[inline]
-    fn capture_time(&mut self, ts_us: i64) {
-        // A capture whose clock jumps backwards (joined captures) restarts the schedule.
-        let jumped_back = ts_us < self.next_sweep_us.saturating_sub(10 * SWEEP_EVERY_US);
-        if ts_us >= self.next_sweep_us || jumped_back {
-            self.next_sweep_us = ts_us.saturating_add(SWEEP_EVERY_US);
-            self.frags.expire(ts_us, self.memcap);
-            self.mark_sweep(ts_us);
-        }
-    }
-
-    /// Live: sends batches that have waited long enough, marks a sweep each second of clock
-    /// time and publishes the counters. Called for every frame and whenever a read times out;
-    /// does its work at most every 10 ms.
-    pub fn tick(&mut self) {
-        let now = Instant::now();
-        if now < self.next_tick {
-            return;
-        }
-        self.next_tick = now + TICK;
-        for i in 0..self.lanes.len() {
-            let l = &self.lanes[i];
-            if l.pending.is_some() || (!l.work.pkts.is_empty() && now - l.started >= LIVE_FLUSH) {
-                self.send(i);
-            }
-        }
-        if now >= self.next_live_sweep && self.lanes.iter().all(|l| l.pending.is_none()) {
-            self.next_live_sweep = now + Duration::from_micros(SWEEP_EVERY_US as u64);
-            let now_us = ndbsniff_core::wall_clock_us();
-            self.frags.expire(now_us, self.memcap);
-            self.mark_sweep(now_us);
-        }
-        self.local.publish(self.counters, &mut self.frags);
-    }
-
-    /// Asks every worker to sweep its part after the packets routed so far. Live, the batches
-    /// go out at once with the mark; offline, the mark rides with the batch being filled.
-    fn mark_sweep(&mut self, now_us: i64) {
-        let at = SweepAt {
-            seq: self.sweeps,
-            now_us,
-        };
-        self.sweeps += 1;
-        for i in 0..self.lanes.len() {
-            if self.live {
-                self.lanes[i].pending = Some(at);
-                self.send(i);
-            } else {
-                let work = &mut self.lanes[i].work;
-                work.sweeps.push((work.pkts.len(), at));
-                if work.sweeps.len() >= SWEEPS_PER_BATCH {
-                    self.send(i);
-                }
-            }
-        }
-    }
-
-    /// Sends lane `i`'s batch (with its pending sweep mark, if any). Offline the send waits for
-    /// room; live, a batch the worker cannot take is dropped and counted, and the sweep mark
-    /// kept for the next try.
-    fn send(&mut self, i: usize) {
-        if self.gone {
-            return;
-        }
-        let lane = &mut self.lanes[i];
-        let mut work = std::mem::take(&mut lane.work);
-        if let Some(at) = lane.pending.take() {
-            work.sweeps.push((work.pkts.len(), at));
-        }
-        work.no = lane.sent + 1;
-        if work.first_at != usize::MAX {
-            work.block.clone_from(&self.block);
-        }
-        let no = work.no;
-        let result = if self.live {
-            lane.tx.try_send(work)
-        } else {
-            lane.tx
-                .send(work)
-                .map_err(|e| TrySendError::Disconnected(e.0))
-        };
-        match result {
-            Ok(()) => {
-                lane.sent = no;
-                lane.work = self.recycled.try_recv().unwrap_or_else(|_| Work::new());
-            }
-            Err(TrySendError::Full(mut w)) => {
-                self.dropped += w.pkts.len() as u64;
-                // Live batches carry at most the one mark sent with them: it goes with the next.
-                lane.pending = w.sweeps.pop().map(|(_, at)| at);
-                w.clear();
-                lane.work = w;
-            }
-            Err(TrySendError::Disconnected(_)) => self.gone = true,
-        }
-    }
-
-    /// Sends every partly filled batch and publishes the counters (end of capture).
-    pub fn finish(&mut self) {
-        for i in 0..self.lanes.len() {
-            let l = &self.lanes[i];
-            if !l.work.pkts.is_empty() || l.pending.is_some() || !l.work.sweeps.is_empty() {
-                self.send(i);
-            }
-        }
-        self.frags.finish(self.memcap);
-        self.local.publish(self.counters, &mut self.frags);
-    }
-}
-
-/// Everything a worker shares with the others.
-pub struct WorkerShared<'a> {
-    pub table: &'a FlowTable,
-    pub watch: &'a Watch,
-    /// Build a record when the probe decides (live text announcements).
-    pub announce: bool,
-}
-
-/// Where a worker sends what it has to report.
-pub struct WorkerOut {
-    /// Removed flows (never dropped: the worker waits for room).
-    pub events: Sender<Event>,
-    /// Verdict announcements (dropped when the sink is behind).
-    pub decided: Sender<FlowRecord>,
-}
-
-/// What a worker has swept but not yet told the sink: sent once per batch, or sooner when it
-/// holds [`FLOWS_PER_EVENT`] flows, so a capture that makes a sweep of every packet costs a
-/// message per batch, not one per sweep.
-struct SweepReport {
-    worker: usize,
-    sweeps: Vec<(u64, Removed)>,
-    flows: usize,
-    /// Every sweep below this is done (removed flows included in `sweeps` or sent).
-    upto: u64,
-    sent_upto: u64,
-}
-
-impl SweepReport {
-    /// Records sweep `seq`'s removed flows, sending full messages as they fill.
-    fn add(&mut self, events: &Sender<Event>, seq: u64, mut flows: Removed) {
-        while !flows.is_empty() {
-            let room = FLOWS_PER_EVENT - self.flows;
-            let rest = if flows.len() > room {
-                flows.split_off(room)
-            } else {
-                Vec::new()
-            };
-            self.flows += flows.len();
-            self.sweeps.push((seq, flows));
-            flows = rest;
-            if self.flows >= FLOWS_PER_EVENT {
-                // This sweep may go on in the next message: only those before it are done.
-                self.upto = self.upto.max(seq);
-                self.send(events);
-            }
-        }
-        self.upto = self.upto.max(seq + 1);
-    }
-
-    /// Sends what is held, if there is anything new to say.
-    fn send(&mut self, events: &Sender<Event>) {
-        if self.sweeps.is_empty() && self.upto == self.sent_upto {
-            return;
-        }
-        self.flows = 0;
-        self.sent_upto = self.upto;
-        drop(events.send(Event::Swept {
-            worker: self.worker,
-            sweeps: std::mem::take(&mut self.sweeps),
-            upto: self.upto,
-        }));
-    }
-}
-
-/// A decoder worker: accounts every packet of its part of the table, sweeps it when asked, and
-/// reports what it removed.
-pub fn worker(
-    part: usize,
-    shared: &WorkerShared<'_>,
-    rx: Receiver<Work>,
-    recycle: Sender<Work>,
-    out: WorkerOut,
-) {
-    let table = shared.table;
-    let mut table_events = Vec::new();
-    let mut report = SweepReport {
-        worker: part,
-        sweeps: Vec::new(),
-        flows: 0,
-        upto: 0,
-        sent_upto: 0,
-    };
-    for mut work in rx.iter() {
-        let mut start = 0;
-        let marks = std::mem::take(&mut work.sweeps);
-        let ends = marks
-            .iter()
-            .map(|&(n, at)| (n.min(work.pkts.len()), Some(at)))
-            .chain(std::iter::once((work.pkts.len(), None)));
-        for (end, sweep) in ends {
-            table.observe_batch(
-                part,
-                &work.pkts[start.min(end)..end],
-                |p| work.payload(p),
-                shared.watch,
-                shared.announce,
-                &mut table_events,
-            );
-            start = end;
-            for ev in table_events.drain(..) {
-                match ev {
-                    FlowEvent::Decided(r) => drop(out.decided.try_send(r)),
-                    FlowEvent::Evicted(mut flows) => {
-                        while flows.len() > FLOWS_PER_EVENT {
-                            let rest = flows.split_off(FLOWS_PER_EVENT);
-                            drop(out.events.send(Event::Evicted(flows)));
-                            flows = rest;
-                        }
-                        drop(out.events.send(Event::Evicted(flows)));
-                    }
-                }
-            }
-            if let Some(at) = sweep {
-                report.add(&out.events, at.seq, table.sweep_part(part, at.now_us));
-            }
-        }
-        report.send(&out.events);
-        work.clear();
-        work.sweeps = marks;
-        work.sweeps.clear();
-        let _ = recycle.try_send(work);
-    }
-}
-
-/// Puts the workers' shares of each sweep back together: a sweep is released once every worker
-/// has reported it, and sweeps are released in order. Sweeps that removed nothing anywhere are
-/// never released (there is nothing to report).
-pub struct SweepMerger {
-    /// Per worker: every sweep numbered below this is fully reported.
-    upto: Vec<u64>,
-    pending: BTreeMap<u64, Removed>,
-}
-
-impl SweepMerger {
-    pub fn new(workers: usize) -> SweepMerger {
-        SweepMerger {
-            upto: vec![0; workers.max(1)],
-            pending: BTreeMap::new(),
-        }
-    }
-
-    /// Adds what worker `worker` removed in the sweeps named, and that it has reported all of
-    /// its share of every sweep below `upto`; calls `release` with every sweep now complete.
-    pub fn add(
-        &mut self,
-        worker: usize,
-        sweeps: Vec<(u64, Removed)>,
-        upto: u64,
-        release: impl FnMut(Removed),
-    ) {
-        for (seq, flows) in sweeps {
-            let entry = self.pending.entry(seq).or_default();
-            if entry.is_empty() {
-                *entry = flows;
-            } else {
-                entry.extend(flows);
-            }
-        }
-        self.reported(worker, upto, release);
-    }
-
-    /// Worker `worker` has reported every sweep below `upto`; calls `release` with every sweep
-    /// now complete.
-    pub fn reported(&mut self, worker: usize, upto: u64, mut release: impl FnMut(Removed)) {
-        if let Some(u) = self.upto.get_mut(worker) {
-            *u = (*u).max(upto);
-        }
-        let ready = self.upto.iter().copied().min().unwrap_or(0);
-        let later = self.pending.split_off(&ready);
-        for (_, flows) in std::mem::replace(&mut self.pending, later) {
-            release(flows);
-        }
-    }
-
-    /// Releases whatever is left, in order (the run is over; some worker may have stopped
-    /// before reporting).
-    pub fn finish(&mut self, mut release: impl FnMut(Removed)) {
-        for (_, flows) in std::mem::take(&mut self.pending) {
-            release(flows);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ndbsniff_core::flow::key::{Endpoint, FlowKey};
-
-    /// Frames of generated traffic that carry payload (so they refer to the file).
-    fn payload_frames() -> Vec<Vec<u8>> {
-        use ndbsniff_gen::traffic::{generate_in_memory, Profile, TrafficSpec};
-        let (cap, _) = generate_in_memory(&TrafficSpec::new(Profile::Small, 30_000, 600)).unwrap();
-        cap.iter()
-            .map(|(_, f)| f.to_vec())
-            .filter(|f| decode::decode(LinkKind::Ethernet, f).is_ok_and(|v| !v.payload.is_empty()))
-            .collect()
-    }
-
-    struct Rig {
-        table: FlowTable,
-        watch: Watch,
-        counters: DecodeCounters,
-        memcap: MemCap,
-    }
-
-    impl Rig {
-        fn new() -> Rig {
-            Rig {
-                table: FlowTable::new(4096, 1, 1000),
-                watch: Watch::any(),
-                counters: DecodeCounters::default(),
-                memcap: MemCap::default(),
-            }
-        }
-
-        fn router(&self, lane: Sender<Work>, live: bool) -> Router<'_> {
-            let (_, recycled) = crossbeam_channel::bounded(1);
-            Router::new(RouterSetup {
-                link: LinkKind::Ethernet,
-                watch: &self.watch,
-                table: &self.table,
-                lanes: vec![lane],
-                recycled,
-                counters: &self.counters,
-                live,
-                memcap: &self.memcap,
-                frag: frag::Limits::default(),
-            })
-        }
-    }
-
-    #[test]
-    fn a_batch_refers_to_one_block_and_is_sent_when_the_next_block_comes() {
-        let frames = payload_frames();
-        let rig = Rig::new();
-        let (tx, rx) = crossbeam_channel::bounded(WORK_QUEUE);
-        let mut router = rig.router(tx, false);
-        let first_block = Arc::new(Block::detached(frames[1].clone()));
-        router.use_block(Arc::clone(&first_block));
-        // The first frame starts the sweep schedule: the mark rides with the batch being
-        // filled, which points into the block (its payload is not copied).
-        router.frame(1, &first_block, first_block.len() as u32, Some(0));
-        assert!(rx.is_empty(), "a sweep mark alone sends nothing offline");
-        assert_eq!(
-            Arc::strong_count(&first_block),
-            2,
-            "only the router holds it"
-        );
-        // The next block: the batch pointing into the first one is sent with it.
-        router.use_block(Arc::new(Block::detached(frames[2].clone())));
-        let work = rx.try_recv().expect("the batch of the first block");
-        let marks: Vec<(usize, u64)> = work.sweeps.iter().map(|(n, a)| (*n, a.seq)).collect();
-        assert_eq!((work.pkts.len(), marks), (1, vec![(1, 0)]));
-        assert!(work
-            .block
-            .as_ref()
-            .is_some_and(|b| Arc::ptr_eq(b, &first_block)));
-        let p = &work.pkts[0];
-        let frame_view = decode::decode(LinkKind::Ethernet, &frames[1]).expect("decodes");
-        assert_eq!(work.payload(p), frame_view.payload);
-        drop(work);
-        assert_eq!(Arc::strong_count(&first_block), 1, "given back");
-        // Nothing else was pending: switching again sends nothing.
-        router.use_block(Arc::new(Block::detached(frames[3].clone())));
-        assert!(rx.is_empty());
-    }
-
-    #[test]
-    fn live_batches_a_worker_cannot_take_are_counted_as_drops() {
-        let frames = payload_frames();
-        assert!(frames.len() > 2 * WORK_PACKETS);
-        let rig = Rig::new();
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let mut router = rig.router(tx, true);
-        for (i, f) in frames.iter().take(2 * WORK_PACKETS).enumerate() {
-            router.frame(i as i64, f, f.len() as u32, None);
-        }
-        // The first full batch went into the one free slot, the second found it taken.
-        assert_eq!(router.dropped, WORK_PACKETS as u64);
-        let work = rx.try_recv().expect("the first batch");
-        assert_eq!(work.pkts.len(), WORK_PACKETS);
-        // Payloads were copied (no map): each packet's bytes are in the batch.
-        let p = &work.pkts[0];
-        assert_eq!(work.payload(p).len(), p.payload_caplen as usize);
-        assert!(p.payload_caplen > 0);
-        router.finish();
-        assert_eq!(
-            rig.counters.watched.load(Ordering::Relaxed),
-            2 * WORK_PACKETS as u64
-        );
-    }
-
-    #[test]
-    fn sweeps_are_released_in_order_once_every_worker_reported() {
-        let mut m = SweepMerger::new(2);
-        let mut out = Vec::new();
-        let flows = |n: u16| -> Removed {
-            let key: FlowKey = FlowKey {
-                lo: Endpoint {
-                    addr: "192.0.2.1".parse().unwrap(),
-                    port: n,
-                },
-                hi: Endpoint {
-                    addr: "192.0.2.2".parse().unwrap(),
-                    port: 3406,
-                },
-                transport: ndbsniff_core::decode::Transport::Tcp,
-            };
-            vec![(key, ndbsniff_core::flow::table::Flow::first_seen(0))]
-        };
-        let tag = |r: Removed| r.iter().map(|(k, _)| k.lo.port).collect::<Vec<_>>();
-        m.add(1, vec![(1, flows(11))], 2, |r| out.push(tag(r)));
-        m.add(0, vec![(0, flows(0))], 0, |r| out.push(tag(r)));
-        assert!(out.is_empty());
-        // Worker 1 has reported sweeps 0 and 1; worker 0 has not finished sweep 0.
-        assert!(out.is_empty());
-        m.add(0, vec![(0, flows(1))], 1, |r| out.push(tag(r)));
-        assert_eq!(out, [vec![0, 1]]);
-        // Sweeps 1 to 4 removed nothing on worker 0: sweep 1 is complete.
-        m.reported(0, 5, |r| out.push(tag(r)));
-        assert_eq!(out, [vec![0, 1], vec![11]]);
-        m.add(0, vec![(6, flows(6))], 7, |r| out.push(tag(r)));
-        m.add(0, vec![(5, flows(5))], 7, |r| out.push(tag(r)));
-        assert_eq!(out.len(), 2, "worker 1 has not reported 5 and 6");
-        m.reported(1, 6, |r| out.push(tag(r)));
-        assert_eq!(out[2], [5]);
-        m.finish(|r| out.push(tag(r)));
-        assert_eq!(out, [vec![0, 1], vec![11], vec![5], vec![6]]);
-    }
-
-    #[test]
-    fn offline_marks_ride_with_the_packets_they_follow() {
-        let frames = payload_frames();
-        let rig = Rig::new();
-        let (tx, rx) = crossbeam_channel::bounded(1024);
-        let mut router = rig.router(tx, false);
-        // Every frame a second after the one before: a sweep mark after every packet.
-        for (i, f) in frames.iter().take(1000).enumerate() {
-            router.frame(i as i64 * SWEEP_EVERY_US, f, f.len() as u32, None);
-        }
-        router.finish();
-        let batches: Vec<Work> = rx.try_iter().collect();
-        let marks: usize = batches.iter().map(|w| w.sweeps.len()).sum();
-        assert_eq!(marks, 1000);
-        assert!(
-            batches.len() <= 1000 / SWEEPS_PER_BATCH + 1,
-            "{} batches for 1000 packets",
-            batches.len()
-        );
-        // Each mark sits right after the packet that moved time on.
-        for w in &batches {
-            for (n, at) in &w.sweeps {
-                let pkt = &w.pkts[n - 1];
-                assert_eq!(pkt.ts_us, at.now_us);
-            }
-        }
-    }
 }

@@ -1,6 +1,14 @@
-//! Flows: the canonical key, the shared table, and per-direction stream reassembly.
+//! Flows: the canonical key and its keyed hash, the packet record, per-flow state and its report
+//! record, timeouts, the deadline wheel, the per-worker trackers and the table they make up, and
+//! per-direction stream reassembly.
 pub mod checksum;
 pub mod hash;
 pub mod key;
+pub mod packet;
+pub mod record;
+pub mod state;
 pub mod stream;
 pub mod table;
+pub mod timeouts;
+pub mod tracker;
+pub(crate) mod wheel;

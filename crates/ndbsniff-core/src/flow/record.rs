@@ -1,0 +1,153 @@
+//! Turning a flow into its report record: who is client and who server, what state the
+//! conversation is in, and the evidence from both sides in one line; and the one order the report
+//! lists records in.
+//!
+//! Owns: [`Flow::record`] and [`Flow::into_record`] (the conversion into a [`FlowRecord`]), the
+//! role inference (handshake, then content, then ports), [`End`] (why a flow is reported), and
+//! [`record_order`] with the key order that breaks its ties.
+//!
+//! Never: changes a flow's counters or probe state, or lets anything but times and endpoints
+//! decide an order (not the hash seed, not the worker a flow lived on).
+
+use crate::classify::{ProbeResult, Role};
+use crate::decode::Transport;
+use crate::flow::key::FlowKey;
+use crate::flow::state::Flow;
+use crate::report::{FlowRecord, FlowState, RolesFrom};
+use crate::Watch;
+
+impl Flow {
+    fn state(&self, transport: Transport, end: End) -> FlowState {
+        match (transport, end) {
+            (_, End::Evicted) => FlowState::Evicted,
+            (Transport::Udp, End::Idle) => FlowState::Idle,
+            (Transport::Udp, End::Running) => FlowState::Open,
+            (Transport::Tcp, _) if self.rst => FlowState::Reset,
+            (Transport::Tcp, _) if self.fin[0] && self.fin[1] => FlowState::Closed,
+            (Transport::Tcp, _) if self.fin[0] || self.fin[1] => FlowState::HalfClosed,
+            (Transport::Tcp, End::Idle) => FlowState::Idle,
+            (Transport::Tcp, End::Running) => FlowState::Open,
+        }
+    }
+
+    /// Which endpoint index is the client, and what told us.
+    fn client_index(
+        &self,
+        key: &FlowKey,
+        result: &ProbeResult,
+        watch: &Watch,
+    ) -> (usize, RolesFrom) {
+        for i in 0..2 {
+            if self.syn[i] && !self.syn[1 - i] {
+                return (i, RolesFrom::Handshake);
+            }
+        }
+        for i in 0..2 {
+            if self.synack[i] && !self.synack[1 - i] {
+                return (1 - i, RolesFrom::Handshake);
+            }
+        }
+        for i in 0..2 {
+            let client_like =
+                result.roles[i] == Some(Role::Client) || result.roles[1 - i] == Some(Role::Server);
+            let contradicted =
+                result.roles[i] == Some(Role::Server) || result.roles[1 - i] == Some(Role::Client);
+            if client_like && !contradicted {
+                return (i, RolesFrom::Content);
+            }
+        }
+        let w = [watch.is_watched(key.lo.port), watch.is_watched(key.hi.port)];
+        if w[0] != w[1] {
+            return (if w[0] { 1 } else { 0 }, RolesFrom::Port);
+        }
+        // Neither or both on a watched port: the higher port is taken as the client's.
+        (
+            if key.hi.port >= key.lo.port { 1 } else { 0 },
+            RolesFrom::Port,
+        )
+    }
+
+    /// The report record for this flow; `end` says why it is being reported.
+    pub fn record(&self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
+        self.record_of(self.result(), key, watch, end)
+    }
+
+    /// [`Flow::record`] for a flow that is done with: its verdict is moved, not copied.
+    pub fn into_record(mut self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
+        let result = match self.decided.take() {
+            Some(r) => *r,
+            None => self.result(),
+        };
+        self.record_of(result, key, watch, end)
+    }
+
+    fn record_of(
+        &self,
+        mut result: ProbeResult,
+        key: &FlowKey,
+        watch: &Watch,
+        end: End,
+    ) -> FlowRecord {
+        let (c, roles_from) = self.client_index(key, &result, watch);
+        let s = 1 - c;
+        let evidence = match (result.evidence[c].take(), result.evidence[s].take()) {
+            (Some(ce), Some(se)) => {
+                let mut e = String::with_capacity(ce.len() + se.len() + 20);
+                e.push_str("client: ");
+                e.push_str(&ce);
+                e.push_str(" | server: ");
+                e.push_str(&se);
+                e
+            }
+            (Some(ce), None) => format!("client: {ce}"),
+            (None, Some(se)) => format!("server: {se}"),
+            (None, None) => String::new(),
+        };
+        FlowRecord {
+            transport: key.transport,
+            client: key.endpoint(c).socket_addr(),
+            server: key.endpoint(s).socket_addr(),
+            verdict: result.verdict,
+            confidence: result.confidence,
+            evidence,
+            hint: result.hint,
+            upgrade: result.upgrade,
+            packets_to_server: self.packets[c],
+            packets_to_client: self.packets[s],
+            bytes_to_server: self.bytes[c],
+            bytes_to_client: self.bytes[s],
+            first_seen: self.first_us,
+            last_seen: self.last_us,
+            state: self.state(key.transport, end),
+            vlan: self.vlan,
+            roles_from,
+            anomalies: self.anomalies,
+        }
+    }
+}
+
+/// Why a flow is being reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// Still running: the capture ended (or a verdict is being announced).
+    Running,
+    /// No packet for the idle timeout (or closed and lingered).
+    Idle,
+    /// Pushed out of a full table.
+    Evicted,
+}
+
+/// Orders records as the report lists them: by first packet, then by endpoints.
+pub fn record_order(a: &FlowRecord, b: &FlowRecord) -> std::cmp::Ordering {
+    (a.first_seen, a.client, a.server, a.transport.as_str()).cmp(&(
+        b.first_seen,
+        b.client,
+        b.server,
+        b.transport.as_str(),
+    ))
+}
+
+/// Orders flow keys by endpoints, then transport: the tie-break of every order the report uses.
+pub(crate) fn key_order(a: &FlowKey, b: &FlowKey) -> std::cmp::Ordering {
+    (a.lo, a.hi, a.transport.as_str()).cmp(&(b.lo, b.hi, b.transport.as_str()))
+}

@@ -1,0 +1,144 @@
+//! The flow worker: one thread per part of the flow table.
+//!
+//! Owns: the loop of one flow worker ([`worker`]): it takes its [`Tracker`] by value (the only
+//! writer of that part, so nothing is locked), accounts every packet of the batches the router
+//! sends it, sweeps its part at the marks in its stream, sends what it removed to the sink
+//! ([`Event`]: evictions at once, sweeps gathered per batch), passes verdict announcements on,
+//! gives the batches back for reuse, and returns the tracker when its channel closes so the main
+//! thread can drain what is left.
+//!
+//! Never: formats the record of a removed flow (the main thread does), drops a removed flow (it
+//! waits for room in the event queue), or waits for an announcement to be taken (dropped when the
+//! sink is behind).
+
+use crossbeam_channel::{Receiver, Sender};
+use ndbsniff_core::flow::tracker::{FlowEvent, Removed, Tracker};
+use ndbsniff_core::report::FlowRecord;
+use ndbsniff_core::Watch;
+
+use super::{Event, Work, FLOWS_PER_EVENT};
+
+/// What every flow worker is told alike.
+pub struct WorkerShared<'a> {
+    /// Which ports are watched (client and server are told apart by them as a last resort).
+    pub watch: &'a Watch,
+    /// Build a record when the probe decides (live text announcements).
+    pub announce: bool,
+}
+
+/// Where a worker sends what it has to report.
+pub struct WorkerOut {
+    /// Removed flows (never dropped: the worker waits for room).
+    pub events: Sender<Event>,
+    /// Verdict announcements (dropped when the sink is behind).
+    pub decided: Sender<FlowRecord>,
+}
+
+/// What a worker has swept but not yet told the sink: sent once per batch, or sooner when it
+/// holds [`FLOWS_PER_EVENT`] flows, so a capture that makes a sweep of every packet costs a
+/// message per batch, not one per sweep.
+struct SweepReport {
+    worker: usize,
+    sweeps: Vec<(u64, Removed)>,
+    flows: usize,
+    /// Every sweep below this is done (removed flows included in `sweeps` or sent).
+    upto: u64,
+    sent_upto: u64,
+}
+
+impl SweepReport {
+    /// Records sweep `seq`'s removed flows, sending full messages as they fill.
+    fn add(&mut self, events: &Sender<Event>, seq: u64, mut flows: Removed) {
+        while !flows.is_empty() {
+            let room = FLOWS_PER_EVENT - self.flows;
+            let rest = if flows.len() > room {
+                flows.split_off(room)
+            } else {
+                Vec::new()
+            };
+            self.flows += flows.len();
+            self.sweeps.push((seq, flows));
+            flows = rest;
+            if self.flows >= FLOWS_PER_EVENT {
+                // This sweep may go on in the next message: only those before it are done.
+                self.upto = self.upto.max(seq);
+                self.send(events);
+            }
+        }
+        self.upto = self.upto.max(seq + 1);
+    }
+
+    /// Sends what is held, if there is anything new to say.
+    fn send(&mut self, events: &Sender<Event>) {
+        if self.sweeps.is_empty() && self.upto == self.sent_upto {
+            return;
+        }
+        self.flows = 0;
+        self.sent_upto = self.upto;
+        drop(events.send(Event::Swept {
+            worker: self.worker,
+            sweeps: std::mem::take(&mut self.sweeps),
+            upto: self.upto,
+        }));
+    }
+}
+
+/// A flow worker: accounts every packet of its part of the table (`tracker`), sweeps it when
+/// asked, and reports what it removed. Returns the tracker, with the flows still tracked, once
+/// the router has hung up.
+pub fn worker(
+    mut tracker: Tracker,
+    shared: &WorkerShared<'_>,
+    rx: Receiver<Work>,
+    recycle: Sender<Work>,
+    out: WorkerOut,
+) -> Tracker {
+    let mut table_events = Vec::new();
+    let mut report = SweepReport {
+        worker: tracker.part(),
+        sweeps: Vec::new(),
+        flows: 0,
+        upto: 0,
+        sent_upto: 0,
+    };
+    for mut work in rx.iter() {
+        let mut start = 0;
+        let marks = std::mem::take(&mut work.sweeps);
+        let ends = marks
+            .iter()
+            .map(|&(n, at)| (n.min(work.pkts.len()), Some(at)))
+            .chain(std::iter::once((work.pkts.len(), None)));
+        for (end, sweep) in ends {
+            tracker.observe_batch(
+                &work.pkts[start.min(end)..end],
+                |p| work.payload(p),
+                shared.watch,
+                shared.announce,
+                &mut table_events,
+            );
+            start = end;
+            for ev in table_events.drain(..) {
+                match ev {
+                    FlowEvent::Decided(r) => drop(out.decided.try_send(r)),
+                    FlowEvent::Evicted(mut flows) => {
+                        while flows.len() > FLOWS_PER_EVENT {
+                            let rest = flows.split_off(FLOWS_PER_EVENT);
+                            drop(out.events.send(Event::Evicted(flows)));
+                            flows = rest;
+                        }
+                        drop(out.events.send(Event::Evicted(flows)));
+                    }
+                }
+            }
+            if let Some(at) = sweep {
+                report.add(&out.events, at.seq, tracker.sweep(at.now_us));
+            }
+        }
+        report.send(&out.events);
+        work.clear();
+        work.sweeps = marks;
+        work.sweeps.clear();
+        let _ = recycle.try_send(work);
+    }
+    tracker
+}
