@@ -8,7 +8,7 @@
 /// What the caller should do next with a probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProbeState {
-    /// Undecided: keep feeding the directions for which [`NdbProbe::wants`] is true.
+    /// Undecided: keep feeding the directions for which [`NdbProbe::wants`](super::NdbProbe::wants) is true.
     NeedMore,
     /// The flow speaks the NDB management protocol; more data cannot change that.
     Match,

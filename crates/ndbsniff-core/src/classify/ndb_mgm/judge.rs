@@ -8,7 +8,7 @@
 //! server roles and whether more data could change the answer.
 //!
 //! Must never: look at packet bytes other than those handed over in events (and the first
-//! bytes given to [`Side::set_hint`]), scan or re-scan bytes itself, keep packet bytes, panic,
+//! bytes given to `Side::set_hint`), scan or re-scan bytes itself, keep packet bytes, panic,
 //! or allocate except for the evidence text. All evidence text goes through [`crate::escape`]
 //! and is printable ASCII.
 //!
@@ -124,8 +124,8 @@ pub struct Side {
     listener: bool,
     /// A transporter line (`1 1`, `ok`, `BYE`) was seen: binary may follow.
     after_transporter: bool,
-    /// The transporter hello line is due.
-    hello_due: bool,
+    /// A non-text byte was seen before the first bytes were named: judge it again later.
+    pub(crate) binary_due: bool,
     /// The evidence was taken from the current, unfinished message: redo it at its end.
     pub(crate) ev_open: bool,
 }
@@ -136,6 +136,9 @@ impl Sink for Side {
         self.done
     }
 
+    // Inlined into each call site of the scanner, where the event's kind is known: the match
+    // folds away and no event is built in memory.
+    #[inline(always)]
     fn event(&mut self, ev: Event<'_>) {
         if self.done {
             return;
@@ -192,10 +195,10 @@ impl Sink for Side {
                 }
                 match self.open {
                     Open::Reply { .. } => self.reply_line(Some((name, value)), line),
-                    Open::Headerless | Open::KeyValues => {
-                        if sep == b':' && distinctive_pair(name, value) {
-                            self.credit_rep(Strength::Strong, line.msg, line.msg_crlf, true);
-                        }
+                    Open::Headerless | Open::KeyValues
+                        if sep == b':' && distinctive_pair(name, value) =>
+                    {
+                        self.credit_rep(Strength::Strong, line.msg, line.msg_crlf, true);
                     }
                     _ => {}
                 }
@@ -274,8 +277,9 @@ impl Sink for Side {
             Event::End { msg, crlf } => self.end(msg, crlf),
             Event::Body(_) | Event::Opaque(_) => {}
             Event::Upgrade(Upgrade::Transporter) => {
+                // The hello line is due (it ends the text part: a side still reading after
+                // this upgrade is waiting for it).
                 self.upgrade = Some(Upgrade::Transporter);
-                self.hello_due = true;
             }
             Event::Upgrade(Upgrade::Tls) => {
                 self.upgrade = Some(Upgrade::Tls);
@@ -522,11 +526,13 @@ impl Side {
     fn binary(&mut self, rest: &[u8]) {
         if !self.hint_settled {
             // The first bytes are still being named (a TLS or MySQL header needs a few
-            // bytes): let the hint decide once it can.
+            // bytes): let the hint decide once it can (the line is handed over again).
+            self.binary_due = true;
             return;
         }
+        self.binary_due = false;
         self.done = true;
-        if self.hello_due || self.after_transporter {
+        if self.upgrade == Some(Upgrade::Transporter) || self.after_transporter {
             self.upgrade.get_or_insert(Upgrade::Transporter);
             return;
         }
@@ -663,15 +669,18 @@ fn roles_for(server: usize) -> [Option<Role>; 2] {
     }
 }
 
-/// The most telling hint of the two directions.
+/// The most telling hint of the two directions (the second one on a tie).
 fn best_hint(d: [&Side; 2]) -> Option<Hint> {
-    let rank = |h: &Hint| match (h.is_identified(), h.is_hard(), *h) {
+    let rank = |h: Hint| match (h.is_identified(), h.is_hard(), h) {
         (true, true, _) => 4,
         (true, false, _) => 3,
         (false, _, Hint::Binary) => 2,
         _ => 1,
     };
-    d.iter().filter_map(|x| x.hint).max_by_key(|h| rank(h))
+    match (d[0].hint, d[1].hint) {
+        (Some(a), Some(b)) => Some(if rank(b) >= rank(a) { b } else { a }),
+        (a, b) => b.or(a),
+    }
 }
 
 /// Combine both directions into a verdict (see the crate docs for the rules).

@@ -191,8 +191,9 @@ pub enum Event<'a> {
     /// Bytes after the text part ended, each reported once.
     Opaque(&'a [u8]),
     /// A byte outside text in the current line: `rest` runs from that line's start to the end
-    /// of the bytes given. The scanner cannot go past it; each later call reports it again,
-    /// with the longer rest, scanning nothing.
+    /// of the bytes given. The scanner does not go past it: later bytes are
+    /// [`Event::Opaque`] (a consumer that needs the line again gets it from
+    /// [`Scanner::binary_line`]).
     Binary {
         /// From the start of the line to the end of the input.
         rest: &'a [u8],
@@ -219,6 +220,21 @@ pub trait Sink {
 impl<F: FnMut(Event<'_>)> Sink for F {
     fn event(&mut self, ev: Event<'_>) {
         self(ev)
+    }
+}
+
+/// Two consumers of one scanner (say the judge and an audit trail): both get every event; the
+/// pair stops when both have.
+impl<A: Sink + ?Sized, B: Sink + ?Sized> Sink for (&mut A, &mut B) {
+    #[inline]
+    fn event(&mut self, ev: Event<'_>) {
+        self.0.event(ev);
+        self.1.event(ev);
+    }
+
+    #[inline]
+    fn stopped(&self) -> bool {
+        self.0.stopped() && self.1.stopped()
     }
 }
 
@@ -286,18 +302,27 @@ impl Scanner {
     /// Leading bytes of the input the scanner will not look at again (the start of the
     /// current line, or of the current message when that is earlier).
     pub fn consumed(&self) -> usize {
-        if self.msg == Msg::Idle {
+        if self.binary {
+            self.scan as usize
+        } else if self.msg == Msg::Idle {
             self.pos as usize
         } else {
             self.pos.min(self.msg_start) as usize
         }
     }
 
+    /// After [`Event::Binary`]: the bytes of `buf` (the same input, grown) from the start of
+    /// the line holding the non-text byte.
+    pub fn binary_line<'a>(&self, buf: &'a [u8]) -> Option<&'a [u8]> {
+        self.binary
+            .then(|| buf.get(self.pos as usize..).unwrap_or(&[]))
+    }
+
     /// The caller dropped the first `n` bytes (at most [`Scanner::consumed`]) of its buffer:
     /// shift the offsets so the next call may pass the shorter buffer.
     pub fn rebase(&mut self, n: usize) {
         let n = off(n.min(self.consumed()));
-        self.pos -= n;
+        self.pos = self.pos.saturating_sub(n);
         self.scan = self.scan.saturating_sub(n);
         self.msg_start = self.msg_start.saturating_sub(n);
     }
@@ -354,9 +379,11 @@ impl Scanner {
                 return;
             }
             if self.binary {
-                sink.event(Event::Binary {
-                    rest: buf.get(pos..).unwrap_or(&[]),
-                });
+                let from = self.scan as usize;
+                if from < end {
+                    self.scan = off(end);
+                    sink.event(Event::Opaque(buf.get(from..).unwrap_or(&[])));
+                }
                 return;
             }
             if self.expect_tls && self.msg == Msg::Idle {
@@ -395,7 +422,7 @@ impl Scanner {
                         self.pos = off(at + 1);
                         self.scan = self.pos;
                     } else {
-                        self.scan = off(at);
+                        self.scan = off(end);
                         self.binary = true;
                         sink.event(Event::Binary {
                             rest: buf.get(pos..).unwrap_or(&[]),
@@ -548,15 +575,25 @@ impl Scanner {
 
     /// The first line of a message.
     fn begin<S: Sink + ?Sized>(&mut self, buf: &[u8], start: usize, end: usize, sink: &mut S) {
-        let raw = buf.get(start..end).unwrap_or(&[]);
-        let cr = raw.last() == Some(&b'\r');
-        if trim(raw.strip_suffix(b"\r").unwrap_or(raw)).is_empty() {
+        let whole = buf.get(start..end).unwrap_or(&[]);
+        let (raw, crlf) = match whole.strip_suffix(b"\r") {
+            Some(r) => (r, true),
+            None => (whole, false),
+        };
+        let t = trim(raw);
+        if t.is_empty() {
             return; // empty lines between messages (config trailers, CRLF clients)
         }
         self.msg_start = off(start);
-        self.msg_crlf = cr;
-        let line = self.line(buf, start, end, true);
-        let t = line.text;
+        self.msg_crlf = crlf;
+        let line = Line {
+            raw,
+            text: t,
+            crlf,
+            msg_crlf: crlf,
+            msg: whole,
+            first: true,
+        };
         if t == b"<PING>" {
             sink.event(Event::Ping { line });
             return;
