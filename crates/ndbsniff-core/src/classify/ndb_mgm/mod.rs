@@ -5,8 +5,8 @@
 //!   reply-key names, error texts), static and state-free;
 //! * [`scanner`]: a bounded, resumable scanner over the bytes of one direction that reports
 //!   each line and message as an [`Event`] to a [`Sink`];
-//! * [`judge`](mod@judge): a [`Sink`] ([`Side`]) that scores one direction's events, and [`decide`], which
-//!   turns both directions' scores into a verdict.
+//! * [`judge`](mod@judge): a [`Sink`] ([`Side`]) that scores one direction's events, and
+//!   [`decide`], which turns both directions' scores into a verdict.
 //!
 //! This file pairs a scanner with its judge side as a [`Direction`], the unit the probe feeds.
 //! A later consumer (a session audit, say) can keep feeding a direction's [`Scanner`] after the
