@@ -150,7 +150,7 @@ pub struct Cli {
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
 
-    /// Decoder worker threads [default: cores - 1, at least 1].
+    /// Flow worker threads, which track and classify the flows [default: cores - 1, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
 

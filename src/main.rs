@@ -251,7 +251,7 @@ fn main() -> ExitCode {
     finish(Exit::of(&result))
 }
 
-// Flows are allocated on the decoder workers and freed on the sink thread; jemalloc's
+// Flows are allocated on the flow workers and freed on the sink thread; jemalloc's
 // thread caches make that much cheaper than the system allocator (BENCHMARKS.md).
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -1,7 +1,7 @@
 //! Every real capture in `../shared/pcaps`, or in the folder `$NDBSNIFF_PCAPS` names (when
 //! present; skipped with a `SKIPPED` line otherwise): no crash, no hang, at most a one-line error
 //! naming the file, valid JSON, no flow called `ndb-mgm` (none of them holds NDB traffic), and the
-//! same output with one decoder thread as with three.
+//! same output with one flow thread as with three.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 const PER_FILE_LIMIT: Duration = Duration::from_secs(10);
 
-/// Runs ndbsniff on one capture with `threads` decoder threads, checks what it did, and returns
+/// Runs ndbsniff on one capture with `threads` flow threads, checks what it did, and returns
 /// its standard output.
 fn check(
     dir: &std::path::Path,

@@ -51,7 +51,7 @@ fn run_case(case: &Case) -> common::Run {
     common::ndbsniff(&args)
 }
 
-/// Runs one case in the default (text) format with one decoder thread.
+/// Runs one case in the default (text) format with one flow thread.
 fn run_text(case: &Case) -> common::Run {
     let path = format!("testdata/{}", case.file);
     let mut args: Vec<&str> = vec!["-r", &path, "--threads", "1"];

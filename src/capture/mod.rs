@@ -2,7 +2,7 @@
 //!
 //! Owns: opening a `.pcap`/`.pcapng` file or a live interface with libpcap, applying the BPF
 //! filter, optionally writing what passes it to a pcap file (`-w`, [`crate::capture::dump`]), and handing
-//! every frame to the [`Router`], which decodes it and batches it for the decoder workers.
+//! every frame to the [`Router`], which decodes it and batches it for the flow workers.
 //! Offline replay is lossless: the capture thread blocks when a worker's queue is full. Live
 //! capture never blocks: a batch a worker cannot take is dropped and counted. Classic pcap files
 //! are read in large blocks ([`crate::capture::pcapfile`]) whose frames the workers read in place.

@@ -4,7 +4,7 @@
 //! acceptance rules as libpcap: caplen above the file's snapshot length is cut to it, an absurd
 //! caplen or a record cut short ends the file with an error naming the record and byte offset.
 //! The file is read with large `pread`s into a few reused [`Block`]s, which are shared (not
-//! copied) with the decoder workers: callers get offsets into the current block. A file that
+//! copied) with the flow workers: callers get offsets into the current block. A file that
 //! shrinks while it is read is therefore only a short read, reported like any truncated file
 //! (a memory map would fault instead). pcapng and other variants are left to libpcap.
 //!
