@@ -132,8 +132,11 @@ pub struct Stats {
 /// A reassembled datagram.
 #[derive(Debug)]
 pub struct Datagram {
+    /// Outermost VLAN id of its fragments (part of the reassembly key), `None` when untagged.
     pub vlan: Option<u16>,
+    /// The source address of the IP header.
     pub src: IpAddr,
+    /// The destination address of the IP header.
     pub dst: IpAddr,
     /// The protocol of the payload's first header (IPv6: from the offset-0 fragment header).
     pub protocol: u8,
@@ -198,6 +201,7 @@ pub struct Reassembler {
 }
 
 impl Reassembler {
+    /// An empty reassembler that holds datagrams within `limits`.
     pub fn new(limits: Limits) -> Reassembler {
         Reassembler {
             limits,

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! ndbsniff's core: everything between a captured frame and a printed verdict that needs no
 //! capture library. Frames are sliced in place ([`decode`], with IP fragment reassembly in
 //! [`frag`]), keyed and tracked per flow ([`flow`]: key, hash, stream reassembly, the flow
@@ -56,6 +57,7 @@ impl Watch {
         }
     }
 
+    /// True when every flow is watched ([`Watch::any`]), false for a port list.
     pub fn is_any(&self) -> bool {
         self.any
     }
@@ -65,11 +67,15 @@ impl Watch {
         &self.ports
     }
 
+    /// True when `port` is in the port list. Always false under [`Watch::any`], which lists no
+    /// port (a flow's client is then never chosen by a watched port).
     #[inline]
     pub fn is_watched(&self, port: u16) -> bool {
         self.bits[port as usize >> 6] & (1 << (port & 63)) != 0
     }
 
+    /// Whether a flow between ports `a` and `b` (either order) is tracked: always under
+    /// [`Watch::any`], else when either port is watched.
     #[inline]
     pub fn matches(&self, a: u16, b: u16) -> bool {
         self.any || self.is_watched(a) || self.is_watched(b)

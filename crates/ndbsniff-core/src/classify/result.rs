@@ -20,8 +20,14 @@ pub enum ProbeState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
+    /// Too little data was seen either way (an empty or nearly empty flow): the verdict is a
+    /// default, not a finding.
     Low,
+    /// Some evidence, not conclusive: NDB from one side only (the other side's answer or
+    /// request not seen or not typical), or an unknown flow with some but not much data.
     Medium,
+    /// Conclusive: both sides agree on NDB, or the flow was identified as another protocol
+    /// or carried enough data in both directions to rule NDB out.
     High,
 }
 
@@ -61,14 +67,18 @@ impl Verdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// The sender asks: NDB requests, or a client's opening in another protocol.
     Client,
+    /// The sender answers: NDB replies, or a server's greeting or response.
     Server,
 }
 
 /// The probe's decision about a flow.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ProbeResult {
+    /// What the flow speaks.
     pub verdict: Verdict,
+    /// How sure [`ProbeResult::verdict`] is.
     pub confidence: Confidence,
     /// Per direction: the deciding line(s), escaped printable ASCII of at most about 100
     /// characters (`get nodeid reply / nodeid: 2 / result: Ok`), or what else was seen

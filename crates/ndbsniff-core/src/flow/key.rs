@@ -14,11 +14,14 @@ use crate::decode::{PacketView, Transport};
 /// One side of a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
+    /// The IP address (v4 or v6) as it appeared in the packet's header.
     pub addr: IpAddr,
+    /// The TCP or UDP port.
     pub port: u16,
 }
 
 impl Endpoint {
+    /// The endpoint as `addr:port` (`[addr]:port` for IPv6 when printed).
     pub fn socket_addr(self) -> SocketAddr {
         SocketAddr::new(self.addr, self.port)
     }
@@ -27,8 +30,12 @@ impl Endpoint {
 /// Both endpoints (ordered) and the transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
+    /// The endpoint that sorts lower (index 0 of per-direction state); not necessarily the
+    /// client.
     pub lo: Endpoint,
+    /// The endpoint that sorts higher (index 1 of per-direction state).
     pub hi: Endpoint,
+    /// TCP or UDP; the same ports over the two are two flows.
     pub transport: Transport,
 }
 

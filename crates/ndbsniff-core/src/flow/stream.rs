@@ -64,6 +64,7 @@ pub enum Checksum {
     /// Not checked (not captured whole, or nobody asked): treated as good.
     #[default]
     Unverified,
+    /// Checked and right.
     Good,
     /// Wrong: the bytes are used, but any good copy of them replaces them.
     Bad,
@@ -72,6 +73,7 @@ pub enum Checksum {
 /// One TCP segment of one direction, as [`StreamPrefix::feed`] takes it.
 #[derive(Clone, Copy, Debug)]
 pub struct Segment<'a> {
+    /// The TCP sequence number of the segment's first byte (of the SYN, when `syn` is set).
     pub seq: u32,
     /// The SYN flag: `seq` is the initial sequence number and data starts at `seq + 1`.
     pub syn: bool,
@@ -80,6 +82,7 @@ pub struct Segment<'a> {
     /// The payload length on the wire; when it exceeds `payload.len()` the missing tail is a
     /// hole (captured bytes beyond it are ignored as padding).
     pub wire_len: u32,
+    /// What the segment's TCP checksum said; a bad segment's bytes give way to a good copy.
     pub checksum: Checksum,
 }
 

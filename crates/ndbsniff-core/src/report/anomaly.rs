@@ -45,6 +45,8 @@ impl Anomaly {
         Anomaly::ReanchorLimit,
     ];
 
+    /// The name printed in JSON `"anomalies"` arrays, text markers and the summary:
+    /// `overlap-mismatch`, `bad-checksum`, `memcap` or `reanchor-limit`.
     pub fn as_str(self) -> &'static str {
         match self {
             Anomaly::OverlapMismatch => "overlap-mismatch",
@@ -63,14 +65,17 @@ impl Anomalies {
     /// No anomaly.
     pub const NONE: Anomalies = Anomalies(0);
 
+    /// True when the set holds no anomaly (the flow's bytes are as clean as captured).
     pub fn is_empty(&self) -> bool {
         self.0 == 0
     }
 
+    /// Adds `a` to the set (no effect when already present).
     pub fn insert(&mut self, a: Anomaly) {
         self.0 |= a.bit();
     }
 
+    /// Whether `a` is in the set.
     pub fn contains(self, a: Anomaly) -> bool {
         self.0 & a.bit() != 0
     }

@@ -43,6 +43,8 @@ pub enum FlowState {
 }
 
 impl FlowState {
+    /// The name printed in the text `STATE` column and the JSON `state` key: `open`,
+    /// `half-closed`, `closed`, `reset`, `idle` or `evicted`.
     pub fn as_str(self) -> &'static str {
         match self {
             FlowState::Open => "open",
@@ -68,6 +70,7 @@ pub enum RolesFrom {
 }
 
 impl RolesFrom {
+    /// The name printed as the JSON `roles_from` key: `handshake`, `content` or `port`.
     pub fn as_str(self) -> &'static str {
         match self {
             RolesFrom::Handshake => "handshake",
@@ -80,27 +83,50 @@ impl RolesFrom {
 /// One conversation, as reported.
 #[derive(Clone, Debug, Serialize)]
 pub struct FlowRecord {
+    /// `tcp` or `udp` (JSON `transport`, text `PROTO`).
     pub transport: Transport,
+    /// The client's address and port, as decided by [`FlowRecord::roles_from`].
     pub client: SocketAddr,
+    /// The server's address and port (the other endpoint).
     pub server: SocketAddr,
+    /// What the flow speaks: `ndb-mgm` or `unknown`.
     pub verdict: Verdict,
+    /// How sure the verdict is: `low`, `medium` or `high`.
     pub confidence: Confidence,
+    /// The deciding lines of each side, escaped: `client: ... | server: ...`, or only the side
+    /// that gave any; empty when neither did.
     pub evidence: String,
+    /// For `unknown` flows, what the flow looks like instead (`tls`, `http`, ...; the text
+    /// verdict cell shows it as `unknown (tls)`); `None`, and omitted from JSON, otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<&'static str>,
+    /// For `ndb-mgm` flows whose text part ended in a switch, `transporter` or `tls`; `None`,
+    /// and omitted from JSON, otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<&'static str>,
+    /// Packets sent by the client (text `PKTS C>S`).
     pub packets_to_server: u64,
+    /// Packets sent by the server (text `PKTS S>C`).
     pub packets_to_client: u64,
+    /// Bytes sent by the client, whole frames as on the wire (text `BYTES C>S`).
     pub bytes_to_server: u64,
+    /// Bytes sent by the server, whole frames as on the wire (text `BYTES S>C`).
     pub bytes_to_client: u64,
+    /// Time of the flow's first packet, microseconds since the Unix epoch; printed as RFC 3339
+    /// with microseconds (`2024-03-01T12:00:00.000001Z`).
     #[serde(serialize_with = "time::serialize_us")]
     pub first_seen: i64,
+    /// Time of the flow's last packet, as [`FlowRecord::first_seen`].
     #[serde(serialize_with = "time::serialize_us")]
     pub last_seen: i64,
+    /// How the flow ended or why it was reported (`idle`, `evicted`); `open` if it was still
+    /// running when the capture ended.
     pub state: FlowState,
+    /// The outermost VLAN id of the flow's packets; `None`, and omitted from JSON, when
+    /// untagged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
+    /// What decided which endpoint is the client.
     pub roles_from: RolesFrom,
     /// What went wrong while reassembling (overlapping copies that disagree, bad checksums,
     /// the memory cap, the re-anchoring limit); omitted when nothing did.
@@ -163,7 +189,9 @@ pub struct Summary {
     /// The user's own BPF expression, if any.
     #[serde(skip)]
     pub user_filter: Option<String>,
+    /// Frames read from the file or the interface, whatever they held.
     pub packets_read: u64,
+    /// Their lengths on the wire, summed (not only the captured part).
     pub bytes_read: u64,
     /// TCP or UDP packets decoded (on any port).
     pub packets_decoded: u64,
@@ -171,7 +199,10 @@ pub struct Summary {
     pub packets_watched: u64,
     /// Decoded packets on ports not watched (seen only when the BPF filter let them through).
     pub packets_other_ports: u64,
+    /// Frames that gave no TCP or UDP packet (the sum of `not_decoded`).
     pub packets_not_decoded: u64,
+    /// Those frames by reason (`not-ip`, `not-tcp-udp`, `truncated`, `malformed-ip`, ...); only
+    /// reasons seen are listed.
     pub not_decoded: BTreeMap<&'static str, u64>,
     /// IPv4 and IPv6 fragments seen (each counted here, not in `packets_not_decoded`).
     pub fragments_seen: u64,
@@ -179,6 +210,7 @@ pub struct Summary {
     pub datagrams_reassembled: u64,
     /// Fragments dropped without becoming part of a datagram (`fragment_drops` by reason).
     pub fragments_dropped: u64,
+    /// `fragments_dropped` by reason; only reasons seen are listed.
     pub fragment_drops: BTreeMap<&'static str, u64>,
     /// Live capture: packets the kernel saw for this capture (libpcap's ps_recv).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,7 +223,9 @@ pub struct Summary {
     pub dropped_by_interface: Option<u64>,
     /// Packets ndbsniff itself dropped because its workers were behind (live capture only).
     pub dropped_by_ndbsniff: u64,
+    /// Flows reported (each once, whether it ended, was evicted or was still open).
     pub flows: u64,
+    /// Those flows by verdict name (`ndb-mgm`, `unknown`); only verdicts seen are listed.
     pub flows_by_verdict: BTreeMap<&'static str, u64>,
     /// Flows pushed out of a full table (`--max-flows`), each reported with state `evicted`.
     pub flows_evicted: u64,
@@ -206,6 +240,8 @@ pub struct Summary {
     pub servers: u64,
     /// `servers` is an estimate: more servers were seen than are counted exactly (65,536).
     pub servers_estimated: bool,
+    /// Why reading stopped early (a damaged capture file, a failing interface); everything
+    /// read before it is reported. `None`, and omitted from JSON, when reading ended normally.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -213,17 +249,33 @@ pub struct Summary {
 /// One server endpoint and everything seen talking to it: the answer to "what is on 3406?".
 #[derive(Clone, Debug)]
 pub struct ServerRow {
+    /// The server's address and port (text `SERVER`).
     pub server: SocketAddr,
+    /// `tcp` or `udp` (text `PROTO`).
     pub transport: Transport,
+    /// The best verdict of its flows (`ndb-mgm` over `unknown`, then by confidence, then one
+    /// with evidence); text `VERDICT`.
     pub verdict: Verdict,
+    /// The confidence of the flow the verdict came from (text `CONF`).
     pub confidence: Confidence,
+    /// Flows with this server counted into the row (text `FLOWS`).
     pub flows: u64,
+    /// Distinct client addresses (not ports) seen; a lower bound, printed `N+`, once the
+    /// per-server or total client memory was full (text `CLIENTS`).
     pub clients: u64,
+    /// Packets of its flows, both directions (text `PACKETS`).
     pub packets: u64,
+    /// Wire bytes of its flows, both directions (text `BYTES`).
     pub bytes: u64,
+    /// Earliest first packet of its flows, microseconds since the Unix epoch (text
+    /// `FIRST SEEN`, RFC 3339).
     pub first_seen: i64,
+    /// Latest last packet of its flows, as `first_seen` (text `LAST SEEN`).
     pub last_seen: i64,
+    /// The evidence of the flow the verdict came from (text `EVIDENCE`); may be empty.
     pub evidence: String,
+    /// The hint of the flow the verdict came from (shown in the verdict cell as
+    /// `unknown (hint)`); `None` for `ndb-mgm` or when nothing was recognised.
     pub hint: Option<&'static str>,
     /// Every anomaly of any of its flows.
     pub anomalies: Anomalies,

@@ -33,6 +33,7 @@ pub const MAX_CLIENTS_TOTAL: usize = 262_144;
 pub struct ServerKey(u128, u32);
 
 impl ServerKey {
+    /// The key of `server` over `transport`.
     pub fn new(server: SocketAddr, transport: Transport) -> ServerKey {
         let (ip, family) = match server.ip() {
             IpAddr::V4(a) => (u128::from(u32::from(a)), 4u32),
@@ -72,12 +73,14 @@ impl Hll {
     const M: usize = 1 << Hll::P;
     const KEY: (u64, u64) = (0x6e64_6273_6e69_6666, 0x7365_7276_6572_7321);
 
+    /// An empty sketch (every register zero; estimates 0).
     pub fn new() -> Hll {
         Hll {
             registers: Box::new([0u8; Hll::M]),
         }
     }
 
+    /// Counts `item`; inserting the same bytes again changes nothing.
     pub fn insert(&mut self, item: &[u8]) {
         let mut h = SipHasher13::new_with_keys(Hll::KEY.0, Hll::KEY.1);
         h.write(item);
@@ -91,6 +94,8 @@ impl Hll {
         }
     }
 
+    /// The estimated number of distinct items inserted (linear counting while many
+    /// registers are still zero).
     pub fn estimate(&self) -> u64 {
         let m = Hll::M as f64;
         let mut sum = 0.0f64;
@@ -133,6 +138,7 @@ impl Default for ServerCount {
 }
 
 impl ServerCount {
+    /// Counts the server `key` (once, however often it is inserted).
     pub fn insert(&mut self, key: ServerKey) {
         self.hll.insert(&key.bytes());
         if let Some(set) = &mut self.exact {
@@ -199,11 +205,14 @@ pub struct ServerTable {
 
 /// A row as printed: the row, whether its client count is a lower bound.
 pub struct Shown {
+    /// The row's aggregates.
     pub row: ServerRow,
+    /// Some client address was not remembered: `row.clients` is a lower bound, printed `N+`.
     pub clients_capped: bool,
 }
 
 impl ServerTable {
+    /// An empty table of at most `cap` rows (at least one, whatever `cap` says).
     pub fn new(cap: usize) -> ServerTable {
         ServerTable {
             cap: cap.max(1),
@@ -215,10 +224,13 @@ impl ServerTable {
         }
     }
 
+    /// Rows in the table now.
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
+    /// True when no row is in the table (no flow was added, as a row is never removed
+    /// without another taking its place).
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
@@ -238,6 +250,8 @@ impl ServerTable {
         self.clients_total
     }
 
+    /// Counts the flow `rec` into its server's row (`key`, from [`ServerKey::new`] of its
+    /// server and transport), making a row, or pushing out a less interesting one, if needed.
     pub fn add(&mut self, key: ServerKey, rec: &FlowRecord) {
         if let Some(agg) = self.rows.get_mut(&key) {
             self.by_interest.remove(&agg.interest(key));

@@ -62,6 +62,8 @@ pub fn rfc3339_us(us: i64) -> String {
     String::from_utf8(b).unwrap_or_default()
 }
 
+/// Serde `serialize_with` helper: writes microseconds since the epoch as the RFC 3339
+/// string of [`rfc3339_us`]; used for the JSON `first_seen` and `last_seen` keys.
 pub fn serialize_us<S: serde::Serializer>(us: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&rfc3339_us(*us))
 }
