@@ -45,7 +45,7 @@ pub struct Pkt {
 impl Pkt {
     /// The record of a decoded packet captured at `ts_us`, `wire_len` bytes long on the wire,
     /// whose payload bytes will be found at `payload_at`, for `table`.
-    #[inline]
+    #[inline(always)] // called across the crate boundary, once per packet, by the router
     pub fn of(
         view: &PacketView<'_>,
         ts_us: i64,
