@@ -66,7 +66,7 @@ impl Hash for FlowKey {
 
 impl FlowKey {
     /// The key of a packet, and the index (0 = `lo`, 1 = `hi`) of the endpoint that sent it.
-    #[inline]
+    #[inline(always)]
     pub fn of(view: &PacketView<'_>) -> (FlowKey, usize) {
         let src = Endpoint {
             addr: view.src,

@@ -34,7 +34,7 @@ pub(crate) struct KeyHash {
 
 impl KeyHash {
     /// The hash of `key`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hash(&self, key: &FlowKey) -> u64 {
         #[cfg(test)]
         if let Some(h) = self.constant {
@@ -149,7 +149,7 @@ impl FlowTable {
 
     /// The hash of a key, as the parts' maps compute it: keyed with this table's secret seed,
     /// so which part a flow lands in varies from run to run, but nothing that is reported does.
-    #[inline]
+    #[inline(always)]
     pub fn hash(&self, key: &FlowKey) -> u64 {
         self.keys.hash(key)
     }
