@@ -62,8 +62,60 @@ pub enum FlowEvent {
 /// them (so the flow workers do not spend their time formatting).
 pub type Removed = Vec<(FlowKey, Flow)>;
 
-/// The flows of one part.
-type Map = HashTable<(FlowKey, Flow)>;
+/// Shards of a part's map (a power of two).
+const SHARDS: usize = 8;
+
+/// The flows of one part, in [`SHARDS`] hash tables chosen by bits of the key's hash that the
+/// tables themselves do not use (they take the lowest bits for the bucket and the top seven for
+/// their control bytes). Shards keep growth cheap: when a table doubles, its old and new bucket
+/// arrays are held at once, and a shard is an eighth of the part.
+struct Map {
+    shards: [HashTable<(FlowKey, Flow)>; SHARDS],
+}
+
+impl Map {
+    fn new() -> Map {
+        Map {
+            shards: std::array::from_fn(|_| HashTable::new()),
+        }
+    }
+
+    /// The shard of a key hash.
+    #[inline]
+    fn shard(&self, hash: u64) -> &HashTable<(FlowKey, Flow)> {
+        &self.shards[(hash >> 54) as usize & (SHARDS - 1)]
+    }
+
+    /// The shard of a key hash, to change.
+    #[inline]
+    fn shard_mut(&mut self, hash: u64) -> &mut HashTable<(FlowKey, Flow)> {
+        &mut self.shards[(hash >> 54) as usize & (SHARDS - 1)]
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.shards.iter().map(HashTable::len).sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.shards.iter().all(HashTable::is_empty)
+    }
+
+    /// Every flow, shard by shard.
+    fn iter(&self) -> impl Iterator<Item = &(FlowKey, Flow)> {
+        self.shards.iter().flat_map(HashTable::iter)
+    }
+
+    /// The entry of `key` (whose hash is `hash`), to look at or remove.
+    #[inline]
+    fn find_entry(
+        &mut self,
+        hash: u64,
+        key: &FlowKey,
+    ) -> Option<hashbrown::hash_table::OccupiedEntry<'_, (FlowKey, Flow)>> {
+        self.shard_mut(hash).find_entry(hash, |(k, _)| k == key).ok()
+    }
+}
 
 /// The limits a tracker works to, copied from its table.
 #[derive(Clone)]
@@ -156,17 +208,12 @@ impl Tracker {
                 count_comparison();
                 k == key
             };
-            let full = map.len() >= limits.part_max;
-            let found = match map.entry(pkt.hash, eq, rehash) {
-                Entry::Vacant(slot) if full => {
-                    // A new flow in a full part: evict, then look the slot up again (the table
-                    // has changed).
-                    let map = slot.into_table();
-                    self.evicted += evict_oldest(map, wheel, limits, events);
-                    map.entry(pkt.hash, eq, rehash)
-                }
-                found => found,
-            };
+            // A new flow in a full part: evict first (a second look, only while the part is
+            // full), then find the slot.
+            if map.len() >= limits.part_max && map.shard(pkt.hash).find(pkt.hash, eq).is_none() {
+                self.evicted += evict_oldest(map, wheel, limits, events);
+            }
+            let found = map.shard_mut(pkt.hash).entry(pkt.hash, eq, rehash);
             let flow = match found {
                 Entry::Occupied(entry) => &mut entry.into_mut().1,
                 Entry::Vacant(slot) => {
@@ -230,13 +277,14 @@ impl Tracker {
                 keys.clear();
                 keys.extend(
                     self.map
+                        .shard(hash)
                         .iter_hash(hash)
                         .map(|(k, _)| *k)
                         .filter(|k| limits.keys.hash(k) == hash),
                 );
                 let mut next: Option<i64> = None;
                 for &key in &keys {
-                    let Ok(entry) = self.map.find_entry(hash, |(k, _)| *k == key) else {
+                    let Some(entry) = self.map.find_entry(hash, &key) else {
                         continue;
                     };
                     let flow = &entry.get().1;
@@ -302,7 +350,7 @@ fn evict_oldest(
     let mut out = Vec::with_capacity(ages.len());
     for (_, key) in ages {
         let hash = limits.keys.hash(&key);
-        if let Ok(entry) = map.find_entry(hash, |(k, _)| *k == key) {
+        if let Some(entry) = map.find_entry(hash, &key) {
             out.push(entry.remove().0);
         }
     }
@@ -334,7 +382,7 @@ pub fn drain_each(parts: Vec<Tracker>, watch: &Watch, mut emit: impl FnMut(FlowR
     for (_, key, i) in order {
         let p = &mut parts[i];
         let hash = p.limits.keys.hash(&key);
-        if let Ok(entry) = p.map.find_entry(hash, |(k, _)| *k == key) {
+        if let Some(entry) = p.map.find_entry(hash, &key) {
             let ((k, flow), _) = entry.remove();
             emit(flow.into_record(&k, watch, End::Running));
         }
