@@ -113,7 +113,9 @@ impl Map {
         hash: u64,
         key: &FlowKey,
     ) -> Option<hashbrown::hash_table::OccupiedEntry<'_, (FlowKey, Flow)>> {
-        self.shard_mut(hash).find_entry(hash, |(k, _)| k == key).ok()
+        self.shard_mut(hash)
+            .find_entry(hash, |(k, _)| k == key)
+            .ok()
     }
 }
 
