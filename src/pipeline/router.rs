@@ -300,7 +300,7 @@ impl<'a> Router<'a> {
         }
         if now >= self.next_live_sweep && self.lanes.iter().all(|l| l.pending.is_none()) {
             self.next_live_sweep = now + Duration::from_micros(SWEEP_EVERY_US as u64);
-            let now_us = ndbsniff_core::wall_clock_us();
+            let now_us = ndbsniff_core::flow::timeouts::wall_clock_us();
             self.frags.expire(now_us, self.memcap);
             self.mark_sweep(now_us);
         }

@@ -13,8 +13,8 @@ use crate::classify::{ProbeResult, Role};
 use crate::decode::Transport;
 use crate::flow::key::FlowKey;
 use crate::flow::state::Flow;
+use crate::flow::watch::Watch;
 use crate::report::{FlowRecord, FlowState, RolesFrom};
-use crate::Watch;
 
 impl Flow {
     fn state(&self, transport: Transport, end: End) -> FlowState {

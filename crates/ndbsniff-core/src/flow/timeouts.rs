@@ -56,3 +56,10 @@ impl Timeouts {
         flow.last_us.saturating_add(self.limit(transport, flow))
     }
 }
+
+/// The clock, in microseconds since the Unix epoch (live sweeps).
+pub fn wall_clock_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros().min(i64::MAX as u128) as i64)
+}

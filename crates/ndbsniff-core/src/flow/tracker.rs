@@ -24,10 +24,10 @@ use crate::flow::record::{key_order, End};
 use crate::flow::state::{Ctx, Flow, Seen};
 use crate::flow::table::{Counters, KeyHash};
 use crate::flow::timeouts::Timeouts;
+use crate::flow::watch::Watch;
 use crate::flow::wheel::Wheel;
 use crate::memcap::MemCap;
 use crate::report::FlowRecord;
-use crate::Watch;
 
 /// How many packets ahead a worker asks for payload bytes to be fetched into its cache.
 const PREFETCH_AHEAD: usize = 8;
