@@ -75,14 +75,14 @@ pub enum RunError {
     Sandbox(sandbox::SandboxError),
     /// A thread could not be started (nothing was read).
     Thread {
-        /// The thread's name, e.g. `capture` or `decode-0`.
+        /// The thread's name, e.g. `capture` or `flow-0`.
         thread: String,
         /// Why.
         error: io::Error,
     },
     /// A thread of the run panicked: a bug, and the report is incomplete.
     Panicked {
-        /// The thread's name, e.g. `capture` or `decode-0`.
+        /// The thread's name, e.g. `capture` or `flow-0`.
         thread: String,
         /// The panic's message, escaped (or a note that it had none).
         message: String,
@@ -285,10 +285,10 @@ mod tests {
                     .to_string()
             ]
         );
-        let e = RunError::panicked("decode-1", &42u32);
+        let e = RunError::panicked("flow-1", &42u32);
         assert!(e
             .to_string()
-            .contains("the decode-1 thread panicked (no message)"));
+            .contains("the flow-1 thread panicked (no message)"));
     }
 
     #[test]
