@@ -179,7 +179,8 @@ const AFTER_HELP: &str = "\
 Exit status: 0 the capture was read to the end (or to -c, --duration, Ctrl-C, or a reader of
 stdout that went away, e.g. | head); 1 the capture was damaged part-way (everything decoded before
 the damage is reported); 2 nothing could be read (bad flags, missing file, not a capture,
-unsupported link type, bad filter, no permission to capture); 3 output could not be written
+unsupported link type, bad filter, no permission to capture), or a thread of the run failed
+(an internal error: the report is incomplete); 3 output could not be written
 (stdout failed or was closed, or the -w file could not be created or written); 130 a second
 SIGINT or SIGTERM ended the run at once (the first stops reading and finishes the report, which
 then says it was interrupted).
