@@ -175,10 +175,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
     let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
     let live_counters = LiveCounters::default();
-    let decode_counters = RouterCounters::default();
+    let router_counters = RouterCounters::default();
     let counters = Counters {
         capture: &live_counters,
-        decode: &decode_counters,
+        router: &router_counters,
         table: &table,
     };
     let out_failed = std::cell::OnceCell::new();
@@ -253,7 +253,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             table: &table,
             lanes: senders,
             recycled: recycle_rx,
-            counters: &decode_counters,
+            counters: &router_counters,
             live,
             memcap: &memcap,
             frag: cfg.frag,
@@ -386,7 +386,7 @@ fn join_threads<T, W>(
 #[derive(Clone, Copy)]
 struct Counters<'a> {
     capture: &'a LiveCounters,
-    decode: &'a RouterCounters,
+    router: &'a RouterCounters,
     /// The flow table, with the reassembly memcap and checksum counts.
     table: &'a FlowTable,
 }
@@ -401,7 +401,7 @@ fn summarize(
 ) -> Summary {
     let Counters {
         capture,
-        decode: workers,
+        router,
         table,
     } = *counters;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -411,9 +411,9 @@ fn summarize(
         interrupted,
         packets_read: get(&capture.packets),
         bytes_read: get(&capture.bytes),
-        packets_decoded: get(&workers.decoded),
-        packets_watched: get(&workers.watched),
-        packets_other_ports: get(&workers.other_ports),
+        packets_decoded: get(&router.decoded),
+        packets_watched: get(&router.watched),
+        packets_other_ports: get(&router.other_ports),
         received_by_kernel: kernel.then(|| get(&capture.kernel_received)),
         dropped_by_kernel: kernel.then(|| get(&capture.kernel_dropped)),
         dropped_by_interface: kernel.then(|| get(&capture.interface_dropped)),
@@ -430,16 +430,16 @@ fn summarize(
         ..base.clone()
     };
     for r in SkipReason::ALL {
-        let n = get(&workers.skipped[r.index()]);
+        let n = get(&router.skipped[r.index()]);
         if n > 0 {
             s.not_decoded.insert(r.as_str(), n);
             s.packets_not_decoded += n;
         }
     }
-    s.fragments_seen = get(&workers.fragments);
-    s.datagrams_reassembled = get(&workers.reassembled);
+    s.fragments_seen = get(&router.fragments);
+    s.datagrams_reassembled = get(&router.reassembled);
     for r in frag::Drop::ALL {
-        let n = get(&workers.fragments_dropped[r as usize]);
+        let n = get(&router.fragments_dropped[r as usize]);
         if n > 0 {
             s.fragment_drops.insert(r.as_str(), n);
             s.fragments_dropped += n;
