@@ -21,8 +21,6 @@ use super::{FlowRecord, Summary};
 /// (chosen once, in [`Sink::new`]).
 pub struct Sink<'a> {
     out: &'a mut dyn Write,
-    format: Format,
-    options: Options,
     printer: Box<dyn Printer>,
     servers: ServerCount,
     /// The server table, when the printer asked for one (text runs without `--flows`).
@@ -50,8 +48,6 @@ impl<'a> Sink<'a> {
             .then(|| ServerTable::new(options.max_servers));
         Sink {
             out,
-            format,
-            options,
             printer,
             servers: ServerCount::default(),
             table,
@@ -60,15 +56,6 @@ impl<'a> Sink<'a> {
             by_verdict: BTreeMap::new(),
             anomalies: BTreeMap::new(),
         }
-    }
-
-    /// Rows of the text server table (`--max-servers`; at least 1). Call before any flow.
-    pub fn with_max_servers(self, n: usize) -> Sink<'a> {
-        let options = Options {
-            max_servers: n,
-            ..self.options
-        };
-        Sink::new(self.out, self.format, options)
     }
 
     /// Whether the printer shows verdicts decided while a flow is still running
@@ -175,9 +162,10 @@ mod tests {
         let mut out = Vec::new();
         let options = Options {
             live: true,
+            max_servers: 3,
             ..Options::default()
         };
-        let mut sink = Sink::new(&mut out, Format::Text, options).with_max_servers(3);
+        let mut sink = Sink::new(&mut out, Format::Text, options);
         for s in 0..200 {
             sink.flow(&rec(s)).unwrap();
         }
