@@ -197,6 +197,9 @@ impl Tracker {
         let limits = &self.limits;
         let t = &limits.timeouts;
         let map = &mut self.map;
+        // Flows in the part, kept here for the batch (the map's count is a sum over shards);
+        // nothing but this loop adds or removes flows while it runs.
+        let mut len = map.len();
         let wheel = &mut self.wheel;
         let rehash = |(k, _): &(FlowKey, Flow)| limits.keys.hash(k);
         for (i, pkt) in pkts.iter().enumerate() {
@@ -212,8 +215,9 @@ impl Tracker {
             };
             // A new flow in a full part: evict first (a second look, only while the part is
             // full), then find the slot.
-            if map.len() >= limits.part_max && map.shard(pkt.hash).find(pkt.hash, eq).is_none() {
+            if len >= limits.part_max && map.shard(pkt.hash).find(pkt.hash, eq).is_none() {
                 self.evicted += evict_oldest(map, wheel, limits, events);
+                len = map.len();
             }
             let found = map.shard_mut(pkt.hash).entry(pkt.hash, eq, rehash);
             let flow = match found {
@@ -221,6 +225,7 @@ impl Tracker {
                 Entry::Vacant(slot) => {
                     let flow = Flow::new(pkt.ts_us, pkt.vlan);
                     wheel.schedule(t.deadline(key.transport, &flow), pkt.hash);
+                    len += 1;
                     &mut slot.insert((*key, flow)).into_mut().1
                 }
             };
