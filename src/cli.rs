@@ -170,6 +170,13 @@ pub struct Cli {
     #[arg(long)]
     pub flows: bool,
 
+    /// Text format: after the table, the audit of each NDB management server seen: its cluster
+    /// map (nodes, roles, addresses, versions, status), a timeline of the commands that changed
+    /// the cluster and of refusals, and its clients by kind. JSON always ends with one
+    /// `ndb_cluster` record per management server.
+    #[arg(long)]
+    pub audit: bool,
+
     /// A BPF expression may also be given as trailing words, as with tcpdump.
     #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
     pub expression: Vec<String>,

@@ -37,6 +37,8 @@ pub struct Config {
     pub format: Format,
     /// List flows instead of server endpoints (text format).
     pub per_flow: bool,
+    /// Print each management server's audit after the table (text format).
+    pub audit: bool,
     /// Also write the packets that pass the filter to this pcap file.
     pub write: Option<PathBuf>,
     /// Account to switch to, when running as root, once the capture and the `-w` file are open
@@ -83,6 +85,7 @@ impl Config {
             prefix_bytes: DEFAULT_PREFIX_BYTES,
             format: Format::default(),
             per_flow: false,
+            audit: false,
             write: None,
             user: None,
             drop_privileges: false,

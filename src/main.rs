@@ -65,6 +65,7 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, UsageError> {
         prefix_bytes: cli.inspect_bytes as usize,
         format: cli.format,
         per_flow: cli.flows,
+        audit: cli.audit,
         write: cli.write,
         user: cli.user,
         stats_interval: cli

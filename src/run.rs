@@ -14,11 +14,12 @@ use ndbsniff_core::flow::tracker::{self, Removed, Tracker};
 use ndbsniff_core::report::format::Options;
 use ndbsniff_core::report::sink::Sink;
 use ndbsniff_core::report::Summary;
-use ndbsniff_core::{escape, flow, frag, memcap, report};
+use ndbsniff_core::{escape, flow, frag, memcap};
 
 use crate::capture::{self, filter, CaptureError, CaptureReport, LiveCounters, Source};
 use crate::pipeline::{
-    self, Event, Router, RouterCounters, RouterSetup, SweepMerger, Work, WorkerOut, WorkerShared,
+    self, Event, Notice, Router, RouterCounters, RouterSetup, SweepMerger, Work, WorkerOut,
+    WorkerShared,
 };
 use crate::{note, privilege, sandbox, Config, Input, RunError};
 
@@ -173,7 +174,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         .collect();
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Work>(threads * 2 + 2);
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
-    let (decided_tx, decided_rx) = crossbeam_channel::bounded::<report::FlowRecord>(16 * 1024);
+    let (decided_tx, decided_rx) = crossbeam_channel::bounded::<Notice>(16 * 1024);
     let live_counters = LiveCounters::default();
     let router_counters = RouterCounters::default();
     let counters = Counters {
@@ -190,11 +191,13 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         per_flow: cfg.per_flow,
         live,
         max_servers: cfg.max_servers,
+        audit: cfg.audit,
     };
     let mut sink = Sink::new(&mut checked, cfg.format, options);
     let shared = WorkerShared {
         watch: &cfg.watch,
         announce: sink.wants_decided(),
+        announce_ndb: live,
     };
     let watching = match cfg.watch.port_list() {
         _ if cfg.watch.is_any() => "any port".to_string(),
@@ -273,7 +276,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         let watch = &cfg.watch;
         // Write errors are kept by `checked` (the first one); each caller only stops early.
         let emit = |sink: &mut Sink<'_>, flows: Removed, end: End| {
-            let records: Vec<_> = flows
+            let mut records: Vec<_> = flows
                 .into_iter()
                 .map(|(k, f)| f.into_record(&k, watch, end))
                 .collect();
@@ -283,7 +286,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                 order.sort_by(|&a, &b| flow::record::record_order(&records[a], &records[b]));
             }
             for i in order {
-                let _ = sink.flow(&records[i]);
+                let _ = sink.flow(&mut records[i]);
             }
         };
         let mut decided_rx = Some(decided_rx);
@@ -298,7 +301,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                     Err(_) => break,
                 },
                 recv(decided_rx.as_ref().unwrap_or(&never)) -> rec => match rec {
-                    Ok(rec) => drop(sink.decided(&rec)),
+                    Ok(Notice::Decided(rec)) => drop(sink.decided(&rec)),
+                    Ok(Notice::Ndb(n)) => drop(sink.ndb_commands(n.client, n.server, &n.commands)),
                     Err(_) => decided_rx = None,
                 },
                 default(tick) => {}
@@ -333,7 +337,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     });
     let (report, parts, interrupted) = report?;
     if out_failed.get().is_none() {
-        tracker::drain_each(parts, &cfg.watch, |rec| drop(sink.flow(&rec)));
+        tracker::drain_each(parts, &cfg.watch, |mut rec| drop(sink.flow(&mut rec)));
     }
     let summary = summarize(
         &base,
@@ -424,6 +428,7 @@ fn summarize(
         memcap_hits: table.memcap().hits(),
         tcp_bad_checksums: table.bad_checksums(),
         anomalies: sink.anomalies.clone(),
+        ndb_risks: sink.ndb_risks.clone(),
         servers: sink.server_count(),
         servers_estimated: sink.servers_estimated(),
         error: error.map(ToString::to_string),

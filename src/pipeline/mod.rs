@@ -119,6 +119,14 @@ impl Work {
 
 /// What a flow worker tells the sink about flows it removed.
 #[derive(Debug)]
+pub enum Notice {
+    /// A verdict decided while its flow runs.
+    Decided(ndbsniff_core::report::FlowRecord),
+    /// Commands of a running NDB session.
+    Ndb(ndbsniff_core::flow::tracker::NdbNotice),
+}
+
+/// What a flow worker reports about the flows it removed.
 pub enum Event {
     /// Flows pushed out of a full part of the table.
     Evicted(Removed),

@@ -13,10 +13,9 @@
 
 use crossbeam_channel::{Receiver, Sender};
 use ndbsniff_core::flow::tracker::{FlowEvent, Removed, Tracker};
-use ndbsniff_core::report::FlowRecord;
 use ndbsniff_core::Watch;
 
-use super::{Event, Work, FLOWS_PER_EVENT};
+use super::{Event, Notice, Work, FLOWS_PER_EVENT};
 
 /// What every flow worker is told alike.
 pub struct WorkerShared<'a> {
@@ -24,14 +23,17 @@ pub struct WorkerShared<'a> {
     pub watch: &'a Watch,
     /// Build a record when the probe decides (live text announcements).
     pub announce: bool,
+    /// Announce the control commands of NDB sessions as their replies are seen (live runs).
+    pub announce_ndb: bool,
 }
 
 /// Where a worker sends what it has to report.
 pub struct WorkerOut {
     /// Removed flows (never dropped: the worker waits for room).
     pub events: Sender<Event>,
-    /// Verdict announcements (dropped when the sink is behind).
-    pub decided: Sender<FlowRecord>,
+    /// Verdict announcements (dropped when the sink is behind) and NDB commands (never
+    /// dropped: they are the audit).
+    pub decided: Sender<Notice>,
 }
 
 /// What a worker has swept but not yet told the sink: sent once per batch, or sooner when it
@@ -93,6 +95,7 @@ pub fn worker(
     recycle: Sender<Work>,
     out: WorkerOut,
 ) -> Tracker {
+    tracker.announce_ndb(shared.announce_ndb);
     let mut table_events = Vec::new();
     let mut report = SweepReport {
         worker: tracker.part(),
@@ -119,7 +122,8 @@ pub fn worker(
             start = end;
             for ev in table_events.drain(..) {
                 match ev {
-                    FlowEvent::Decided(r) => drop(out.decided.try_send(r)),
+                    FlowEvent::Decided(r) => drop(out.decided.try_send(Notice::Decided(r))),
+                    FlowEvent::Ndb(n) => drop(out.decided.send(Notice::Ndb(n))),
                     FlowEvent::Evicted(mut flows) => {
                         while flows.len() > FLOWS_PER_EVENT {
                             let rest = flows.split_off(FLOWS_PER_EVENT);

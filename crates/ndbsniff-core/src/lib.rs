@@ -9,6 +9,7 @@
 //! The `ndbsniff` crate adds capture (libpcap, the file reader), the threads and the command
 //! line; `ndbsniff-gen` writes the synthetic captures the tests and benchmarks use.
 
+pub mod audit;
 pub mod classify;
 pub mod decode;
 pub mod escape;

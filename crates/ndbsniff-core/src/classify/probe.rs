@@ -7,7 +7,7 @@
 //! packet bytes, or panic on any input bytes.
 
 use super::hints;
-use super::ndb_mgm::{self, judge, Direction};
+use super::ndb_mgm::{self, judge, Direction, Scanner, Sink};
 use super::{ProbeResult, ProbeState, Verdict};
 
 /// Default number of bytes examined per direction.
@@ -64,6 +64,60 @@ impl NdbProbe {
         let buf = data.get(..budget).unwrap_or(data);
         dir.feed_stream(buf, at_budget);
         self.update()
+    }
+
+    /// [`NdbProbe::on_stream`] with a second consumer of the scanner's events (an audit
+    /// trail), which gets the events of every byte scanned, also those the judge no longer
+    /// needs.
+    pub fn on_stream_with<S: Sink + ?Sized>(
+        &mut self,
+        idx: usize,
+        data: &[u8],
+        also: &mut S,
+    ) -> ProbeState {
+        if self.state != ProbeState::NeedMore {
+            return self.state;
+        }
+        let budget = self.budget as usize;
+        let Some(dir) = self.dirs.get_mut(idx) else {
+            return self.state;
+        };
+        let at_budget = data.len() >= budget;
+        let buf = data.get(..budget).unwrap_or(data);
+        dir.feed_stream_with(buf, at_budget, also);
+        self.update()
+    }
+
+    /// [`NdbProbe::on_datagram`] with a second consumer of the scanner's events.
+    pub fn on_datagram_with<S: Sink + ?Sized>(
+        &mut self,
+        idx: usize,
+        data: &[u8],
+        also: &mut S,
+    ) -> ProbeState {
+        if self.state != ProbeState::NeedMore {
+            return self.state;
+        }
+        let budget = self.budget as usize;
+        let Some(dir) = self.dirs.get_mut(idx) else {
+            return self.state;
+        };
+        let left = budget.saturating_sub(dir.examined());
+        let at_budget = data.len() >= left;
+        let buf = data.get(..left).unwrap_or(data);
+        dir.feed_datagram_with(buf, at_budget, also);
+        self.update()
+    }
+
+    /// The scanners of both directions, where they are (handed to an audit that follows the
+    /// flow after its verdict).
+    pub fn scanners(&self) -> [Scanner; 2] {
+        [self.dirs[0].scanner.clone(), self.dirs[1].scanner.clone()]
+    }
+
+    /// Is the scanner of direction `idx` past the text part (nothing more to read)?
+    pub fn opaque(&self, idx: usize) -> bool {
+        self.dirs.get(idx).is_none_or(|d| d.scanner.is_opaque())
     }
 
     /// Feed one UDP datagram of direction `idx`. The budget counts all datagrams of a

@@ -67,18 +67,42 @@ impl Flow {
         )
     }
 
-    /// The report record for this flow; `end` says why it is being reported.
+    /// The report record for this flow; `end` says why it is being reported. The session
+    /// audit of an `ndb-mgm` flow is not in it (it is, once, in [`Flow::into_record`]).
     pub fn record(&self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
         self.record_of(self.result(), key, watch, end)
     }
 
-    /// [`Flow::record`] for a flow that is done with: its verdict is moved, not copied.
+    /// [`Flow::record`] for a flow that is done with: its verdict is moved, not copied, and
+    /// an `ndb-mgm` flow's record carries the audit of its session.
     pub fn into_record(mut self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
         let result = match self.decided.take() {
             Some(r) => *r,
             None => self.result(),
         };
-        self.record_of(result, key, watch, end)
+        let ndb = self.take_ndb(result.verdict);
+        let mut rec = self.record_of(result, key, watch, end);
+        if let Some((session, refused)) = ndb {
+            if refused {
+                rec.anomalies.insert(crate::report::Anomaly::Memcap);
+            }
+            rec.ndb = Some(Box::new(session));
+        }
+        rec
+    }
+
+    /// The client's and the server's addresses, as the record would name them.
+    pub fn endpoints(
+        &self,
+        key: &FlowKey,
+        watch: &Watch,
+    ) -> (std::net::SocketAddr, std::net::SocketAddr) {
+        let result = self.result();
+        let (c, _) = self.client_index(key, &result, watch);
+        (
+            key.endpoint(c).socket_addr(),
+            key.endpoint(1 - c).socket_addr(),
+        )
     }
 
     fn record_of(
@@ -122,6 +146,7 @@ impl Flow {
             vlan: self.vlan,
             roles_from,
             anomalies: self.anomalies,
+            ndb: None,
         }
     }
 }

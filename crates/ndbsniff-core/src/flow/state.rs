@@ -15,7 +15,8 @@
 
 use std::sync::Arc;
 
-use crate::classify::{NdbProbe, ProbeResult, ProbeState};
+use crate::audit::{Handover, Lazy, Session, Trail};
+use crate::classify::{NdbProbe, ProbeResult, ProbeState, Verdict};
 use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport};
 use crate::flow::checksum;
 use crate::flow::key::FlowKey;
@@ -38,12 +39,17 @@ struct Inspect {
     anomalies: Anomalies,
     /// Segments of this flow found with a bad checksum.
     bad_segments: u32,
+    /// The audit trail riding along, once an NDB-shaped event was seen.
+    trail: Option<Box<Trail>>,
 }
 
 impl Drop for Inspect {
     fn drop(&mut self) {
         self.mem
             .release(self.streams[0].charged() + self.streams[1].charged());
+        if let Some(t) = self.trail.as_mut() {
+            t.release_all(&self.mem);
+        }
     }
 }
 
@@ -55,6 +61,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) mem: &'a Arc<MemCap>,
     /// TCP segments found with a bad checksum.
     pub(crate) bad_checksums: u64,
+    /// Live runs: NDB sessions hand out their control commands as they complete.
+    pub(crate) announce_ndb: bool,
 }
 
 impl Inspect {
@@ -66,6 +74,7 @@ impl Inspect {
             probed: 0,
             anomalies: Anomalies::NONE,
             bad_segments: 0,
+            trail: None,
         });
         let ins_ref = &mut *ins;
         for (stream, isn) in ins_ref.streams.iter_mut().zip(isn) {
@@ -83,16 +92,27 @@ impl Inspect {
         ins
     }
 
-    /// Shows the probe direction `idx`'s bytes (all of them so far), counting the work.
-    fn show(probe: &mut NdbProbe, probed: &mut u64, idx: usize, data: &[u8]) -> ProbeState {
-        let before = probe.examined(idx);
-        let state = probe.on_stream(idx, data);
-        *probed += probe.examined(idx).saturating_sub(before) as u64;
+    /// Shows the probe direction `idx`'s bytes (all of them so far), counting the work; the
+    /// audit trail gets the events too.
+    fn show(&mut self, idx: usize, now: i64, data: Option<&[u8]>) -> ProbeState {
+        let data = match data {
+            Some(d) => d,
+            None => self.streams[idx].data(),
+        };
+        let before = self.probe.examined(idx);
+        let mut trail = Lazy {
+            slot: &mut self.trail,
+            dir: idx,
+            now,
+            mem: &self.mem,
+        };
+        let state = self.probe.on_stream_with(idx, data, &mut trail);
+        self.probed += self.probe.examined(idx).saturating_sub(before) as u64;
         state
     }
 
     /// Feeds one packet's payload; returns the probe's state after it.
-    fn feed(&mut self, idx: usize, view: &Seen<'_>, ctx: &mut Ctx<'_>) -> ProbeState {
+    fn feed(&mut self, idx: usize, view: &Seen<'_>, now: i64, ctx: &mut Ctx<'_>) -> ProbeState {
         match view.transport {
             Transport::Tcp => {
                 // Only segments that reach a stream being inspected are verified.
@@ -112,42 +132,84 @@ impl Inspect {
                 let fed = self.streams[idx].feed(&seg, &self.mem);
                 let state = match fed {
                     Fed::Unchanged => ProbeState::NeedMore,
-                    Fed::Grew => Self::show(
-                        &mut self.probe,
-                        &mut self.probed,
-                        idx,
-                        self.streams[idx].data(),
-                    ),
+                    Fed::Grew => self.show(idx, now, None),
                     Fed::Rebased => {
                         // Earlier bytes arrived late, or bytes already read were replaced:
-                        // show the probe both directions afresh.
+                        // show the probe (and the audit) both directions afresh.
                         self.probe = NdbProbe::new(ctx.prefix);
-                        self.reread()
+                        if let Some(mut t) = self.trail.take() {
+                            t.release_all(&self.mem);
+                        }
+                        self.reread(now)
                     }
                 };
                 if state == ProbeState::NeedMore && self.streams[idx].starved() {
                     // Out of reassembly memory: a segment that starts the stream is still
                     // looked at where it lies, then the flow is judged on what was seen.
                     if let Some(first) = self.streams[idx].unbuffered_start(&seg) {
-                        return Self::show(&mut self.probe, &mut self.probed, idx, first);
+                        return self.show(idx, now, Some(first));
                     }
                 }
                 state
             }
-            Transport::Udp => self.probe.on_datagram(idx, view.payload),
+            Transport::Udp => {
+                let mut trail = Lazy {
+                    slot: &mut self.trail,
+                    dir: idx,
+                    now,
+                    mem: &self.mem,
+                };
+                self.probe.on_datagram_with(idx, view.payload, &mut trail)
+            }
         }
     }
 
     /// Shows the probe every direction's bytes from the start.
-    fn reread(&mut self) -> ProbeState {
+    fn reread(&mut self, now: i64) -> ProbeState {
         let mut state = ProbeState::NeedMore;
         for i in 0..2 {
             if state == ProbeState::NeedMore && !self.streams[i].data().is_empty() {
-                let data = self.streams[i].data();
-                state = Self::show(&mut self.probe, &mut self.probed, i, data);
+                state = self.show(i, now, None);
             }
         }
         state
+    }
+
+    /// The audit still reads direction `idx` although the judge is done with it.
+    fn audit_wants(&self, idx: usize) -> bool {
+        self.trail.is_some()
+            && !self.probe.opaque(idx)
+            && self.streams.get(idx).is_some_and(|s| !s.is_full())
+    }
+
+    /// The session of a flow judged `ndb-mgm` takes the trail, the scanners and what each
+    /// direction reassembled beyond them.
+    fn into_session(mut self: Box<Self>, now: i64, announce: bool) -> Box<Session> {
+        let mut scanners = self.probe.scanners();
+        let ahead: [Vec<(u32, Vec<u8>)>; 2] = std::array::from_fn(|i| {
+            self.streams[i]
+                .ahead()
+                .map(|(seq, b)| (seq, b.to_vec()))
+                .collect()
+        });
+        let mut from = [0usize; 2];
+        for (i, sc) in scanners.iter_mut().enumerate() {
+            from[i] = sc.release();
+        }
+        let partial = self.streams.iter().any(StreamPrefix::mid_stream);
+        let handover: [Handover<'_>; 2] = std::array::from_fn(|i| Handover {
+            next: self.streams[i].next_seq(),
+            carry: self.streams[i].data().get(from[i]..).unwrap_or_default(),
+            ahead: &ahead[i],
+        });
+        let trail = self.trail.take();
+        let mut session = Box::new(Session::start(
+            trail, scanners, handover, partial, now, &self.mem,
+        ));
+        if announce {
+            session.announce();
+        }
+        session
     }
 
     /// Nothing more can be learnt from TCP: both directions are full or unwanted.
@@ -237,6 +299,8 @@ pub struct Flow {
     inspect: Option<Box<Inspect>>,
     /// The verdict, once the probe has decided (then `inspect` is gone).
     pub(crate) decided: Option<Box<ProbeResult>>,
+    /// An `ndb-mgm` flow's session, followed after the verdict.
+    pub(crate) session: Option<Box<Session>>,
 }
 
 impl Flow {
@@ -257,6 +321,7 @@ impl Flow {
             anomalies: Anomalies::NONE,
             inspect: None,
             decided: None,
+            session: None,
         }
     }
 
@@ -296,6 +361,14 @@ impl Flow {
             }
         }
         if self.decided.is_some() {
+            if let Some(session) = self.session.as_mut() {
+                if view.payload_len > 0 && !view.payload.is_empty() {
+                    match view.transport {
+                        Transport::Tcp => session.segment(idx, view.tcp.seq, view.payload, ts_us),
+                        Transport::Udp => session.datagram(idx, view.payload, ts_us),
+                    }
+                }
+            }
             return false;
         }
         let has_payload = view.payload_len > 0 && !view.payload.is_empty();
@@ -311,13 +384,13 @@ impl Flow {
                 let ins = self
                     .inspect
                     .get_or_insert_with(|| Inspect::new(ctx.prefix, isn, ctx.mem));
-                if !ins.probe.wants(idx) && !ins.provisional() {
+                if !ins.probe.wants(idx) && !ins.provisional() && !ins.audit_wants(idx) {
                     return false;
                 }
                 ins
             }
         };
-        let state = ins.feed(idx, view, ctx);
+        let state = ins.feed(idx, view, ts_us, ctx);
         self.anomalies = self.anomalies.union(ins.anomalies());
         // A verdict resting on bad-checksum bytes waits for a good copy of them (which makes
         // the probe start over) or for the end of the flow.
@@ -329,8 +402,13 @@ impl Flow {
             Transport::Udp => state != ProbeState::NeedMore,
         };
         if done {
-            self.decided = Some(Box::new(ins.probe.result()));
-            self.inspect = None;
+            let result = ins.probe.result();
+            if let Some(ins) = self.inspect.take() {
+                if result.verdict == Verdict::NdbMgm {
+                    self.session = Some(ins.into_session(ts_us, ctx.announce_ndb));
+                }
+            }
+            self.decided = Some(Box::new(result));
         }
         done
     }
@@ -346,6 +424,47 @@ impl Flow {
             (Some(r), _) => (**r).clone(),
             (None, Some(ins)) => ins.probe.result(),
             (None, None) => NdbProbe::new(0).result(),
+        }
+    }
+
+    /// The audit of an `ndb-mgm` flow, taken out at its end (`None` for other flows).
+    pub(crate) fn take_ndb(
+        &mut self,
+        verdict: Verdict,
+    ) -> Option<(crate::report::ndb::NdbSession, bool)> {
+        if verdict != Verdict::NdbMgm {
+            return None;
+        }
+        let last = self.last_us;
+        if let Some(mut s) = self.session.take() {
+            let refused = s.refused();
+            return Some((s.report(last), refused));
+        }
+        let ins = self.inspect.as_mut();
+        let partial = ins
+            .as_ref()
+            .is_some_and(|i| i.streams.iter().any(StreamPrefix::mid_stream));
+        match ins.and_then(|i| i.trail.as_mut().map(|t| (t, Arc::clone(&i.mem)))) {
+            Some((t, mem)) => {
+                t.partial |= partial;
+                let refused = t.refused;
+                Some((t.finish(&mem), refused))
+            }
+            None => Some((
+                crate::report::ndb::NdbSession {
+                    partial,
+                    ..Default::default()
+                },
+                false,
+            )),
+        }
+    }
+
+    /// Live runs: commands of this flow's session to announce now.
+    pub(crate) fn take_notes(&mut self) -> Vec<crate::report::ndb::Command> {
+        match self.session.as_mut() {
+            Some(s) if s.has_notes() => s.take_notes(),
+            _ => Vec::new(),
         }
     }
 
@@ -366,15 +485,19 @@ impl Flow {
                     .map(String::capacity)
                     .sum::<usize>()
         });
-        inspect + decided
+        let session = self.session.as_ref().map_or(0, |s| s.heap_bytes());
+        inspect + decided + session
     }
 
-    /// Bytes this flow's reassembly buffers hold reserved from the budget.
+    /// Bytes this flow holds reserved from the budget (reassembly buffers, the audit).
     #[cfg(test)]
     pub(crate) fn reserved(&self) -> usize {
-        self.inspect
-            .as_ref()
-            .map_or(0, |i| i.streams[0].charged() + i.streams[1].charged())
+        let inspect = self.inspect.as_ref().map_or(0, |i| {
+            i.streams[0].charged()
+                + i.streams[1].charged()
+                + i.trail.as_ref().map_or(0, |t| t.reserved())
+        });
+        inspect + self.session.as_ref().map_or(0, |s| s.reserved())
     }
 }
 
@@ -424,6 +547,7 @@ pub(crate) mod tests {
             prefix: 4096,
             mem: &mem,
             bad_checksums: 0,
+            announce_ndb: false,
         };
         flow.observe(idx, &Seen::of(&data), 1, 100, &mut ctx);
         assert!(
@@ -461,6 +585,7 @@ pub(crate) mod tests {
                 prefix: 4096,
                 mem: &mem,
                 bad_checksums: 0,
+                announce_ndb: false,
             };
             let n = 4_000u32;
             for i in 0..n {
@@ -500,6 +625,7 @@ pub(crate) mod tests {
                 prefix: 4096,
                 mem: &mem,
                 bad_checksums: 0,
+                announce_ndb: false,
             };
             let req = data(5000, request);
             let (_, c) = FlowKey::of(&req);

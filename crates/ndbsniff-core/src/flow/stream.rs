@@ -294,6 +294,22 @@ impl StreamPrefix {
         self.buf.get(..self.contig).unwrap_or(&[])
     }
 
+    /// The sequence number of the byte after [`StreamPrefix::data`], once anchored.
+    pub fn next_seq(&self) -> Option<u32> {
+        let contig = u32::try_from(self.contig).ok()?;
+        self.anchor.map(|a| a.wrapping_add(contig))
+    }
+
+    /// The out-of-order ranges held beyond [`StreamPrefix::data`], as (sequence number,
+    /// bytes), in stream order.
+    pub fn ahead(&self) -> impl Iterator<Item = (u32, &[u8])> + '_ {
+        let anchor = self.anchor.unwrap_or(0);
+        self.ooo.iter().filter_map(move |&(s, e)| {
+            let bytes = self.buf.get(s as usize..e as usize)?;
+            Some((anchor.wrapping_add(s), bytes))
+        })
+    }
+
     /// True when `data().len() == limit` (nothing more can be learnt).
     pub fn is_full(&self) -> bool {
         self.contig >= self.limit

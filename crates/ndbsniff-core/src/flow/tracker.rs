@@ -56,6 +56,20 @@ pub enum FlowEvent {
     Decided(FlowRecord),
     /// Flows pushed out of a full part, oldest first.
     Evicted(Removed),
+    /// Live runs: commands of a running NDB session to announce now (control commands and
+    /// refusals, as their replies are seen).
+    Ndb(NdbNotice),
+}
+
+/// Commands of a running NDB session, with the session's endpoints.
+#[derive(Debug)]
+pub struct NdbNotice {
+    /// The session's client.
+    pub client: std::net::SocketAddr,
+    /// Its management server.
+    pub server: std::net::SocketAddr,
+    /// The commands, in order.
+    pub commands: Vec<crate::report::ndb::Command>,
 }
 
 /// Flows taken out of a tracker, with their keys, to be turned into records by whoever reports
@@ -142,6 +156,8 @@ pub struct Tracker {
     counters: Arc<Counters>,
     /// Flows this part evicted because it was full.
     evicted: usize,
+    /// Live runs: NDB sessions announce their control commands ([`FlowEvent::Ndb`]).
+    announce_ndb: bool,
 }
 
 impl Tracker {
@@ -168,7 +184,14 @@ impl Tracker {
             memcap,
             counters,
             evicted: 0,
+            announce_ndb: false,
         }
+    }
+
+    /// Live runs: NDB sessions followed by this part push their control commands as
+    /// [`FlowEvent::Ndb`] the moment their replies are seen.
+    pub fn announce_ndb(&mut self, on: bool) {
+        self.announce_ndb = on;
     }
 
     /// Which part of its table this is.
@@ -193,6 +216,7 @@ impl Tracker {
             prefix: self.limits.prefix,
             mem: &self.memcap,
             bad_checksums: 0,
+            announce_ndb: self.announce_ndb,
         };
         let limits = &self.limits;
         let t = &limits.timeouts;
@@ -241,6 +265,17 @@ impl Tracker {
             let idx = usize::from(pkt.idx);
             if flow.observe(idx, &seen, pkt.ts_us, pkt.wire_len, &mut ctx) && announce {
                 events.push(FlowEvent::Decided(flow.record(key, watch, End::Running)));
+            }
+            if ctx.announce_ndb {
+                let commands = flow.take_notes();
+                if !commands.is_empty() {
+                    let (client, server) = flow.endpoints(key, watch);
+                    events.push(FlowEvent::Ndb(NdbNotice {
+                        client,
+                        server,
+                        commands,
+                    }));
+                }
             }
             if !was_ended && flow.ended() {
                 wheel.schedule(t.deadline(key.transport, flow), pkt.hash);
@@ -561,7 +596,7 @@ mod tests {
                     .iter()
                     .chain(events.iter().flat_map(|e| match e {
                         FlowEvent::Evicted(f) => f.as_slice(),
-                        FlowEvent::Decided(_) => &[],
+                        FlowEvent::Decided(_) | FlowEvent::Ndb(_) => &[],
                     }))
                     .map(|(_, f)| f.reserved())
                     .sum::<usize>();
@@ -606,7 +641,7 @@ mod tests {
                     .iter()
                     .map(|(k, f)| f.record(k, &watch, End::Evicted))
                     .collect(),
-                FlowEvent::Decided(_) => Vec::new(),
+                FlowEvent::Decided(_) | FlowEvent::Ndb(_) => Vec::new(),
             })
             .collect();
         assert_eq!(evicted.len() + table.len(), 1000);
@@ -680,7 +715,7 @@ mod tests {
                     .into_iter()
                     .map(|(k, f)| f.into_record(&k, watch, End::Evicted))
                     .collect(),
-                FlowEvent::Decided(_) => Vec::new(),
+                FlowEvent::Decided(_) | FlowEvent::Ndb(_) => Vec::new(),
             })
             .chain(table.drain(watch))
             .map(|r| format!("{r:?}"))
@@ -875,7 +910,7 @@ mod tests {
             .iter()
             .flat_map(|e| match e {
                 FlowEvent::Evicted(f) => f.iter().map(|(k, _)| k.hi.port).collect(),
-                FlowEvent::Decided(_) => Vec::new(),
+                FlowEvent::Decided(_) | FlowEvent::Ndb(_) => Vec::new(),
             })
             .collect();
         let kept: Vec<u16> = table

@@ -11,8 +11,11 @@ use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
+use super::cluster::ClusterMap;
+use super::ndb::Command;
 use super::servers::{ServerCount, ServerTable, DEFAULT_MAX_SERVERS};
 use super::{json, text, FlowRecord, Summary};
+use std::net::SocketAddr;
 
 /// How the report is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -100,6 +103,9 @@ pub struct Options {
     /// Rows of the text server table (`--max-servers`), which also bounds the servers a live
     /// text run remembers having announced; at least 1.
     pub max_servers: usize,
+    /// Text: the audit of each management server (cluster map, control timeline, clients)
+    /// after the table (`--audit`).
+    pub audit: bool,
 }
 
 impl Default for Options {
@@ -108,6 +114,7 @@ impl Default for Options {
             per_flow: false,
             live: false,
             max_servers: DEFAULT_MAX_SERVERS,
+            audit: false,
         }
     }
 }
@@ -120,6 +127,8 @@ pub struct Totals<'a> {
     pub table: Option<&'a ServerTable>,
     /// The distinct servers seen.
     pub servers: &'a ServerCount,
+    /// The cluster map of every management server seen.
+    pub clusters: &'a ClusterMap,
 }
 
 /// One format's printer. The [`Sink`](super::sink::Sink) counts flows, verdicts, anomalies and
@@ -146,9 +155,28 @@ pub trait Printer {
         Ok(())
     }
 
-    /// Periodic statistics (`--stats-interval`), `summary` marked not final. Returns a line for
-    /// the operator (stderr) when this format does not put them in its output.
-    fn interim(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<Option<String>>;
+    /// A command of a running NDB session, announced as soon as its reply is seen (live runs:
+    /// control commands and refusals).
+    fn ndb_command(
+        &mut self,
+        out: &mut dyn Write,
+        client: SocketAddr,
+        server: SocketAddr,
+        command: &Command,
+    ) -> io::Result<()> {
+        let _ = (out, client, server, command);
+        Ok(())
+    }
+
+    /// Periodic statistics (`--stats-interval`), `summary` marked not final, with the cluster
+    /// map so far. Returns a line for the operator (stderr) when this format does not put them
+    /// in its output.
+    fn interim(
+        &mut self,
+        out: &mut dyn Write,
+        summary: &Summary,
+        clusters: &ClusterMap,
+    ) -> io::Result<Option<String>>;
 
     /// The end of the run: what is left to print, then the summary (the sink flushes after).
     fn finish(&mut self, out: &mut dyn Write, totals: &Totals<'_>) -> io::Result<()>;

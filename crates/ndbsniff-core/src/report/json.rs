@@ -11,7 +11,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
+use super::cluster::{ClusterMap, ClusterView};
 use super::format::{Options, Printer, Totals};
+use super::ndb::Command;
 use super::time::write_rfc3339_us;
 use super::{FlowRecord, Summary};
 
@@ -38,13 +40,39 @@ impl Printer for JsonPrinter {
         Ok(())
     }
 
-    fn interim(&mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<Option<String>> {
+    fn ndb_command(
+        &mut self,
+        out: &mut dyn Write,
+        client: SocketAddr,
+        server: SocketAddr,
+        command: &Command,
+    ) -> io::Result<()> {
+        line(
+            out,
+            "ndb_command",
+            &CommandLine {
+                client,
+                server,
+                command,
+            },
+        )?;
+        out.flush()
+    }
+
+    fn interim(
+        &mut self,
+        out: &mut dyn Write,
+        summary: &Summary,
+        clusters: &ClusterMap,
+    ) -> io::Result<Option<String>> {
+        write_clusters(out, clusters, false)?;
         write_summary(out, summary)?;
         out.flush()?;
         Ok(None)
     }
 
     fn finish(&mut self, out: &mut dyn Write, totals: &Totals<'_>) -> io::Result<()> {
+        write_clusters(out, totals.clusters, true)?;
         write_summary(out, totals.summary)
     }
 }
@@ -66,6 +94,43 @@ fn line<T: Serialize>(out: &mut dyn Write, kind: &str, value: &T) -> io::Result<
         out.write_all(body)?;
         out.write_all(b"\n")
     })
+}
+
+/// A live command announcement (`"type":"ndb_command"`).
+#[derive(Serialize)]
+struct CommandLine<'a> {
+    client: SocketAddr,
+    server: SocketAddr,
+    #[serde(flatten)]
+    command: &'a Command,
+}
+
+/// A cluster map record (`"type":"ndb_cluster"`).
+#[derive(Serialize)]
+struct ClusterLine<'a> {
+    #[serde(rename = "final")]
+    is_final: bool,
+    #[serde(flatten)]
+    view: ClusterView<'a>,
+}
+
+/// One `ndb_cluster` line per management server; `is_final` at the end of the run.
+pub fn write_clusters(
+    out: &mut dyn Write,
+    clusters: &ClusterMap,
+    is_final: bool,
+) -> io::Result<()> {
+    for c in clusters.clusters() {
+        line(
+            out,
+            "ndb_cluster",
+            &ClusterLine {
+                is_final,
+                view: c.view(),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// One flow record as a JSON line.
@@ -136,6 +201,11 @@ pub fn flow_line(b: &mut Vec<u8>, r: &FlowRecord) {
         }
         b.push(b']');
     }
+    if let Some(ndb) = &r.ndb {
+        b.extend_from_slice(b",\"ndb\":");
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *b, &**ndb);
+    }
     b.extend_from_slice(b"}\n");
 }
 
@@ -205,6 +275,7 @@ mod tests {
             vlan: None,
             roles_from: RolesFrom::Handshake,
             anomalies: Anomalies::NONE,
+            ndb: None,
         };
         let mut cases = vec![base.clone()];
         for (i, (c, s)) in [

@@ -7,8 +7,10 @@
 //! Never: decides verdicts or reads packets.
 
 pub mod anomaly;
+pub mod cluster;
 pub mod format;
 pub mod json;
+pub mod ndb;
 pub mod servers;
 pub mod sink;
 pub mod text;
@@ -132,6 +134,10 @@ pub struct FlowRecord {
     /// the memory cap, the re-anchoring limit); omitted when nothing did.
     #[serde(skip_serializing_if = "Anomalies::is_empty")]
     pub anomalies: Anomalies,
+    /// For `ndb-mgm` flows, the audit of the session (see [`ndb::NdbSession`]); `None`, and
+    /// omitted from JSON, otherwise (and in verdicts announced while the flow runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndb: Option<Box<ndb::NdbSession>>,
 }
 
 #[cfg(test)]
@@ -162,6 +168,7 @@ impl FlowRecord {
             vlan: None,
             roles_from: RolesFrom::Handshake,
             anomalies: Anomalies::default(),
+            ndb: None,
         }
     }
 }
@@ -236,6 +243,8 @@ pub struct Summary {
     pub tcp_bad_checksums: u64,
     /// Flows reported with each anomaly (see [`Anomaly`]); only anomalies seen are listed.
     pub anomalies: BTreeMap<&'static str, u64>,
+    /// NDB sessions reported with each risk (see [`ndb::Risk`]); only risks seen are listed.
+    pub ndb_risks: BTreeMap<&'static str, u64>,
     /// Distinct server endpoints (address, port, transport) seen.
     pub servers: u64,
     /// `servers` is an estimate: more servers were seen than are counted exactly (65,536).
@@ -279,4 +288,10 @@ pub struct ServerRow {
     pub hint: Option<&'static str>,
     /// Every anomaly of any of its flows.
     pub anomalies: Anomalies,
+    /// Its flows with an NDB session audit.
+    pub ndb_flows: u64,
+    /// The peer kinds of its NDB sessions (text `PEERS`).
+    pub peers: ndb::Peers,
+    /// The risks of its NDB sessions (text `RISKS`).
+    pub risks: ndb::Risks,
 }

@@ -274,6 +274,9 @@ impl ServerTable {
                 evidence: rec.evidence.clone(),
                 hint: rec.hint,
                 anomalies: rec.anomalies,
+                ndb_flows: u64::from(rec.ndb.is_some()),
+                peers: peers_of(rec),
+                risks: risks_of(rec),
             },
             clients: BTreeSet::new(),
             first_client: rec.client.ip(),
@@ -325,6 +328,18 @@ impl ServerTable {
     }
 }
 
+fn peers_of(rec: &FlowRecord) -> super::ndb::Peers {
+    let mut p = super::ndb::Peers::default();
+    if let Some(s) = &rec.ndb {
+        p.insert(s.peer);
+    }
+    p
+}
+
+fn risks_of(rec: &FlowRecord) -> super::ndb::Risks {
+    rec.ndb.as_ref().map(|s| s.risks).unwrap_or_default()
+}
+
 fn update(agg: &mut Agg, rec: &FlowRecord, clients_total: &mut usize) {
     let row = &mut agg.row;
     row.flows += 1;
@@ -333,6 +348,9 @@ fn update(agg: &mut Agg, rec: &FlowRecord, clients_total: &mut usize) {
     row.first_seen = row.first_seen.min(rec.first_seen);
     row.last_seen = row.last_seen.max(rec.last_seen);
     row.anomalies = row.anomalies.union(rec.anomalies);
+    row.ndb_flows += u64::from(rec.ndb.is_some());
+    row.peers = row.peers.union(peers_of(rec));
+    row.risks = row.risks.union(risks_of(rec));
     let better = (rec.verdict, rec.confidence, !rec.evidence.is_empty())
         > (row.verdict, row.confidence, !row.evidence.is_empty());
     if better {

@@ -13,7 +13,11 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use std::net::SocketAddr;
+
+use super::cluster::ClusterMap;
 use super::format::{Format, Options, Printer, Totals};
+use super::ndb::Command;
 use super::servers::{ServerCount, ServerKey, ServerTable};
 use super::{FlowRecord, Summary};
 
@@ -33,6 +37,10 @@ pub struct Sink<'a> {
     pub by_verdict: BTreeMap<&'static str, u64>,
     /// Flows reported with each anomaly.
     pub anomalies: BTreeMap<&'static str, u64>,
+    /// NDB sessions reported with each risk.
+    pub ndb_risks: BTreeMap<&'static str, u64>,
+    /// Every management server's cluster, from the NDB sessions reported.
+    pub clusters: ClusterMap,
 }
 
 impl<'a> Sink<'a> {
@@ -55,6 +63,8 @@ impl<'a> Sink<'a> {
             evicted: 0,
             by_verdict: BTreeMap::new(),
             anomalies: BTreeMap::new(),
+            ndb_risks: BTreeMap::new(),
+            clusters: ClusterMap::default(),
         }
     }
 
@@ -64,8 +74,17 @@ impl<'a> Sink<'a> {
         self.printer.wants_decided()
     }
 
-    /// A flow that ended (or the capture did).
-    pub fn flow(&mut self, rec: &FlowRecord) -> io::Result<()> {
+    /// A flow that ended (or the capture did). An NDB session is joined into its cluster's
+    /// map first (which may add `control-from-unknown-host` to its risks).
+    pub fn flow(&mut self, rec: &mut FlowRecord) -> io::Result<()> {
+        if rec.ndb.is_some() {
+            self.clusters.add(rec);
+        }
+        if let Some(s) = &rec.ndb {
+            for r in s.risks.iter() {
+                *self.ndb_risks.entry(r.as_str()).or_default() += 1;
+            }
+        }
         self.flow_count += 1;
         self.evicted += u64::from(rec.state == super::FlowState::Evicted);
         *self.by_verdict.entry(rec.verdict.as_str()).or_default() += 1;
@@ -78,6 +97,20 @@ impl<'a> Sink<'a> {
             table.add(key, rec);
         }
         self.printer.flow(self.out, rec)
+    }
+
+    /// Commands of a running NDB session (live): on the cluster's timeline now, and printed.
+    pub fn ndb_commands(
+        &mut self,
+        client: SocketAddr,
+        server: SocketAddr,
+        commands: &[Command],
+    ) -> io::Result<()> {
+        for c in commands {
+            self.clusters.announced(client, server, c);
+            self.printer.ndb_command(self.out, client, server, c)?;
+        }
+        Ok(())
     }
 
     /// A verdict decided while the flow is still running (live text runs print it at once).
@@ -101,6 +134,7 @@ impl<'a> Sink<'a> {
             summary,
             table: self.table.as_ref(),
             servers: &self.servers,
+            clusters: &self.clusters,
         };
         self.printer.finish(self.out, &totals)?;
         self.out.flush()
@@ -109,7 +143,7 @@ impl<'a> Sink<'a> {
     /// Periodic statistics, marked `"final": false`: written to the output (JSON), or returned
     /// as one line for the operator's stderr (text).
     pub fn interim(&mut self, summary: &Summary) -> io::Result<Option<String>> {
-        self.printer.interim(self.out, summary)
+        self.printer.interim(self.out, summary, &self.clusters)
     }
 }
 
@@ -136,8 +170,8 @@ mod tests {
         };
         let mut sink = Sink::new(&mut out, Format::Text, options);
         assert!(sink.table.is_none());
-        sink.flow(&rec(1)).unwrap();
-        sink.flow(&rec(2)).unwrap();
+        sink.flow(&mut rec(1)).unwrap();
+        sink.flow(&mut rec(2)).unwrap();
         drop(sink);
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -153,7 +187,7 @@ mod tests {
         let mut sink = Sink::new(&mut out, Format::Json, Options::default());
         assert!(sink.table.is_none());
         for s in 0..200 {
-            sink.flow(&rec(s)).unwrap();
+            sink.flow(&mut rec(s)).unwrap();
         }
         assert_eq!(
             (sink.server_count(), sink.servers_estimated()),
@@ -167,7 +201,7 @@ mod tests {
         };
         let mut sink = Sink::new(&mut out, Format::Text, options);
         for s in 0..200 {
-            sink.flow(&rec(s)).unwrap();
+            sink.flow(&mut rec(s)).unwrap();
         }
         assert_eq!(sink.table.as_ref().map(ServerTable::len), Some(3));
         assert_eq!(sink.server_count(), 200);

@@ -9,7 +9,11 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use std::net::SocketAddr;
+
+use super::cluster::ClusterMap;
 use super::format::{Options, Printer, Totals};
+use super::ndb::Command;
 use super::servers::{ServerKey, Shown};
 use super::time::rfc3339_us;
 use super::{FlowRecord, Summary};
@@ -28,6 +32,8 @@ pub struct TextPrinter {
     max_servers: usize,
     /// `--flows`: the header has been written.
     flows_started: bool,
+    /// `--audit`: each management server's cluster map after the table.
+    audit: bool,
     /// What was last announced per server (live runs), `ndb-mgm` servers apart from the
     /// others; each map holds at most `max_servers` servers, forgetting the lowest address
     /// first (a server forgotten is announced again when next seen).
@@ -43,6 +49,7 @@ impl TextPrinter {
             live: options.live,
             max_servers: options.max_servers.max(1),
             flows_started: false,
+            audit: options.audit,
             announced_ndb: BTreeMap::new(),
             announced_other: BTreeMap::new(),
         }
@@ -130,7 +137,28 @@ impl Printer for TextPrinter {
         Ok(())
     }
 
-    fn interim(&mut self, _: &mut dyn Write, summary: &Summary) -> io::Result<Option<String>> {
+    fn ndb_command(
+        &mut self,
+        out: &mut dyn Write,
+        client: SocketAddr,
+        server: SocketAddr,
+        c: &Command,
+    ) -> io::Result<()> {
+        writeln!(
+            out,
+            "{} {server} ndb-mgm command from {client}: {}",
+            rfc3339_us(c.at),
+            command_text(c)
+        )?;
+        out.flush()
+    }
+
+    fn interim(
+        &mut self,
+        _: &mut dyn Write,
+        summary: &Summary,
+        _: &ClusterMap,
+    ) -> io::Result<Option<String>> {
         Ok(Some(stats_line(summary)))
     }
 
@@ -152,6 +180,9 @@ impl Printer for TextPrinter {
             }
         } else if !self.flows_started {
             write_no_flows(out)?;
+        }
+        if self.audit {
+            write_audit(out, totals.clusters)?;
         }
         write_summary(out, totals.summary)
     }
@@ -200,6 +231,194 @@ fn evidence_cell(evidence: &str, anomalies: super::Anomalies) -> String {
     }
 }
 
+/// The peer kinds of a server's NDB sessions, with the split when only some of its flows
+/// were NDB (`ndb_mgm,api (2 of 5 flows)`); `-` when none was.
+fn peers_cell(r: &super::ServerRow) -> String {
+    if r.ndb_flows == 0 {
+        return "-".to_string();
+    }
+    let kinds = r.peers.joined();
+    if r.ndb_flows < r.flows {
+        format!("{kinds} ({} of {} flows)", r.ndb_flows, r.flows)
+    } else {
+        kinds
+    }
+}
+
+/// A command as one line: the request with its arguments, then `-> result`.
+pub fn command_text(c: &Command) -> String {
+    let mut s = c
+        .command
+        .clone()
+        .unwrap_or_else(|| format!("({})", c.reply.as_deref().unwrap_or("reply")));
+    for (n, v) in &c.args.0 {
+        s.push(' ');
+        s.push_str(n);
+        s.push('=');
+        s.push_str(v);
+    }
+    match &c.result {
+        Some(r) => {
+            s.push_str(" -> ");
+            s.push_str(r);
+        }
+        None if c.reply.is_none() => s.push_str(" -> (no reply)"),
+        None => {}
+    }
+    s
+}
+
+/// `s` cut to `max` characters, the last one `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// An RFC 3339 time to the second (the audit's tables fit 80 columns).
+fn seconds(us: i64) -> String {
+    let t = rfc3339_us(us);
+    match (t.get(..19), t.ends_with('Z')) {
+        (Some(head), true) => format!("{head}Z"),
+        _ => t,
+    }
+}
+
+/// `--audit`: for each management server, its cluster map, its control timeline and its
+/// clients, each table fitting an 80-column terminal (long values cut with `…`).
+pub fn write_audit(out: &mut dyn Write, clusters: &ClusterMap) -> io::Result<()> {
+    for c in clusters.clusters() {
+        writeln!(out)?;
+        let versions: Vec<&str> = c.versions.iter().map(String::as_str).collect();
+        writeln!(
+            out,
+            "{}",
+            cut(
+                &format!(
+                    "ndb_mgmd {}: {} nodes, {} sessions{}",
+                    c.server,
+                    c.nodes.len(),
+                    c.flows,
+                    if versions.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", versions.join(", "))
+                    }
+                ),
+                80
+            )
+        )?;
+        if c.nodes.is_empty() {
+            writeln!(
+                out,
+                "  no nodes seen (no node status reply, allocation or config fetch)"
+            )?;
+        } else {
+            let rows: Vec<Vec<String>> = c
+                .nodes
+                .values()
+                .map(|n| {
+                    vec![
+                        n.node_id.to_string(),
+                        n.role.map_or("-", |r| r.as_str()).to_string(),
+                        n.address.map_or_else(|| "-".to_string(), |a| a.to_string()),
+                        n.version
+                            .filter(|&v| v > 0)
+                            .map_or_else(|| "-".to_string(), super::ndb::version_string),
+                        cut(n.status.as_deref().unwrap_or("-"), 14),
+                        seconds(n.last_seen),
+                    ]
+                })
+                .collect();
+            print_table(
+                out,
+                &["NODE", "ROLE", "ADDRESS", "VERSION", "STATUS", "LAST SEEN"],
+                &rows,
+            )?;
+        }
+        let control: Vec<_> = c.control().collect();
+        if control.is_empty() {
+            writeln!(out, "control commands and refusals: none")?;
+        } else {
+            let shown = if c.control_dropped() > 0 {
+                format!(
+                    "{} of {}, the first and last {}",
+                    control.len(),
+                    c.control_total,
+                    crate::report::cluster::KEEP_CONTROL
+                )
+            } else {
+                control.len().to_string()
+            };
+            writeln!(out, "control commands and refusals ({shown}):")?;
+            let rows: Vec<Vec<String>> = control
+                .iter()
+                .map(|e| {
+                    let cmd = Command {
+                        at: e.at,
+                        command: e.command.clone(),
+                        args: e.args.clone(),
+                        reply: Some(String::new()),
+                        result: e.result.clone(),
+                        ..Command::default()
+                    };
+                    vec![
+                        seconds(e.at),
+                        cut(&e.client.ip().to_string(), 15),
+                        cut(&command_text(&cmd), 41),
+                    ]
+                })
+                .collect();
+            print_table(out, &["TIME", "CLIENT", "COMMAND -> RESULT"], &rows)?;
+        }
+        let rows: Vec<Vec<String>> = c
+            .clients
+            .values()
+            .map(|cl| {
+                vec![
+                    cl.host.to_string(),
+                    cut(&cl.peers.joined(), 30),
+                    cl.flows.to_string(),
+                    cl.commands.to_string(),
+                ]
+            })
+            .collect();
+        writeln!(out, "clients:")?;
+        print_table(out, &["HOST", "PEERS", "SESSIONS", "COMMANDS"], &rows)?;
+        if c.clients_dropped > 0 {
+            writeln!(
+                out,
+                "... and {} more client sessions not listed",
+                c.clients_dropped
+            )?;
+        }
+        if !c.risks.is_empty() {
+            let each: Vec<String> = c
+                .risks
+                .iter()
+                .map(|(r, n)| format!("{} {n}", r.as_str()))
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                cut(&format!("risks (sessions): {}", each.join(", ")), 80)
+            )?;
+        }
+    }
+    if clusters.dropped > 0 {
+        writeln!(
+            out,
+            "... and {} sessions with management servers not mapped (at most {})",
+            clusters.dropped,
+            crate::report::cluster::MAX_CLUSTERS
+        )?;
+    }
+    Ok(())
+}
+
 /// What is printed instead of a table when no flow was seen.
 pub fn write_no_flows(out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "no TCP or UDP flows on the watched ports")
@@ -221,6 +440,8 @@ pub fn write_servers(out: &mut dyn Write, rows: &[Shown]) -> io::Result<()> {
         "BYTES",
         "FIRST SEEN",
         "LAST SEEN",
+        "PEERS",
+        "RISKS",
         "EVIDENCE",
     ];
     let cells: Vec<Vec<String>> = rows
@@ -242,6 +463,12 @@ pub fn write_servers(out: &mut dyn Write, rows: &[Shown]) -> io::Result<()> {
                 r.bytes.to_string(),
                 rfc3339_us(r.first_seen),
                 rfc3339_us(r.last_seen),
+                peers_cell(r),
+                if r.risks.is_empty() {
+                    "-".to_string()
+                } else {
+                    format!("!{}", r.risks.joined())
+                },
                 evidence_cell(&r.evidence, r.anomalies),
             ]
         })
@@ -376,6 +603,9 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
                 s.servers.to_string()
             }
         )?;
+    }
+    if !s.ndb_risks.is_empty() {
+        writeln!(out, "ndb-mgm sessions with risks: {}", counts(&s.ndb_risks))?;
     }
     writeln!(
         out,

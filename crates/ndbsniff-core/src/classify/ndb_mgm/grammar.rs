@@ -456,6 +456,94 @@ impl Command {
     }
 }
 
+/// Commands that change the cluster: stopping, starting and restarting nodes, backups,
+/// single-user mode, configuration changes, error insertion, state dumps, tracing and signal
+/// logging, log levels and filters, node groups, connection parameters, purging sessions.
+/// (`set ports` is left out: every data node with dynamic ports sends it when it starts.)
+pub(crate) static CONTROL: &[&[u8]] = &[
+    b"stop",
+    b"stop v2",
+    b"stop all",
+    b"restart node",
+    b"restart node v2",
+    b"restart all",
+    b"start",
+    b"start all",
+    b"start backup",
+    b"abort backup",
+    b"enter single user",
+    b"exit single user",
+    b"set config",
+    b"set config_v2",
+    b"reload config",
+    b"purge stale sessions",
+    b"insert error",
+    b"dump state",
+    b"set trace",
+    b"log signals",
+    b"start signallog",
+    b"stop signallog",
+    b"set loglevel",
+    b"set cluster loglevel",
+    b"set logfilter",
+    b"set parameter",
+    b"create nodegroup",
+    b"drop nodegroup",
+    b"set connection parameter",
+    // RonDB only.
+    b"set user",
+    b"alter user",
+    b"drop user",
+    b"set quotas",
+    b"alter quotas",
+    b"drop quotas",
+    b"set_hostname",
+    b"set_location_domain_id",
+    b"activate",
+    b"deactivate",
+    b"set_config_param",
+];
+
+impl Command {
+    /// Its position in the command table (below 128).
+    pub fn index(self) -> u8 {
+        self.0
+    }
+
+    /// Does the command change the cluster ([`CONTROL`])?
+    pub fn is_control(self) -> bool {
+        CONTROL.contains(&self.name())
+    }
+
+    /// Does `header` (a reply's trimmed header line; empty for a reply without one) answer
+    /// this command? `None` when the command gets no reply at all (`bye`, `transporter
+    /// connect`).
+    pub fn answered_by(self, header: &[u8]) -> Option<bool> {
+        let want: &[u8] = match self.name() {
+            b"bye" | b"transporter connect" => return None,
+            b"list sessions" => b"",
+            b"get version" => b"version",
+            b"get status" => b"node status",
+            b"get info clusterlog" => b"clusterlog",
+            b"get cluster loglevel" => b"get cluster loglevel",
+            b"listen event" => b"listen event",
+            b"restart node" | b"restart node v2" | b"restart all" => b"restart reply",
+            b"stop" | b"stop v2" | b"stop all" => b"stop reply",
+            b"start" | b"start all" => b"start reply",
+            b"get config" | b"get config_v2" => b"get config reply",
+            b"set config" | b"set config_v2" => b"set config reply",
+            name => {
+                return Some(
+                    header.strip_suffix(b" reply") == Some(name)
+                        // RonDB's `get mgm nodeid` and the like answer as Oracle's do.
+                        || (name == b"get mgm nodeid" && header == b"get mgmd nodeid reply"),
+                );
+            }
+        };
+        Some(header == want)
+    }
+}
+
 /// The reply header that the trimmed line `t` is, if any (table entries, then any
 /// `<words> reply`).
 pub(crate) fn reply_header(t: &[u8]) -> Option<Header> {

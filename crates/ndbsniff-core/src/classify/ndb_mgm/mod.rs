@@ -52,34 +52,16 @@ impl Direction {
     /// Feed the whole in-order prefix of a TCP direction, already cut to the budget.
     /// `at_budget`: the prefix reached the budget (nothing more will be examined).
     pub fn feed_stream(&mut self, buf: &[u8], at_budget: bool) {
-        let side = &mut self.side;
-        if side.done || side.exhausted {
+        if self.side.done || self.side.exhausted {
             return;
         }
-        let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-        if len < side.total {
-            // The caller's buffer shrank (should not happen): nothing sensible to do.
-            return;
-        }
-        sniff(side, buf, at_budget);
-        let binary_due = side.binary_due;
-        self.scanner.feed(buf, side);
-        if binary_due {
-            // A non-text byte came before the first bytes were named: judge the line again,
-            // grown, now that the name may be settled.
-            if let Some(rest) = self.scanner.binary_line(buf) {
-                side.event(Event::Binary { rest });
-            }
-        }
-        side.total = len;
-        if at_budget {
-            side.exhausted = true;
-        }
+        self.feed_stream_with(buf, at_budget, &mut Nothing);
     }
 
     /// Like [`Direction::feed_stream`], with a second consumer that gets every event of the
     /// bytes scanned (an audit trail attached from the start). The scanner goes on for `also`
     /// after the judge has stopped; after the verdict, feed [`Direction::scanner`] directly.
+    #[inline]
     pub fn feed_stream_with<S: Sink + ?Sized>(
         &mut self,
         buf: &[u8],
@@ -89,12 +71,22 @@ impl Direction {
         let side = &mut self.side;
         let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         if len < side.total {
+            // The caller's buffer shrank (should not happen): nothing sensible to do.
             return;
         }
-        if !side.done && !side.exhausted {
+        let judging = !side.done && !side.exhausted;
+        if judging {
             sniff(side, buf, at_budget);
         }
+        let binary_due = judging && side.binary_due;
         self.scanner.feed(buf, &mut (&mut *side, also));
+        if binary_due {
+            // A non-text byte came before the first bytes were named: judge the line again,
+            // grown, now that the name may be settled.
+            if let Some(rest) = self.scanner.binary_line(buf) {
+                side.event(Event::Binary { rest });
+            }
+        }
         side.total = side.total.max(len);
         if at_budget {
             side.exhausted = true;
@@ -104,20 +96,44 @@ impl Direction {
     /// Feed one datagram, already cut to the budget left. Messages may continue across
     /// datagrams, but a line may not: a datagram ends its last line.
     pub fn feed_datagram(&mut self, d: &[u8], at_budget: bool) {
-        let side = &mut self.side;
-        if side.done || side.exhausted {
+        if self.side.done || self.side.exhausted {
             return;
         }
-        if !side.hint_settled && !d.is_empty() {
+        self.feed_datagram_with(d, at_budget, &mut Nothing);
+    }
+
+    /// Like [`Direction::feed_datagram`], with a second consumer of the events.
+    pub fn feed_datagram_with<S: Sink + ?Sized>(
+        &mut self,
+        d: &[u8],
+        at_budget: bool,
+        also: &mut S,
+    ) {
+        let side = &mut self.side;
+        let judging = !side.done && !side.exhausted;
+        if judging && !side.hint_settled && !d.is_empty() {
             side.set_hint(hints::sniff_datagram(d), d);
         }
         side.ev_open = false;
-        self.scanner.feed_datagram(d, side);
+        self.scanner.feed_datagram(d, &mut (&mut *side, also));
         let len = u32::try_from(d.len()).unwrap_or(u32::MAX);
         side.total = side.total.saturating_add(len);
         if at_budget {
             side.exhausted = true;
         }
+    }
+}
+
+/// A consumer that wants nothing: the judge alone.
+struct Nothing;
+
+impl Sink for Nothing {
+    #[inline(always)]
+    fn event(&mut self, _: Event<'_>) {}
+
+    #[inline(always)]
+    fn stopped(&self) -> bool {
+        true
     }
 }
 

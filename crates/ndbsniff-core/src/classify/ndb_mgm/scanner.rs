@@ -327,6 +327,52 @@ impl Scanner {
         self.msg_start = self.msg_start.saturating_sub(n);
     }
 
+    /// For a consumer that keeps only the current line (an audit following a session past
+    /// its prefix): the leading bytes of the input before the current line's start (or all
+    /// of them once the text part is over), which it may drop now. The offsets are shifted as
+    /// by [`Scanner::rebase`]; later events' `Line::msg` and `Event::End`'s `msg` then start
+    /// at the current line at the earliest.
+    pub fn release(&mut self) -> usize {
+        let n = if self.binary {
+            self.scan
+        } else {
+            self.pos.max(if self.discard { self.scan } else { 0 })
+        };
+        self.pos = self.pos.saturating_sub(n);
+        self.scan = self.scan.saturating_sub(n);
+        self.msg_start = self.msg_start.saturating_sub(n);
+        n as usize
+    }
+
+    /// `n` bytes after those given so far were lost (a gap in the capture). The caller drops
+    /// every byte it kept: the next call's input starts after the lost ones. Returns true when
+    /// the scanner stays in step: the lost bytes lay inside a body it was skipping by its
+    /// length. Otherwise the current message is abandoned and scanning resumes after the next
+    /// line feed.
+    pub fn gap(&mut self, n: usize) -> bool {
+        let n = off(n);
+        self.pos = 0;
+        self.scan = 0;
+        self.msg_start = 0;
+        if self.msg == Msg::Opaque || self.binary {
+            return true;
+        }
+        if self.skip >= n && self.skip > 0 {
+            self.skip -= n;
+            return true;
+        }
+        self.skip = 0;
+        self.msg = Msg::Idle;
+        self.expect_tls = false;
+        self.discard = true;
+        false
+    }
+
+    /// The text part is over (an upgrade or a non-text byte): every later byte is opaque.
+    pub fn is_opaque(&self) -> bool {
+        self.msg == Msg::Opaque || self.binary
+    }
+
     /// Scan the bytes of `buf` (the whole in-order prefix of the direction) after those
     /// scanned by earlier calls, reporting to `sink`.
     pub fn feed<S: Sink + ?Sized>(&mut self, buf: &[u8], sink: &mut S) {
