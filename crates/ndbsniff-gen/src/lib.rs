@@ -11,7 +11,8 @@
 //!   transforms the schedule (out-of-order, retransmissions, mid-stream start, one side only).
 //! * [`emit`]: merges scheduled flows by timestamp and writes frames into a sink, either all
 //!   at once or streaming ([`StreamMerge`]) with flows joining and leaving while it runs.
-//! * [`ndb`] and [`lookalike`]: the conversation library.
+//! * [`ndb`] and [`lookalike`]: the conversation library; [`audit`]: whole cluster
+//!   scenarios (several timed connections) built from it.
 //! * [`testdata`]: the committed test captures and their manifest.
 //! * [`traffic`]: bulk benchmark traffic (many overlapping flows, streamed to a pcap).
 //! * [`scan`]: one scanner probing many distinct servers (the report's per-server state).
@@ -21,6 +22,7 @@
 //! Must never read the clock or any entropy source: the same inputs always give byte-identical
 //! files. Must never panic on its own data; errors are returned.
 
+pub mod audit;
 pub mod blind;
 pub mod cli;
 pub mod emit;

@@ -82,6 +82,95 @@ pub fn version_reply(ndb: (u32, u32, u32), mysql: (u32, u32, u32)) -> String {
     )
 }
 
+/// Packed configuration of `raw_len` bytes (the 8-byte `magic`, then a repeating byte
+/// pattern), base64-encoded and wrapped as [`base64_wrapped`] does.
+pub fn config_blob_sized(magic: &[u8; 8], raw_len: usize) -> String {
+    let mut raw = magic.to_vec();
+    raw.extend((0..raw_len.saturating_sub(8)).map(|i| (i.wrapping_mul(37) % 251) as u8));
+    base64_wrapped(&raw)
+}
+
+/// `get config reply` the way the checked server writes it (notes, section 9 item 5): the
+/// blob of `raw_len` packed bytes ends with `\n`, `Content-Length` counts that newline, and
+/// one more `\n` follows.
+pub fn config_reply_counted(magic: &[u8; 8], raw_len: usize) -> String {
+    let body = config_blob_sized(magic, raw_len) + "\n";
+    format!(
+        "get config reply\nresult: Ok\nContent-Length: {}\nContent-Type: ndbconfig/octet-stream\n\
+         Content-Transfer-Encoding: base64\n\n{body}\n",
+        body.len()
+    )
+}
+
+/// A parsable event block (`log event reply`, `type=`, `time=0`, `source_nodeid=`, then the
+/// event's fields in the order of the client library's `ndb_logevent_body` table, then an
+/// empty line).
+pub fn log_event(ty: u32, source: u32, fields: &[(&str, i64)]) -> String {
+    let mut s = format!("log event reply\ntype={ty}\ntime=0\nsource_nodeid={source}\n");
+    for (k, v) in fields {
+        s += &format!("{k}={v}\n");
+    }
+    s.push('\n');
+    s
+}
+
+/// Builds a TCP script from messages placed at times (milliseconds from the first message),
+/// so that several connections of one scenario can be lined up. Each message's delay is the
+/// time since the previous one; equal times give the scheduler's small step.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    script: Script,
+    now_ms: u64,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Timeline {
+    /// An empty timeline (a TCP script closed by the client).
+    pub fn new() -> Self {
+        Timeline {
+            script: Script::tcp(),
+            now_ms: 0,
+        }
+    }
+
+    /// Time of the last message placed.
+    pub fn now(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// `from` writes `bytes` at `ms` (a time before the last message counts as "right after it").
+    pub fn at(mut self, ms: u64, from: Side, bytes: impl AsRef<[u8]>) -> Self {
+        let delay = ms.saturating_sub(self.now_ms);
+        self.now_ms = self.now_ms.max(ms);
+        self.script = self
+            .script
+            .say(from, bytes, u32::try_from(delay).unwrap_or(u32::MAX));
+        self
+    }
+
+    /// The client writes `request` at `ms`; the server answers `reply` `after_ms` later.
+    pub fn ask(
+        self,
+        ms: u64,
+        request: impl AsRef<[u8]>,
+        after_ms: u64,
+        reply: impl AsRef<[u8]>,
+    ) -> Self {
+        self.at(ms, Side::Client, request)
+            .at(ms + after_ms, Side::Server, reply)
+    }
+
+    /// The finished script, ending with `close`.
+    pub fn close(self, close: Close) -> Script {
+        self.script.closed(close)
+    }
+}
+
 /// NDB 8.0.35 version triple.
 pub const V8035: (u32, u32, u32) = (8, 0, 35);
 
@@ -102,12 +191,94 @@ pub fn node_block(
     cc: u32,
     addr: &str,
 ) -> String {
-    format!(
-        "node.{id}.type: {ty}\nnode.{id}.status: {status}\nnode.{id}.version: {version}\n\
-         node.{id}.mysql_version: {version}\nnode.{id}.startphase: 0\nnode.{id}.dynamic_id: {dynamic}\n\
-         node.{id}.node_group: 0\nnode.{id}.connect_count: {cc}\nnode.{id}.address: {addr}\n\
-         node.{id}.is_single_user: 0\n"
-    )
+    NodeRow {
+        dynamic_id: i64::from(dynamic),
+        connect_count: cc,
+        ..NodeRow::new(id, ty, status, version, addr)
+    }
+    .block()
+}
+
+/// One node of a `node status` reply, every field settable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRow {
+    /// Node id.
+    pub id: u32,
+    /// `NDB`, `MGM` or `API`.
+    pub ty: String,
+    /// Status string (`STARTED`, `STARTING`, `CONNECTED`, `UNKNOWN`, …).
+    pub status: String,
+    /// NDB version number.
+    pub version: u32,
+    /// MySQL version number.
+    pub mysql_version: u32,
+    /// Start phase.
+    pub startphase: u32,
+    /// Dynamic id (printed signed).
+    pub dynamic_id: i64,
+    /// Node group.
+    pub node_group: u32,
+    /// Connect count.
+    pub connect_count: u32,
+    /// Address (empty when unknown; the line keeps its trailing space).
+    pub address: String,
+    /// `is_single_user` value; `None` omits the line (a client that sent no
+    /// `set clientversion` gets none).
+    pub is_single_user: Option<u8>,
+}
+
+impl NodeRow {
+    /// A node with the given identity, version (NDB and MySQL) and address; start phase,
+    /// dynamic id, node group and connect count 0, `is_single_user: 0`.
+    pub fn new(id: u32, ty: &str, status: &str, version: u32, addr: &str) -> Self {
+        NodeRow {
+            id,
+            ty: ty.to_string(),
+            status: status.to_string(),
+            version,
+            mysql_version: version,
+            startphase: 0,
+            dynamic_id: 0,
+            node_group: 0,
+            connect_count: 0,
+            address: addr.to_string(),
+            is_single_user: Some(0),
+        }
+    }
+
+    /// The `node.<id>.<field>` lines of this node.
+    pub fn block(&self) -> String {
+        let id = self.id;
+        let mut s = format!(
+            "node.{id}.type: {}\nnode.{id}.status: {}\nnode.{id}.version: {}\n\
+             node.{id}.mysql_version: {}\nnode.{id}.startphase: {}\nnode.{id}.dynamic_id: {}\n\
+             node.{id}.node_group: {}\nnode.{id}.connect_count: {}\nnode.{id}.address: {}\n",
+            self.ty,
+            self.status,
+            self.version,
+            self.mysql_version,
+            self.startphase,
+            self.dynamic_id,
+            self.node_group,
+            self.connect_count,
+            self.address
+        );
+        if let Some(v) = self.is_single_user {
+            s += &format!("node.{id}.is_single_user: {v}\n");
+        }
+        s
+    }
+}
+
+/// A whole `node status` reply listing `rows` in the given order (the server lists NDB,
+/// then MGM, then API nodes, each by ascending id).
+pub fn status_reply(rows: &[NodeRow]) -> String {
+    let mut s = format!("node status\nnodes: {}\n", rows.len());
+    for r in rows {
+        s += &r.block();
+    }
+    s.push('\n');
+    s
 }
 
 /// `node status` reply of E1: 2 data nodes, the mgmd, one connected and one idle API slot.
@@ -139,7 +310,7 @@ pub fn show_80() -> Script {
 
 /// Plausible NDB transporter (binary "Protocol6") messages: 32-bit words, first word carries
 /// the length in words.
-fn transporter_binary(seed: u64, count: usize) -> Vec<Vec<u8>> {
+pub fn transporter_binary(seed: u64, count: usize) -> Vec<Vec<u8>> {
     let mut rng = SplitMix64::new(seed);
     (0..count)
         .map(|_| {

@@ -118,6 +118,23 @@ pub enum Transform {
         /// Period.
         every: u32,
     },
+    /// The `nth` (0-based) data segment sent by `side` is lost: it never reaches the capture
+    /// and is not retransmitted. Later packets still acknowledge its bytes (the peer received
+    /// them; only the capture missed them), and the time it took is kept.
+    Drop {
+        /// Direction of the lost segment.
+        side: Side,
+        /// Index among that side's data segments, in sending order.
+        nth: u32,
+    },
+    /// Every data segment sent by `side` whose bytes include stream offset `offset` is lost,
+    /// as in [`Transform::Drop`].
+    DropAt {
+        /// Direction of the lost segment.
+        side: Side,
+        /// Offset in `side`'s stream.
+        offset: u32,
+    },
 }
 
 /// Where the capture starts.
@@ -180,6 +197,8 @@ struct Builder<'a> {
     rng: SplitMix64,
     next: [u32; 2],
     trace: &'a mut TcpTrace,
+    /// Idle time of empty messages, added to the next packet's gap.
+    idle_ns: u64,
 }
 
 fn idx(side: Side) -> usize {
@@ -206,6 +225,7 @@ impl Builder<'_> {
             0
         };
         let syn = flags & SYN != 0;
+        let gap = gap.saturating_add(std::mem::take(&mut self.idle_ns));
         self.trace.packets.push(TcpPacket {
             from,
             seq,
@@ -251,6 +271,7 @@ pub fn schedule_tcp(script: &Script, plan: &TcpPlan) -> TcpTrace {
         rng: rng.fork(1),
         next: [trace.isn_client, trace.isn_server],
         trace: &mut trace,
+        idle_ns: 0,
     };
 
     // Three-way handshake.
@@ -265,6 +286,11 @@ pub fn schedule_tcp(script: &Script, plan: &TcpPlan) -> TcpTrace {
     let n = script.messages.len();
     for (mi, m) in script.messages.iter().enumerate() {
         let side = m.from;
+        if m.bytes.is_empty() {
+            // Nothing is sent: the silence carries over to whatever comes next (so a script
+            // can place its close at a given time).
+            b.idle_ns = b.idle_ns.saturating_add(u64::from(m.delay_ms) * 1_000_000);
+        }
         let mut remaining = m.bytes.len();
         let mut first = true;
         let mut unacked = 0u32;
@@ -380,6 +406,25 @@ fn sub_segment(p: &TcpPacket, seq0: u32, start: u32, end: u32) -> TcpPacket {
     }
 }
 
+/// Moves `pk` into `out` without the packets `lost` picks; a lost packet's gap is added to
+/// the next packet so the timing of what follows does not change.
+fn drop_segments(
+    out: &mut Vec<TcpPacket>,
+    pk: Vec<TcpPacket>,
+    mut lost: impl FnMut(&TcpPacket) -> bool,
+) {
+    let mut carried = 0u64;
+    for mut p in pk {
+        if lost(&p) {
+            carried = carried.saturating_add(p.gap_ns);
+            continue;
+        }
+        p.gap_ns = p.gap_ns.saturating_add(carried);
+        carried = 0;
+        out.push(p);
+    }
+}
+
 fn apply_transform(trace: &mut TcpTrace, t: Transform, rng: &mut SplitMix64) {
     let seq0 = [trace.data_seq0(Side::Client), trace.data_seq0(Side::Server)];
     let mut out: Vec<TcpPacket> = Vec::with_capacity(trace.packets.len() * 2);
@@ -387,6 +432,24 @@ fn apply_transform(trace: &mut TcpTrace, t: Transform, rng: &mut SplitMix64) {
     let pk = std::mem::take(&mut trace.packets);
     let mut i = 0;
     match t {
+        Transform::Drop { side, nth } => {
+            let mut seen = 0u32;
+            drop_segments(&mut out, pk, |p| {
+                if p.from != side || !is_fresh_data(p) {
+                    return false;
+                }
+                seen += 1;
+                seen - 1 == nth
+            });
+        }
+        Transform::DropAt { side, offset } => {
+            drop_segments(&mut out, pk, |p| {
+                p.from == side
+                    && p.data_len > 0
+                    && p.data_start <= offset
+                    && offset - p.data_start < p.data_len
+            });
+        }
         Transform::OutOfOrder { every } => {
             while let Some(p) = pk.get(i).copied() {
                 i += 1;
@@ -955,6 +1018,112 @@ mod tests {
                 "stream crosses the wrap"
             );
         }
+    }
+
+    #[test]
+    fn lost_segments_leave_a_hole_and_nothing_else_changes() {
+        let s = ndb::show_80();
+        let base = TcpPlan {
+            max_segment: 100,
+            seed: 5,
+            ..TcpPlan::default()
+        };
+        let plain = schedule_tcp(&s, &base);
+        let data = |t: &TcpTrace, side: Side| -> Vec<TcpPacket> {
+            t.packets
+                .iter()
+                .filter(|p| p.from == side && p.data_len > 0)
+                .copied()
+                .collect()
+        };
+        for side in [Side::Client, Side::Server] {
+            let nth = 2;
+            let lost = schedule_tcp(
+                &s,
+                &TcpPlan {
+                    transforms: vec![Transform::Drop { side, nth }],
+                    ..base.clone()
+                },
+            );
+            assert_eq!(lost.packets.len(), plain.packets.len() - 1);
+            let (before, after) = (data(&plain, side), data(&lost, side));
+            let gone = before[nth as usize];
+            assert!(!after.iter().any(|p| p.seq == gone.seq));
+            assert_eq!(after.len(), before.len() - 1);
+            // Everything else is the same packet at the same time, acks included.
+            let rest: Vec<&TcpPacket> = plain
+                .packets
+                .iter()
+                .filter(|p| !(p.from == side && p.seq == gone.seq && p.data_len > 0))
+                .collect();
+            for (a, b) in rest.iter().zip(&lost.packets) {
+                assert_eq!(
+                    (
+                        a.from,
+                        a.seq,
+                        a.ack,
+                        a.flags,
+                        a.data_start,
+                        a.data_len,
+                        a.ts_ns
+                    ),
+                    (
+                        b.from,
+                        b.seq,
+                        b.ack,
+                        b.flags,
+                        b.data_start,
+                        b.data_len,
+                        b.ts_ns
+                    )
+                );
+            }
+            // The other side is untouched and reassembles whole.
+            let other = side.peer();
+            assert_eq!(reassemble(&lost, other).1, s.stream(other));
+        }
+        // DropAt picks the segment holding the offset.
+        let off = s.offset_of_message(Side::Server, 7) as u32 + 250;
+        let lost = schedule_tcp(
+            &s,
+            &TcpPlan {
+                transforms: vec![Transform::DropAt {
+                    side: Side::Server,
+                    offset: off,
+                }],
+                ..base.clone()
+            },
+        );
+        let holes: Vec<&TcpPacket> = data(&plain, Side::Server)
+            .iter()
+            .filter(|p| {
+                !lost
+                    .packets
+                    .iter()
+                    .any(|q| q.from == Side::Server && q.seq == p.seq)
+            })
+            .map(|p| {
+                plain
+                    .packets
+                    .iter()
+                    .find(|q| q.seq == p.seq && q.from == Side::Server)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(holes.len(), 1);
+        assert!(holes[0].data_start <= off && off < holes[0].data_start + holes[0].data_len);
+        // A segment index past the end drops nothing.
+        let none = schedule_tcp(
+            &s,
+            &TcpPlan {
+                transforms: vec![Transform::Drop {
+                    side: Side::Client,
+                    nth: 10_000,
+                }],
+                ..base
+            },
+        );
+        assert_eq!(none, plain);
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub struct Message {
     pub from: Side,
     /// Bytes written.
     pub bytes: Vec<u8>,
-    /// Idle time before this message, in milliseconds (0: the scheduler's small step).
+    /// Idle time before this message, in milliseconds (0: the scheduler's small step). An
+    /// empty message sends nothing; its idle time is added before whatever follows.
     pub delay_ms: u32,
 }
 
