@@ -1386,12 +1386,10 @@ fn audit_specs() -> Vec<CaptureSpec> {
                 f("audit-hostile-http", Family::E6Errors, hostile_http)
                     .hosts(FUZZER, MGMD)
                     .at_ms(11_000),
-                // The server's answer alone is ndb_mgmd's (notes, section 9 item 13), but the
-                // classifier names the flow by the client's SSH banner.
+                // The server's answer alone is ndb_mgmd's (notes, section 9 item 13).
                 f("audit-hostile-ssh", Family::E6Errors, hostile_ssh)
                     .hosts(FUZZER, MGMD)
-                    .at_ms(12_000)
-                    .verdict("unknown"),
+                    .at_ms(12_000),
                 f("audit-tls-refused-84", Family::E8Tls, tls_refused_84)
                     .hosts(CLIENT84, MGMD84)
                     .at_ms(14_000),

@@ -31,16 +31,20 @@ pub struct Follow {
     next: Option<u32>,
     /// The unfinished line the scanner will look at again.
     carry: Vec<u8>,
-    /// Segments ahead of a hole: (sequence number, bytes), sorted.
-    ahead: Vec<(u32, Vec<u8>)>,
+    /// Segments ahead of a hole: (sequence number, capture time, bytes), sorted.
+    ahead: Vec<(u32, i64, Vec<u8>)>,
     /// Heap bytes reserved from the memcap.
     charged: usize,
 }
 
-/// What a follow step tells its caller about the stream.
+/// What a follow step tells its caller about the stream besides the scanner's events.
 pub trait Gaps {
     /// Bytes of the direction were lost.
     fn gap(&mut self);
+
+    /// The bytes handed over next were captured at `now` (segments that waited behind a hole
+    /// keep their own capture time).
+    fn retime(&mut self, now: i64);
 }
 
 impl Follow {
@@ -60,7 +64,12 @@ impl Follow {
 
     /// Heap bytes held (the carry and the segments ahead).
     pub fn heap_bytes(&self) -> usize {
-        self.carry.capacity() + self.ahead.iter().map(|(_, b)| b.capacity()).sum::<usize>()
+        self.carry.capacity()
+            + self
+                .ahead
+                .iter()
+                .map(|(_, _, b)| b.capacity())
+                .sum::<usize>()
     }
 
     /// Bytes reserved from the memcap.
@@ -91,10 +100,12 @@ impl Follow {
         }
     }
 
-    /// One TCP segment of the direction: sequence number `seq`, captured `payload`.
+    /// One TCP segment of the direction: sequence number `seq`, captured `payload` at `now`.
+    #[allow(clippy::too_many_arguments)]
     pub fn segment<S: Sink + Gaps + ?Sized>(
         &mut self,
         seq: u32,
+        now: i64,
         payload: &[u8],
         scanner: &mut Scanner,
         sink: &mut S,
@@ -107,6 +118,7 @@ impl Follow {
         let ahead = seq.wrapping_sub(next);
         if ahead == 0 || ahead >= 1 << 31 {
             // At or before the next byte: the new part, if any, is in order.
+            sink.retime(now);
             let skip = next.wrapping_sub(seq) as usize;
             if let Some(new) = payload.get(skip..).filter(|b| !b.is_empty()) {
                 self.deliver(new, scanner, sink, mem);
@@ -117,17 +129,17 @@ impl Follow {
         if ahead > WINDOW {
             return;
         }
-        let held: usize = self.ahead.iter().map(|(_, b)| b.len()).sum();
+        let held: usize = self.ahead.iter().map(|(_, _, b)| b.len()).sum();
         let fits = self.ahead.len() < MAX_AHEAD && held + payload.len() <= MAX_AHEAD_BYTES;
         if fits && mem.try_reserve(payload.len()) {
             self.charged += payload.len();
             let at = self
                 .ahead
                 .iter()
-                .position(|(s, _)| s.wrapping_sub(next) > ahead)
+                .position(|(s, _, _)| s.wrapping_sub(next) > ahead)
                 .unwrap_or(self.ahead.len());
-            if !self.ahead.iter().any(|(s, _)| *s == seq) {
-                self.ahead.insert(at, (seq, payload.to_vec()));
+            if !self.ahead.iter().any(|(s, _, _)| *s == seq) {
+                self.ahead.insert(at, (seq, now, payload.to_vec()));
                 return;
             }
             self.charged -= payload.len();
@@ -135,7 +147,7 @@ impl Follow {
             return;
         }
         // No room to wait for the hole to fill: it is lost.
-        let first = self.ahead.first().map_or(seq, |(s, _)| {
+        let first = self.ahead.first().map_or(seq, |(s, _, _)| {
             if s.wrapping_sub(next) < ahead {
                 *s
             } else {
@@ -146,7 +158,28 @@ impl Follow {
         // In order now, or behind a shorter list of segments ahead: each round reads at least
         // one of them, so this ends.
         self.drain_ahead(scanner, sink, mem);
-        self.segment(seq, payload, scanner, sink, mem);
+        self.segment(seq, now, payload, scanner, sink, mem);
+    }
+
+    /// The other direction acknowledged this one up to `ack`: a hole before segments waiting
+    /// at or below it will never be filled (the receiver has those bytes, the capture lost
+    /// them), so it is skipped now rather than when the wait runs out.
+    pub fn acked<S: Sink + Gaps + ?Sized>(
+        &mut self,
+        ack: u32,
+        scanner: &mut Scanner,
+        sink: &mut S,
+        mem: &MemCap,
+    ) {
+        let (Some(next), Some(&(first, _, _))) = (self.next, self.ahead.first()) else {
+            return;
+        };
+        let to_first = first.wrapping_sub(next);
+        let to_ack = ack.wrapping_sub(next);
+        if to_ack < 1 << 31 && to_ack > to_first {
+            self.skip_to(first, scanner, sink, mem);
+            self.drain_ahead(scanner, sink, mem);
+        }
     }
 
     /// The connection is over: segments still waiting behind a hole are read after it.
@@ -156,7 +189,7 @@ impl Follow {
         sink: &mut S,
         mem: &MemCap,
     ) {
-        while let Some(&(seq, _)) = self.ahead.first() {
+        while let Some(&(seq, _, _)) = self.ahead.first() {
             self.skip_to(seq, scanner, sink, mem);
             self.drain_ahead(scanner, sink, mem);
         }
@@ -198,12 +231,13 @@ impl Follow {
         sink: &mut S,
         mem: &MemCap,
     ) {
-        while let (Some(next), Some(&(seq, _))) = (self.next, self.ahead.first()) {
+        while let (Some(next), Some(&(seq, _, _))) = (self.next, self.ahead.first()) {
             let d = seq.wrapping_sub(next);
             if d != 0 && d < 1 << 31 {
                 return;
             }
-            let (seq, bytes) = self.ahead.remove(0);
+            let (seq, at, bytes) = self.ahead.remove(0);
+            sink.retime(at);
             self.charged = self.charged.saturating_sub(bytes.len());
             mem.release(bytes.len());
             let skip = next.wrapping_sub(seq) as usize;
@@ -214,7 +248,7 @@ impl Follow {
     }
 
     /// In-order bytes: to the scanner, the unfinished line kept.
-    fn deliver<S: Sink + ?Sized>(
+    fn deliver<S: Sink + Gaps + ?Sized>(
         &mut self,
         bytes: &[u8],
         scanner: &mut Scanner,

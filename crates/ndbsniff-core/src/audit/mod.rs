@@ -32,6 +32,10 @@ impl Gaps for Feed<'_> {
     fn gap(&mut self) {
         self.trail.gap(self.dir);
     }
+
+    fn retime(&mut self, now: i64) {
+        self.now = now;
+    }
 }
 
 /// What a direction hands over when its flow is judged: where its next byte is, and the bytes
@@ -88,7 +92,7 @@ impl Session {
             };
             s.follow[i].resume(&mut s.scanners[i], &mut feed, mem);
             for (seq, bytes) in h.ahead {
-                s.follow[i].segment(*seq, bytes, &mut s.scanners[i], &mut feed, mem);
+                s.follow[i].segment(*seq, now, bytes, &mut s.scanners[i], &mut feed, mem);
             }
         }
         s
@@ -99,20 +103,42 @@ impl Session {
         self.trail.announce();
     }
 
-    /// One TCP segment of direction `dir` at capture time `now`.
-    pub fn segment(&mut self, dir: usize, seq: u32, payload: &[u8], now: i64) {
+    /// One TCP segment of direction `dir` at capture time `now`; `ack` is its acknowledgement
+    /// number when it has the ACK flag (it tells that the other direction's bytes before it
+    /// were received).
+    pub fn segment(&mut self, dir: usize, seq: u32, ack: Option<u32>, payload: &[u8], now: i64) {
         let d = dir & 1;
-        if self.scanners[d].is_opaque() {
+        let mem = &*self.mem;
+        if let Some(ack) = ack {
+            let o = 1 - d;
+            let mut feed = Feed {
+                trail: &mut self.trail,
+                dir: o,
+                now,
+                mem,
+            };
+            self.follow[o].acked(ack, &mut self.scanners[o], &mut feed, mem);
+        }
+        if payload.is_empty() || self.scanners[d].is_opaque() {
             return;
         }
-        let mem = &*self.mem;
         let mut feed = Feed {
             trail: &mut self.trail,
             dir: d,
             now,
             mem,
         };
-        self.follow[d].segment(seq, payload, &mut self.scanners[d], &mut feed, mem);
+        self.follow[d].segment(seq, now, payload, &mut self.scanners[d], &mut feed, mem);
+        self.after_upgrade();
+    }
+
+    /// Once the text part ended, a non-text byte ends each direction again.
+    fn after_upgrade(&mut self) {
+        if self.trail.upgraded() {
+            for sc in &mut self.scanners {
+                sc.lenient(false);
+            }
+        }
     }
 
     /// One UDP datagram of direction `dir` at capture time `now`.
@@ -126,6 +152,7 @@ impl Session {
             mem,
         };
         self.scanners[d].feed_datagram(payload, &mut feed);
+        self.after_upgrade();
     }
 
     /// Commands to announce now (live runs).

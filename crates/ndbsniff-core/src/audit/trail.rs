@@ -85,6 +85,8 @@ const KEPT_FIELDS: &[&[u8]] = &[
 #[derive(Clone, Debug, Default)]
 struct Req {
     at: i64,
+    /// The direction it came from.
+    dir: u8,
     /// The command, `None` for a line the server does not know.
     cmd: Option<Cmd>,
     text: String,
@@ -105,6 +107,8 @@ impl Req {
 #[derive(Clone, Debug, Default)]
 struct Rep {
     at: i64,
+    /// The direction it came from.
+    dir: u8,
     /// The header line, `None` for a reply without one.
     header: Option<String>,
     hdr: Option<Header>,
@@ -134,6 +138,10 @@ pub struct Trail {
     pending: [VecDeque<Req>; 2],
     /// The direction answered like a server (replies, pings, events).
     server_like: [bool; 2],
+    /// The direction sent a request of the table.
+    client_like: [bool; 2],
+    /// Bytes of the direction were lost: its events are ignored until one opens a message.
+    resync: [bool; 2],
     first: Vec<Command>,
     last: VecDeque<Command>,
     total: u64,
@@ -360,9 +368,9 @@ impl Trail {
 
     /// Bytes of direction `dir` were lost: what it was in the middle of is abandoned.
     pub fn gap(&mut self, dir: usize) {
-        if let Some(o) = self.open.get_mut(dir) {
-            *o = Open::None;
-        }
+        let d = dir & 1;
+        self.open[d] = Open::None;
+        self.resync[d] = true;
         self.gaps = self.gaps.saturating_add(1);
     }
 
@@ -394,11 +402,32 @@ impl Trail {
     /// One event of direction `dir` at capture time `now`.
     pub fn event(&mut self, dir: usize, now: i64, ev: Event<'_>, mem: &MemCap) {
         let d = dir & 1;
+        if self.resync[d] {
+            // After a gap, the first line may be the tail of one cut by it: wait for a line
+            // that opens a message.
+            let opens = match ev {
+                Event::Request { .. }
+                | Event::Reply { .. }
+                | Event::Ping { .. }
+                | Event::EventText { .. }
+                | Event::Upgrade(_) => true,
+                Event::Result { value, .. } => grammar::parser_error(value),
+                _ => false,
+            };
+            if !opens {
+                return;
+            }
+            self.resync[d] = false;
+        }
         match ev {
             Event::Request { cmd, line } => {
+                if !self.server_like[d] {
+                    self.client_like[d] = true;
+                }
                 self.close_open(d, mem);
                 self.open[d] = Open::Request(Req {
                     at: now,
+                    dir: d as u8,
                     cmd: Some(cmd),
                     text: text(line.text, TEXT_MAX),
                     args: Pairs::default(),
@@ -434,6 +463,7 @@ impl Trail {
                         self.open[d] = Open::None;
                         let rep = Rep {
                             at: now,
+                            dir: d as u8,
                             header: Some(header_text),
                             hdr: Some(header),
                             ..Rep::default()
@@ -443,6 +473,7 @@ impl Trail {
                     _ => {
                         self.open[d] = Open::Reply(Rep {
                             at: now,
+                            dir: d as u8,
                             header: Some(header_text),
                             hdr: Some(header),
                             ..Rep::default()
@@ -453,17 +484,24 @@ impl Trail {
             Event::Field {
                 name, value, line, ..
             } => {
-                if line.first {
-                    if self.server_like[d] || self.pending[1 - d].front().is_some() {
-                        // A reply without header (or the rest of one a capture started in).
+                let status_line = status_key(name).is_some();
+                if line.first || (status_line && matches!(self.open[d], Open::None)) {
+                    if status_line || self.server_like[d] {
+                        // A reply without header, or the rest of one a capture started in
+                        // (`node.N.…` lines only come from a server).
                         self.close_open(d, mem);
                         self.server_like[d] = true;
                         self.open[d] = Open::Reply(Rep {
                             at: now,
+                            dir: d as u8,
+                            hdr: status_line.then_some(Header::NodeStatus),
                             ..Rep::default()
                         });
-                    } else {
+                    } else if self.client_like[d] || self.server_like[1 - d] {
                         self.client_line(d, now, line, mem);
+                        return;
+                    } else {
+                        // Neither side has shown its role yet: nothing to pair it with.
                         return;
                     }
                 }
@@ -480,6 +518,7 @@ impl Trail {
                     self.server_like[d] = true;
                     self.open[d] = Open::Reply(Rep {
                         at: now,
+                        dir: d as u8,
                         result: Some(text(value, RESULT_MAX)),
                         ..Rep::default()
                     });
@@ -536,7 +575,7 @@ impl Trail {
                 }
             }
             Event::Text { line } => {
-                if !self.server_like[d] {
+                if !self.server_like[d] && (self.client_like[d] || self.server_like[1 - d]) {
                     self.client_line(d, now, line, mem);
                 }
             }
@@ -567,6 +606,7 @@ impl Trail {
         }
         let req = Req {
             at: now,
+            dir: d as u8,
             cmd: None,
             text: text(line.text, TEXT_MAX),
             args: Pairs::default(),
@@ -650,6 +690,7 @@ impl Trail {
             // A reply to a line that was not seen: the server quotes it.
             unknown.map(|line| Req {
                 at: rep.at,
+                dir: 1 - (d as u8 & 1),
                 cmd: None,
                 text: line.to_string(),
                 args: Pairs::default(),
@@ -708,6 +749,19 @@ impl Trail {
 
     /// A request and its reply (either may be missing) make one command.
     fn complete(&mut self, req: Option<Req>, rep: Option<Rep>, mem: &MemCap) {
+        if req.is_none()
+            && rep
+                .as_ref()
+                .is_some_and(|r| r.header.is_none() && r.result.is_none())
+        {
+            // The rest of a reply a capture (or a gap) cut the start of: what it says about
+            // the cluster is kept, but it is no command.
+            if let Some(rep) = rep {
+                let c = Command::default();
+                self.learn_reply(b"", &c, rep.hdr, rep.at, None, rep.nodes, mem);
+            }
+            return;
+        }
         let cmd = req.as_ref().and_then(|r| r.cmd);
         let name = cmd.map_or(&b""[..], Cmd::name);
         let at = req
@@ -715,8 +769,14 @@ impl Trail {
             .map(|r| r.at)
             .or(rep.as_ref().map(|r| r.at))
             .unwrap_or(0);
+        let dir = req
+            .as_ref()
+            .map(|r| r.dir)
+            .or(rep.as_ref().map(|r| 1 - (r.dir & 1)))
+            .unwrap_or(0);
         let mut c = Command {
             at,
+            dir,
             ..Command::default()
         };
         if let Some(r) = req.as_ref() {
@@ -749,11 +809,11 @@ impl Trail {
         if c.control {
             self.risks.insert(Risk::ClusterControl);
         }
-        if name == b"get nodeid" && c.result.is_some() && !c.succeeded() {
+        let refusal = c.reply.as_deref() == Some("Authorization failed");
+        let refused_id = name == b"get nodeid" && c.result.is_some() && !c.succeeded() && !refusal;
+        if refused_id {
             self.risks.insert(Risk::NodeIdRefused);
         }
-        let refusal = c.reply.as_deref() == Some("Authorization failed");
-        let refused_id = name == b"get nodeid" && c.result.is_some() && !c.succeeded();
         if let Some(notes) = &mut self.notes {
             if c.control || refusal || refused_id {
                 c.announced = true;
@@ -913,9 +973,15 @@ impl Trail {
             None => {}
         }
         let first = self.first_cmd.map(Cmd::name);
+        if first == Some(b"transporter connect") {
+            // A connection that only becomes a transporter: an API node's link to the
+            // management server.
+            return Peer::Api;
+        }
         let only_checks = self.checks > 0
             && self.statuses == 0
             && self.others == 0
+            && !has(b"get version")
             && !has(b"get config")
             && !has(b"get config_v2");
         if only_checks && (self.checks >= 2 || has(b"get mgmd nodeid")) {

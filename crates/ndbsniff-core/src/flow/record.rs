@@ -81,11 +81,18 @@ impl Flow {
             None => self.result(),
         };
         let ndb = self.take_ndb(result.verdict);
+        let (c, _) = self.client_index(key, &result, watch);
         let mut rec = self.record_of(result, key, watch, end);
-        if let Some((session, refused)) = ndb {
+        if let Some((mut session, refused)) = ndb {
             if refused {
                 rec.anomalies.insert(crate::report::Anomaly::Memcap);
             }
+            // Requests written by the server's side, or replies by the client's (a client
+            // spoofing a reply, say), are not the session's commands.
+            let before = session.commands.len();
+            session.commands.retain(|cmd| usize::from(cmd.dir) == c);
+            let gone = (before - session.commands.len()) as u64;
+            session.commands_total = session.commands_total.saturating_sub(gone);
             rec.ndb = Some(Box::new(session));
         }
         rec

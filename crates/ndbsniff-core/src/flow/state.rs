@@ -192,8 +192,10 @@ impl Inspect {
                 .map(|(seq, b)| (seq, b.to_vec()))
                 .collect()
         });
+        let upgraded = self.trail.as_ref().is_some_and(|t| t.upgraded());
         let mut from = [0usize; 2];
         for (i, sc) in scanners.iter_mut().enumerate() {
+            sc.lenient(!upgraded);
             from[i] = sc.release();
         }
         let partial = self.streams.iter().any(StreamPrefix::mid_stream);
@@ -362,11 +364,15 @@ impl Flow {
         }
         if self.decided.is_some() {
             if let Some(session) = self.session.as_mut() {
-                if view.payload_len > 0 && !view.payload.is_empty() {
-                    match view.transport {
-                        Transport::Tcp => session.segment(idx, view.tcp.seq, view.payload, ts_us),
-                        Transport::Udp => session.datagram(idx, view.payload, ts_us),
+                let data = view.payload_len > 0 && !view.payload.is_empty();
+                match view.transport {
+                    Transport::Tcp => {
+                        let ack = (view.tcp.flags & tcp_flags::ACK != 0).then_some(view.tcp.ack);
+                        let payload = if data { view.payload } else { &[] };
+                        session.segment(idx, view.tcp.seq, ack, payload, ts_us);
                     }
+                    Transport::Udp if data => session.datagram(idx, view.payload, ts_us),
+                    Transport::Udp => {}
                 }
             }
             return false;

@@ -337,6 +337,10 @@ pub struct Command {
     /// Already reported while its flow ran (a live `ndb_command` line).
     #[serde(skip)]
     pub announced: bool,
+    /// The flow direction its request came from (for a reply without request: the one its
+    /// reply did not come from): the client's, unless a side wrote the other's messages.
+    #[serde(skip)]
+    pub dir: u8,
 }
 
 impl Command {

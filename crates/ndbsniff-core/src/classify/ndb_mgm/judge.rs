@@ -778,7 +778,12 @@ pub fn decide(d: [&Side; 2]) -> Judgement {
         _ => {}
     }
     let weak_somewhere = d.iter().any(|x| x.req >= Weak || x.rep >= Weak);
-    let finished = d.iter().any(|x| x.hard_foreign())
+    // A side that starts with another protocol settles it once the other side has spoken
+    // too (or cannot): an ndb_mgmd answers an SSH banner or a TLS hello with `Unknown
+    // command`, and that answer alone names it.
+    let settled = |i: usize| d[i].hard_foreign() && (other(i).total > 0 || other(i).dead());
+    let finished = settled(0)
+        || settled(1)
         || d.iter().all(|x| x.dead())
         || (!weak_somewhere && d.iter().all(|x| x.foreign && x.total >= FOREIGN_ENOUGH));
     Judgement {

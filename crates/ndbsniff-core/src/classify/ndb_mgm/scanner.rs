@@ -287,6 +287,8 @@ pub struct Scanner {
     msg_crlf: bool,
     /// A non-text byte was found in the line at `pos`.
     binary: bool,
+    /// Lines may hold any byte but LF (a session already judged NDB is followed as text).
+    lenient: bool,
     /// An over-long line is being skipped up to its LF.
     discard: bool,
     /// Bytes visited by the line search (tests check the scan is linear).
@@ -347,8 +349,9 @@ impl Scanner {
     /// `n` bytes after those given so far were lost (a gap in the capture). The caller drops
     /// every byte it kept: the next call's input starts after the lost ones. Returns true when
     /// the scanner stays in step: the lost bytes lay inside a body it was skipping by its
-    /// length. Otherwise the current message is abandoned and scanning resumes after the next
-    /// line feed.
+    /// length. Otherwise the current message is abandoned and scanning starts afresh, between
+    /// messages, at the first byte after the gap (which may be inside a line: a consumer
+    /// resynchronises on the first line that opens a message).
     pub fn gap(&mut self, n: usize) -> bool {
         let n = off(n);
         self.pos = 0;
@@ -364,8 +367,20 @@ impl Scanner {
         self.skip = 0;
         self.msg = Msg::Idle;
         self.expect_tls = false;
-        self.discard = true;
+        self.discard = false;
         false
+    }
+
+    /// `on`: from now on a line is anything up to a LF, whatever bytes it holds (a session
+    /// already judged NDB, followed by an audit: a hostile client's control bytes must not
+    /// end the audit). A line where a non-text byte stopped the scan is scanned again.
+    /// `off`: back to stopping at a non-text byte (after an upgrade, binary or TLS follows).
+    pub fn lenient(&mut self, on: bool) {
+        if on && self.binary && self.msg != Msg::Opaque {
+            self.binary = false;
+            self.scan = self.pos;
+        }
+        self.lenient = on;
     }
 
     /// The text part is over (an upgrade or a non-text byte): every later byte is opaque.
@@ -442,7 +457,7 @@ impl Scanner {
             }
             let from = (self.scan as usize).max(pos);
             let rest = buf.get(from..).unwrap_or(&[]);
-            let found = if self.discard {
+            let found = if self.discard || self.lenient {
                 rest.iter().position(|&c| c == b'\n')
             } else {
                 rest.iter()
