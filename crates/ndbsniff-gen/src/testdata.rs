@@ -1192,6 +1192,7 @@ fn audit_specs() -> Vec<CaptureSpec> {
                     .verdict("unknown"),
             ],
         )
+        .args("--audit")
         .note(
             "interactive ndb_mgm 8.0.35 on a host that is not a cluster node: commands \
              (SHOW, 2 STOP, 2 START, START BACKUP with encryption password, ABORT BACKUP 7, \
@@ -1233,6 +1234,7 @@ fn audit_specs() -> Vec<CaptureSpec> {
                     .at_ms(start_at::NDB_CONFIG),
             ],
         )
+        .args("--audit")
         .note(
             "data node 2 starting (angel and child, dynamic ports, transporter), mysqld node id \
              refused then 50, its transporter, ndb_mgmd checking itself every 5 s, ndb_config, \
@@ -1259,6 +1261,7 @@ fn audit_specs() -> Vec<CaptureSpec> {
                 .at_ms(PRETTY_AFTER_MS),
             ],
         )
+        .args("--audit")
         .note(
             "parsable listener: 5000 PING lines then MemoryUsage, backup, single user and \
              start events; a listener without parsable receiving text events",
@@ -1277,6 +1280,7 @@ fn audit_specs() -> Vec<CaptureSpec> {
                     .at_ms(500),
             ],
         )
+        .args("--audit")
         .note(
             "three requests in one segment answered in one segment (as captured with \
              segmentation offload); a CRLF client stopping node 2",
@@ -1312,6 +1316,7 @@ fn audit_specs() -> Vec<CaptureSpec> {
                     ),
             ],
         )
+        .args("--audit")
         .note(
             "segments missing from the capture: the check connection reply after 4.8 KiB of \
              status replies, a segment inside a get config reply's base64 blob, the client \
@@ -1343,6 +1348,7 @@ fn audit_specs() -> Vec<CaptureSpec> {
                 .only(Server),
             ],
         )
+        .args("--audit")
         .note(
             "capture starts inside a node status reply; a session with only the client \
              direction (3 STOP); one with only the server direction",
@@ -1398,6 +1404,7 @@ fn audit_specs() -> Vec<CaptureSpec> {
                     .at_ms(15_000),
             ],
         )
+        .args("--audit")
         .note(
             "hostile values: control bytes, quote, backslash and non-UTF-8 in a node name; a \
              500-character value; Password and x_password_y arguments; encryption_password \

@@ -259,11 +259,6 @@ fn unquote(v: &[u8]) -> &[u8] {
     }
 }
 
-/// Any name with `password` in it, whatever the case, holds a secret.
-fn secret(name: &[u8]) -> bool {
-    name.windows(8).any(|w| w.eq_ignore_ascii_case(b"password"))
-}
-
 fn parse_i64(v: &str) -> Option<i64> {
     v.parse::<i64>().ok()
 }
@@ -1051,7 +1046,7 @@ fn push_arg(args: &mut Pairs, name: &[u8], value: &[u8]) {
     if args.0.len() >= MAX_ARGS {
         return;
     }
-    let value = if secret(name) {
+    let value = if grammar::secret_name(name) {
         REDACTED.to_string()
     } else {
         text(unquote(value), VALUE_MAX)
@@ -1108,7 +1103,7 @@ fn reply_field(rep: &mut Rep, name: &[u8], value: &[u8]) {
         if name == b"message" && value.is_empty() {
             return;
         }
-        let v = if secret(name) {
+        let v = if grammar::secret_name(name) {
             REDACTED.to_string()
         } else {
             text(value, VALUE_MAX)

@@ -290,6 +290,10 @@ fn seconds(us: i64) -> String {
 /// `--audit`: for each management server, its cluster map, its control timeline and its
 /// clients, each table fitting an 80-column terminal (long values cut with `…`).
 pub fn write_audit(out: &mut dyn Write, clusters: &ClusterMap) -> io::Result<()> {
+    if clusters.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "audit: no NDB management sessions seen")?;
+    }
     for c in clusters.clusters() {
         writeln!(out)?;
         let versions: Vec<&str> = c.versions.iter().map(String::as_str).collect();
@@ -298,7 +302,7 @@ pub fn write_audit(out: &mut dyn Write, clusters: &ClusterMap) -> io::Result<()>
             "{}",
             cut(
                 &format!(
-                    "ndb_mgmd {}: {} nodes, {} sessions{}",
+                    "ndb_mgmd {}: nodes {}, sessions {}{}",
                     c.server,
                     c.nodes.len(),
                     c.flows,
@@ -354,25 +358,33 @@ pub fn write_audit(out: &mut dyn Write, clusters: &ClusterMap) -> io::Result<()>
                 control.len().to_string()
             };
             writeln!(out, "control commands and refusals ({shown}):")?;
+            // Columns sized so a row fits 80 characters: the command gets what the time,
+            // the client and the result leave.
+            let clients: Vec<String> = control
+                .iter()
+                .map(|e| cut(&e.client.ip().to_string(), 15))
+                .collect();
+            let results: Vec<String> = control
+                .iter()
+                .map(|e| cut(e.result.as_deref().unwrap_or("(no reply)"), 15))
+                .collect();
+            let width = |v: &[String]| v.iter().map(|x| x.chars().count()).max().unwrap_or(0);
+            let room = 80usize
+                .saturating_sub(20 + 2 + width(&clients).max(6) + 2 + 2 + width(&results).max(6))
+                .max(16);
             let rows: Vec<Vec<String>> = control
                 .iter()
-                .map(|e| {
-                    let cmd = Command {
-                        at: e.at,
-                        command: e.command.clone(),
-                        args: e.args.clone(),
-                        reply: Some(String::new()),
-                        result: e.result.clone(),
-                        ..Command::default()
-                    };
-                    vec![
-                        seconds(e.at),
-                        cut(&e.client.ip().to_string(), 15),
-                        cut(&command_text(&cmd), 41),
-                    ]
+                .zip(clients)
+                .zip(results)
+                .map(|((e, client), result)| {
+                    let mut cmd = e.command.clone().unwrap_or_else(|| "(reply)".to_string());
+                    for (n, v) in &e.args.0 {
+                        cmd.push_str(&format!(" {n}={v}"));
+                    }
+                    vec![seconds(e.at), client, cut(&cmd, room), result]
                 })
                 .collect();
-            print_table(out, &["TIME", "CLIENT", "COMMAND -> RESULT"], &rows)?;
+            print_table(out, &["TIME", "CLIENT", "COMMAND", "RESULT"], &rows)?;
         }
         let rows: Vec<Vec<String>> = c
             .clients

@@ -311,6 +311,11 @@ pub(crate) fn split_kv(t: &[u8]) -> Option<(&[u8], &[u8], u8)> {
     (!name.is_empty()).then_some((name, value, sep))
 }
 
+/// Does an argument (or field) name hold a secret: `password` in it, in any case?
+pub(crate) fn secret_name(name: &[u8]) -> bool {
+    name.windows(8).any(|w| w.eq_ignore_ascii_case(b"password"))
+}
+
 /// Argument names: letters first (or `+`), then letters, digits, `_ +.-`.
 pub(crate) fn arg_name_ok(n: &[u8]) -> bool {
     n.len() <= 48

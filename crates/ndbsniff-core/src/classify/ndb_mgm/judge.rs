@@ -627,7 +627,23 @@ fn render_lines(seg: &[u8]) -> String {
             // Leave room for a later "..." unless this line can end the string.
             CONTENT_MAX.saturating_sub(out.len()) + 3,
         );
-        if !escape_into(&mut out, line, room) {
+        // A secret (any `…password…: value` line) is never printed.
+        let secret = super::grammar::split_kv(super::grammar::trim(line))
+            .filter(|(name, _, _)| super::grammar::secret_name(name));
+        let written = match secret {
+            Some((name, _, sep)) => {
+                let mut redacted = name.to_vec();
+                redacted.push(sep);
+                redacted.extend_from_slice(if sep == b':' {
+                    b" <redacted>"
+                } else {
+                    b"<redacted>"
+                });
+                escape_into(&mut out, &redacted, room)
+            }
+            None => escape_into(&mut out, line, room),
+        };
+        if !written {
             break;
         }
     }
