@@ -378,3 +378,150 @@ fn live_text_announces_verdicts_while_running() {
         "no drop counters at exit: {rest:?}"
     );
 }
+
+/// A management server for one connection that also answers `check connection`, `get status`
+/// (one data node at 127.0.0.2) and `stop v2`.
+fn control_server(listener: TcpListener) {
+    let Ok((stream, _)) = listener.accept() else {
+        return;
+    };
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    loop {
+        let req = read_message(&mut reader);
+        if req.is_empty() {
+            return;
+        }
+        let reply = if req.starts_with("check connection") {
+            "check connection reply\nresult: Ok\n\n"
+        } else if req.starts_with("get status") {
+            "node status\nnodes: 1\nnode.2.type: NDB\nnode.2.status: STARTED\nnode.2.version: 524323\nnode.2.address: 127.0.0.2\n\n"
+        } else if req.starts_with("stop v2") {
+            "stop reply\nresult: Ok\nstopped: 1\ndisconnect: 0\n\n"
+        } else {
+            "result: Unknown command, 'x'\n\n"
+        };
+        if writer.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn live_json_announces_control_commands_and_the_cluster_map_while_running() {
+    let name = "live_json_announces_control_commands_and_the_cluster_map_while_running";
+    if let Some(why) = skip_reason() {
+        return common::skip(name, &why);
+    }
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let port_s = port.to_string();
+    let mut sniffer = Sniffer::start(
+        &[
+            "-i",
+            "lo",
+            "--port",
+            &port_s,
+            "--format",
+            "json",
+            "--stats-interval",
+            "0.3",
+        ],
+        &[],
+    );
+    assert!(
+        sniffer
+            .wait_stderr("listening on lo", Duration::from_secs(10))
+            .is_some(),
+        "{:?}",
+        sniffer.stderr_seen
+    );
+    let stdout = sniffer.child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel::<String>();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let server = thread::spawn(move || control_server(listener));
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    for req in [
+        "check connection\n\n",
+        "get status\n\n",
+        "check connection\n\n",
+        "stop v2\nnode: 2\nabort: 0\nforce: 0\n\n",
+    ] {
+        writer.write_all(req.as_bytes()).expect("send");
+        assert!(!read_message(&mut reader).is_empty(), "no reply to {req:?}");
+    }
+    // The session is still open: the stop must be announced now, and the next statistics
+    // tick carries a cluster map that holds it.
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (mut command, mut interim_map) = (None, None);
+    while (command.is_none() || interim_map.is_none()) && Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&line).expect("valid JSON line");
+        match v["type"].as_str() {
+            Some("ndb_command") => command = Some(v.clone()),
+            Some("ndb_cluster") if v["final"] == false && command.is_some() => {
+                interim_map = Some(v.clone())
+            }
+            Some("flow") if v["verdict"] == "ndb-mgm" => {
+                panic!("the NDB flow was reported before it ended: {line}")
+            }
+            _ => {}
+        }
+        seen.push(line);
+    }
+    let command = command.unwrap_or_else(|| panic!("no ndb_command line while running: {seen:?}"));
+    assert_eq!(command["command"], "stop v2", "{command}");
+    assert_eq!(command["result"], "Ok", "{command}");
+    assert_eq!(command["server"], format!("127.0.0.1:{port}").as_str());
+    assert_eq!(command["args"]["node"], "2", "{command}");
+    let map = interim_map.unwrap_or_else(|| panic!("no interim ndb_cluster line: {seen:?}"));
+    assert_eq!(map["control"][0]["command"], "stop v2", "{map}");
+
+    drop(writer);
+    drop(reader);
+    let _ = server.join();
+    thread::sleep(Duration::from_millis(300));
+    let (_, stderr, code) = sniffer.interrupt();
+    assert_eq!(code, Some(0), "{stderr:?}");
+    let mut rest: Vec<serde_json::Value> = Vec::new();
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(300)) {
+        rest.push(serde_json::from_str(&l).expect("valid JSON line"));
+    }
+    let flow = rest
+        .iter()
+        .find(|v| v["type"] == "flow" && v["verdict"] == "ndb-mgm")
+        .unwrap_or_else(|| panic!("no ndb-mgm flow at the end: {rest:?}"));
+    let commands: Vec<&str> = flow["ndb"]["commands"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["command"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        commands,
+        [
+            "check connection",
+            "get status",
+            "check connection",
+            "stop v2"
+        ],
+        "{flow}"
+    );
+    assert_eq!(flow["ndb"]["peer"], "ndb_mgm", "{flow}");
+    let last = rest
+        .iter()
+        .rev()
+        .find(|v| v["type"] == "ndb_cluster")
+        .unwrap_or_else(|| panic!("no final ndb_cluster line: {rest:?}"));
+    assert_eq!(last["final"], true);
+    // Announced once, so on the timeline once.
+    assert_eq!(last["control_total"], 1, "{last}");
+    assert_eq!(last["nodes"][0]["address"], "127.0.0.2", "{last}");
+}
