@@ -99,9 +99,10 @@ pub struct Cli {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     pub max_flows: usize,
 
-    /// Cap on payload bytes buffered at once for reassembly, all flows and IP fragments
-    /// together (K, M, G suffixes); at the cap, a flow that needs more stops buffering and is
-    /// judged on what it has (anomaly "memcap"), counted in memcap_hits.
+    /// Cap on bytes held at once for reassembly and NDB session audits, all flows and IP
+    /// fragments together (K, M, G suffixes); at the cap, a flow that needs more stops
+    /// buffering and is judged on what it has, and an audit keeps no more commands (anomaly
+    /// "memcap"), counted in memcap_hits.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = ndbsniff_core::memcap::parse_size)]
     pub memcap: usize,
 

@@ -122,8 +122,8 @@ fn read_message(stream: &mut BufReader<TcpStream>) -> String {
     }
 }
 
-/// A tiny management server: answers `get version` and `get nodeid` as ndb_mgmd 8.0 does.
-fn ndb_server(listener: TcpListener) {
+/// Serves one connection: each request read gets `reply(request)`.
+fn serve(listener: TcpListener, reply: fn(&str) -> String) {
     let Ok((stream, _)) = listener.accept() else {
         return;
     };
@@ -131,10 +131,16 @@ fn ndb_server(listener: TcpListener) {
     let mut reader = BufReader::new(stream);
     loop {
         let req = read_message(&mut reader);
-        if req.is_empty() {
+        if req.is_empty() || writer.write_all(reply(&req).as_bytes()).is_err() {
             return;
         }
-        let reply = if req.starts_with("get version") {
+    }
+}
+
+/// A tiny management server: answers `get version` and `get nodeid` as ndb_mgmd 8.0 does.
+fn ndb_server(listener: TcpListener) {
+    serve(listener, |req| {
+        if req.starts_with("get version") {
             "version\nid: 524323\nmajor: 8\nminor: 0\nbuild: 35\nstring: mysql-8.0.35 ndb-8.0.35\nmysql_major: 8\nmysql_minor: 0\nmysql_build: 35\n\n".to_string()
         } else if req.starts_with("get nodeid") {
             "get nodeid reply\nnodeid: 50\nresult: Ok\n\n".to_string()
@@ -143,11 +149,8 @@ fn ndb_server(listener: TcpListener) {
                 "result: Unknown command, '{}'\n\n",
                 req.lines().next().unwrap_or("")
             )
-        };
-        if writer.write_all(reply.as_bytes()).is_err() {
-            return;
         }
-    }
+    })
 }
 
 fn ndb_client(port: u16) {
@@ -382,17 +385,8 @@ fn live_text_announces_verdicts_while_running() {
 /// A management server for one connection that also answers `check connection`, `get status`
 /// (one data node at 127.0.0.2) and `stop v2`.
 fn control_server(listener: TcpListener) {
-    let Ok((stream, _)) = listener.accept() else {
-        return;
-    };
-    let mut writer = stream.try_clone().expect("clone stream");
-    let mut reader = BufReader::new(stream);
-    loop {
-        let req = read_message(&mut reader);
-        if req.is_empty() {
-            return;
-        }
-        let reply = if req.starts_with("check connection") {
+    serve(listener, |req| {
+        if req.starts_with("check connection") {
             "check connection reply\nresult: Ok\n\n"
         } else if req.starts_with("get status") {
             "node status\nnodes: 1\nnode.2.type: NDB\nnode.2.status: STARTED\nnode.2.version: 524323\nnode.2.address: 127.0.0.2\n\n"
@@ -400,11 +394,9 @@ fn control_server(listener: TcpListener) {
             "stop reply\nresult: Ok\nstopped: 1\ndisconnect: 0\n\n"
         } else {
             "result: Unknown command, 'x'\n\n"
-        };
-        if writer.write_all(reply.as_bytes()).is_err() {
-            return;
         }
-    }
+        .to_string()
+    })
 }
 
 #[test]

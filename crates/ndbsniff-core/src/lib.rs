@@ -2,8 +2,9 @@
 //! ndbsniff's core: everything between a captured frame and a printed verdict that needs no
 //! capture library. Frames are sliced in place ([`decode`], with IP fragment reassembly in
 //! [`frag`]), keyed and tracked per flow ([`flow`]: key, hash, stream reassembly, the flow
-//! table), classified from the first bytes of each direction ([`classify`]), and turned into
-//! records and printed ([`report`]). [`escape`] makes every name from the wire or the file
+//! table), classified from the first bytes of each direction ([`classify`]), NDB management
+//! sessions followed for their whole life ([`audit`]), and turned into records and printed
+//! ([`report`]). [`escape`] makes every name from the wire or the file
 //! system safe to print; [`memcap`] bounds the bytes buffered for reassembly.
 //!
 //! The `ndbsniff` crate adds capture (libpcap, the file reader), the threads and the command

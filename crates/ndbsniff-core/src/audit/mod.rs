@@ -549,7 +549,7 @@ mod tests {
         let mut c = Conn::new();
         let long = "\u{1}".repeat(400);
         for i in 0..200 {
-            let mut req = format!("set trace\n");
+            let mut req = String::from("set trace\n");
             for a in 0..20 {
                 req.push_str(&format!("argument_name_{a}_padding_padding: {long}\n"));
             }

@@ -53,17 +53,9 @@ impl NdbProbe {
     /// direction seen so far (each call passes the same bytes, grown). Only bytes not read
     /// before are scanned, and never more than the budget.
     pub fn on_stream(&mut self, idx: usize, data: &[u8]) -> ProbeState {
-        if self.state != ProbeState::NeedMore {
-            return self.state;
-        }
-        let budget = self.budget as usize;
-        let Some(dir) = self.dirs.get_mut(idx) else {
-            return self.state;
-        };
-        let at_budget = data.len() >= budget;
-        let buf = data.get(..budget).unwrap_or(data);
-        dir.feed_stream(buf, at_budget);
-        self.update()
+        self.stream_with(idx, data, |dir, buf, at_budget| {
+            dir.feed_stream(buf, at_budget)
+        })
     }
 
     /// [`NdbProbe::on_stream`] with a second consumer of the scanner's events (an audit
@@ -75,6 +67,19 @@ impl NdbProbe {
         data: &[u8],
         also: &mut S,
     ) -> ProbeState {
+        self.stream_with(idx, data, |dir, buf, at_budget| {
+            dir.feed_stream_with(buf, at_budget, also)
+        })
+    }
+
+    /// Cuts `data` to the budget and hands it to direction `idx` through `feed`.
+    #[inline]
+    fn stream_with(
+        &mut self,
+        idx: usize,
+        data: &[u8],
+        feed: impl FnOnce(&mut Direction, &[u8], bool),
+    ) -> ProbeState {
         if self.state != ProbeState::NeedMore {
             return self.state;
         }
@@ -84,7 +89,7 @@ impl NdbProbe {
         };
         let at_budget = data.len() >= budget;
         let buf = data.get(..budget).unwrap_or(data);
-        dir.feed_stream_with(buf, at_budget, also);
+        feed(dir, buf, at_budget);
         self.update()
     }
 
@@ -913,7 +918,12 @@ mod tests {
         let conv: Conv = vec![c("hello there\n"), c(SIGNALS)];
         let (r, st) = simple(&conv);
         assert_eq!(r.verdict, Verdict::Unknown);
-        assert_eq!(st, ProbeState::NoMatch);
+        // Only the answer could still make it NDB (an ndb_mgmd answers anything it does not
+        // know with `Unknown command`): the probe waits for the other side's first bytes.
+        assert_eq!(st, ProbeState::NeedMore);
+        let mut with_answer = conv.clone();
+        with_answer.push(s("\x16\x03\x03\x00\x02\x02\x28"));
+        assert_eq!(simple(&with_answer).1, ProbeState::NoMatch);
         // NDB text then binary without a hand-off: the text decides, the binary is not read.
         let conv: Conv = vec![
             c("check connection\n\n"),
@@ -979,9 +989,12 @@ mod tests {
         let (r, st) = simple(&conv);
         assert_eq!(st, ProbeState::NoMatch);
         assert_eq!(r.evidence[0].as_deref(), Some("TLS ClientHello"));
-        // NoMatch on the ClientHello alone.
+        // On the ClientHello alone the probe waits for the server's first bytes only (an
+        // ndb_mgmd would answer it `Unknown command`); the ServerHello settles it.
         let mut p = NdbProbe::default();
-        assert_eq!(p.on_stream(0, TLS_CLIENT_HELLO), ProbeState::NoMatch);
+        assert_eq!(p.on_stream(0, TLS_CLIENT_HELLO), ProbeState::NeedMore);
+        assert!(!p.wants(0) && p.wants(1));
+        assert_eq!(p.on_stream(1, TLS_SERVER_HELLO), ProbeState::NoMatch);
         assert!(!p.wants(0) && !p.wants(1));
     }
 
@@ -1218,7 +1231,9 @@ mod tests {
         a[2] = 0x81;
         a[3] = 0x80;
         let mut p = NdbProbe::default();
-        assert_eq!(p.on_datagram(0, &q), ProbeState::NoMatch);
+        // The query alone waits for the answer; the answer settles it.
+        assert_eq!(p.on_datagram(0, &q), ProbeState::NeedMore);
+        assert_eq!(p.on_datagram(1, &a), ProbeState::NoMatch);
         let r = p.result();
         assert_eq!(r.verdict, Verdict::Unknown);
         assert_eq!(r.hint, Some("dns"));

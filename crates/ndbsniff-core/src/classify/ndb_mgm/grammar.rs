@@ -515,7 +515,8 @@ impl Command {
         self.0
     }
 
-    /// Does the command change the cluster ([`CONTROL`])?
+    /// Does the command change the cluster (stop, restart, backup, single-user mode, a
+    /// configuration change, …: the table of control commands)?
     pub fn is_control(self) -> bool {
         CONTROL.contains(&self.name())
     }
