@@ -512,6 +512,111 @@ mod tests {
         assert_eq!(args, want);
     }
 
+    #[test]
+    fn every_command_family_pairs_with_its_reply_and_control_is_flagged() {
+        // (request, reply header as the server's handlers write it, changes the cluster)
+        let table: &[(&str, &str, bool)] = &[
+            ("get config", "get config reply", false),
+            ("get config_v2", "get config reply", false),
+            ("get nodeid", "get nodeid reply", false),
+            ("get version", "version", false),
+            ("set clientversion", "set clientversion reply", false),
+            ("get status", "node status", false),
+            ("get info clusterlog", "clusterlog", false),
+            ("restart node", "restart reply", true),
+            ("restart node v2", "restart reply", true),
+            ("restart all", "restart reply", true),
+            ("insert error", "insert error reply", true),
+            ("set trace", "set trace reply", true),
+            ("log signals", "log signals reply", true),
+            ("start signallog", "start signallog reply", true),
+            ("stop signallog", "stop signallog reply", true),
+            ("dump state", "dump state reply", true),
+            ("start backup", "start backup reply", true),
+            ("abort backup", "abort backup reply", true),
+            ("stop", "stop reply", true),
+            ("stop v2", "stop reply", true),
+            ("stop all", "stop reply", true),
+            ("enter single user", "enter single user reply", true),
+            ("exit single user", "exit single user reply", true),
+            ("start", "start reply", true),
+            ("start all", "start reply", true),
+            ("set loglevel", "set loglevel reply", true),
+            ("set cluster loglevel", "set cluster loglevel reply", true),
+            ("set logfilter", "set logfilter reply", true),
+            ("set parameter", "set parameter reply", true),
+            (
+                "set connection parameter",
+                "set connection parameter reply",
+                true,
+            ),
+            (
+                "get connection parameter",
+                "get connection parameter reply",
+                false,
+            ),
+            ("purge stale sessions", "purge stale sessions reply", true),
+            ("check connection", "check connection reply", false),
+            ("get mgmd nodeid", "get mgmd nodeid reply", false),
+            ("report event", "report event reply", false),
+            ("list certs", "list certs reply", false),
+            ("get tls stats", "get tls stats reply", false),
+            ("get session id", "get session id reply", false),
+            ("get session", "get session reply", false),
+            ("create nodegroup", "create nodegroup reply", true),
+            ("drop nodegroup", "drop nodegroup reply", true),
+            ("show config", "show config reply", false),
+            ("reload config", "reload config reply", true),
+            ("show variables", "show variables reply", false),
+            ("dump events", "dump events reply", false),
+            ("set ports", "set ports reply", false),
+            ("set_hostname", "set_hostname reply", true),
+        ];
+        // `set ports` is followed by its bulk: `nodeid=port` lines and an empty line.
+        let bulk = |req: &str| {
+            if req == "set ports" {
+                "3=-40717\n\n"
+            } else {
+                ""
+            }
+        };
+        let mut c = Conn::new();
+        for (req, rep, _) in table {
+            c.client(&format!("{req}\nnode: 2\n\n{}", bulk(req)));
+            c.server(&format!("{rep}\nresult: Ok\n\n"));
+        }
+        // Then pipelines of as many as wait for replies at once, each answered in order.
+        for chunk in table.chunks(trail::MAX_PENDING) {
+            let all: String = chunk
+                .iter()
+                .map(|(r, _, _)| format!("{r}\n\n{}", bulk(r)))
+                .collect();
+            c.client(&all);
+            let replies: String = chunk
+                .iter()
+                .map(|(_, r, _)| format!("{r}\nresult: Ok\n\n"))
+                .collect();
+            c.server(&replies);
+        }
+        let s = c.report();
+        assert_eq!(s.commands_total as usize, 2 * table.len());
+        let kept: Vec<_> = s.commands.iter().take(32).collect();
+        for (cmd, (req, rep, control)) in kept.iter().zip(table) {
+            assert_eq!(cmd.command.as_deref(), Some(*req));
+            assert_eq!(cmd.reply.as_deref(), Some(*rep), "{req}");
+            assert_eq!(cmd.result.as_deref(), Some("Ok"), "{req}");
+            assert_eq!(cmd.control, *control, "{req}");
+        }
+        let last: Vec<_> = s.commands.iter().skip(32).collect();
+        for (cmd, (req, rep, _)) in last.iter().zip(&table[table.len() - 32..]) {
+            assert_eq!(
+                (cmd.command.as_deref(), cmd.reply.as_deref()),
+                (Some(*req), Some(*rep))
+            );
+        }
+        assert!(s.risks.contains(Risk::ClusterControl));
+    }
+
     /// The documented bound of one session's memory (README, "Session audit"): what a
     /// session reserves from the memcap, whatever it is sent.
     const SESSION_BOUND: usize = 400 * 1024;
