@@ -14,9 +14,9 @@
 //! `ndb_logevent.h` / `ndb_logevent.cpp`, event texts those of `EventLogger.cpp`.
 
 use super::ndb::{
-    config_reply_counted, log_event, status_reply, transporter_binary, version_reply, NodeRow,
-    Timeline, CHECK_CONNECTION_REPLY, MYSQLD_GET_NODEID_8035, SET_CLIENTVERSION_8035,
-    SET_CLIENTVERSION_REPLY, V8035,
+    config_blob_sized, config_reply_counted, log_event, status_reply, transporter_binary,
+    version_reply, NodeRow, Timeline, CHECK_CONNECTION_REPLY, MYSQLD_GET_NODEID_8035,
+    SET_CLIENTVERSION_8035, SET_CLIENTVERSION_REPLY, V8035,
 };
 use super::script::{Close, Script};
 use super::Side;
@@ -1011,6 +1011,348 @@ pub fn nodeid_taken() -> Script {
         .close(Close::Fin { by: Side::Client })
 }
 
+// ---- 8. every other control command family -------------------------------------------------
+
+/// `stop reply` of a refused stop (nothing stopped).
+fn stop_refused(text: &str) -> String {
+    format!("stop reply\nresult: {text}\nstopped: 0\ndisconnect: 0\n\n")
+}
+
+/// NDB error 5005 as the server prefixes it with its code.
+const SEND_FAILED_5005: &str = "5005-Send to process or receive failed.";
+
+/// The `get cluster loglevel` reply: the 13 categories in the server's order, statistics
+/// raised to 10 by the session's `set cluster loglevel` (the other levels are plausible).
+const CLUSTER_LOGLEVEL_REPLY: &str =
+    "get cluster loglevel\nstartup: 7\nshutdown: 7\nstatistics: 10\n\
+checkpoint: 7\nnoderestart: 7\nconnection: 7\ninfo: 7\nwarning: 15\nerror: 15\ncongestion: 7\n\
+debug: 7\nbackup: 15\nschema: 7\n\n";
+
+/// The `show config reply`: INI text (sections and `Name=value` lines, without blank lines
+/// between the sections), then the empty line. Values are plausible.
+fn show_config_reply() -> String {
+    let mut s = String::from(
+        "show config reply\n[SYSTEM]\nName=MC_20240110093011\nConfigGenerationNumber=1\n\
+         PrimaryMGMNode=0\n[NDB_MGMD]\nNodeId=1\n",
+    );
+    s += &format!(
+        "HostName={}\nPortNumber=3406\nDataDir=/var/lib/mysql-cluster\n",
+        ip(MGMD)
+    );
+    for (id, host) in [(2, NDB2), (3, NDB3)] {
+        s += &format!(
+            "[NDBD]\nNodeId={id}\nHostName={}\nNodeGroup=0\nNoOfReplicas=2\n\
+             DataDir=/var/lib/mysql-cluster/data\nDataMemory=83886080\nServerPort=0\n",
+            ip(host)
+        );
+    }
+    s += &format!("[MYSQLD]\nNodeId=50\nHostName={}\n", ip(SQL50));
+    s += "[MYSQLD]\nNodeId=51\nHostName=\n";
+    for (a, b) in [(2, 3), (1, 2), (1, 3), (2, 50), (3, 50)] {
+        s += &format!("[TCP]\nNodeId1={a}\nNodeId2={b}\nSendBufferMemory=2097152\n");
+    }
+    s.push('\n');
+    s
+}
+
+/// The two MemoryUsage blocks `2 REPORT MEMORY` gets: DBTUP (data), then DBACC (index).
+fn report_memory_events() -> String {
+    let mem = |block, used, total| {
+        log_event(
+            event::MEMORY_USAGE,
+            2,
+            &[
+                ("gth", 0),
+                ("page_size_bytes", 32_768),
+                ("pages_used", used),
+                ("pages_total", total),
+                ("block", block),
+            ],
+        )
+    };
+    mem(DBTUP, 101, 2_560) + &mem(DBACC, 12, 512)
+}
+
+/// An interactive ndb_mgm 8.0.35 on the admin host running every control command family
+/// the other captures lack, `check connection` before each command (and after restarts,
+/// stops and single-user mode), `get version` before restarts and stops, the 8.0 client's
+/// argument order and quoting: SHOW (so the cluster map knows the nodes), `ALL RESTART -N` (`restart all`), `ALL START`, `ENTER SINGLE
+/// USER MODE 50` refused while the nodes start, then (once the cluster is up) on node 2:
+/// `ERROR 5051` (`insert error`), `DUMP 1000` (`dump state`), `TRACE 4` (`set trace`),
+/// `LOG IN DBTC DBLQH` (`log signals`), `start signallog` / `stop signallog`, `set loglevel`
+/// (startup 15) and `CLUSTERLOG STATISTICS=10` (`set cluster loglevel`); `CLUSTERLOG INFO`
+/// (`get info clusterlog`), `CLUSTERLOG ON DEBUG` / `OFF DEBUG` (`set logfilter`, results 1
+/// and 0), `get cluster loglevel`, `2 REPORT MEMORY` (`dump events` type 50, two events),
+/// `show config`; `4 RESTART` refused (node 4 not connected, error 5005), `CREATE NODEGROUP
+/// 4,5` refused the same way, then, when nodes 4 and 5 run, created as node group 1;
+/// `DROP NODEGROUP 1`; `purge stale sessions`; `reload config` refused; `2 3 STOP` refused
+/// (the whole node group 0); `ALL STOP` (four data nodes); the client closes. Error texts
+/// are those seen from a real server; the `reload config` text is plausible. 64 commands:
+/// the session audit keeps them all.
+pub fn control_families() -> Script {
+    let v = || version_reply(V8035, V8035);
+    let c = CHECK_CONNECTION_REPLY;
+    let node2 = |cmd: &str| format!("{cmd}\nnode: 2\n\n");
+    Timeline::new()
+        // SHOW
+        .ask(300, CHECK, 1, c)
+        .ask(303, GET_VERSION, 1, v())
+        .ask(306, SET_CLIENTVERSION_8035, 1, SET_CLIENTVERSION_REPLY)
+        .ask(309, GET_STATUS, 2, Cluster::running().status())
+        .ask(314, SHOW_GET_CONFIG, 3, config_reply_counted(b"NDBCONFV", 1200))
+        // ALL RESTART -N
+        .ask(1_000, CHECK, 1, c)
+        .ask(1_003, GET_VERSION, 1, v())
+        .ask(
+            1_006,
+            "restart all\nnostart: 1\ninitialstart: 0\nabort: 0\n\n",
+            2_430,
+            "restart reply\nresult: Ok\nrestarted: 2\n\n",
+        )
+        .ask(3_450, CHECK, 1, c)
+        // ALL START
+        .ask(4_500, CHECK, 1, c)
+        .ask(
+            4_503,
+            "start all\n\n",
+            9,
+            "start reply\nresult: Ok\nstarted: 2\n\n",
+        )
+        // ENTER SINGLE USER MODE 50, while the nodes start
+        .ask(5_600, CHECK, 1, c)
+        .ask(
+            5_603,
+            "enter single user\nnodeId: 50\n\n",
+            4,
+            "enter single user reply\nresult: Operation not allowed while nodes are starting or stopping.\n\n",
+        )
+        .ask(5_612, CHECK, 1, c)
+        // the cluster is started; debugging node 2
+        .ask(26_000, CHECK, 1, c)
+        .ask(
+            26_003,
+            "insert error\nerror: 5051\nnode: 2\n\n",
+            3,
+            "insert error reply\nresult: Ok\n\n",
+        )
+        .ask(27_000, CHECK, 1, c)
+        .ask(
+            27_003,
+            "dump state\nargs:\"1000\"\nnode: 2\n\n",
+            3,
+            "dump state reply\nresult: Ok\n\n",
+        )
+        .ask(28_000, CHECK, 1, c)
+        .ask(
+            28_003,
+            "set trace\ntrace: 4\nnode: 2\n\n",
+            3,
+            "set trace reply\nresult: Ok\n\n",
+        )
+        .ask(29_000, CHECK, 1, c)
+        .ask(
+            29_003,
+            "log signals\nout: 0\nin: 1\nblocks:\"DBTC|DBLQH|\"\nnode: 2\n\n",
+            3,
+            "log signals reply\nresult: Ok\n\n",
+        )
+        .ask(30_000, CHECK, 1, c)
+        .ask(
+            30_003,
+            node2("start signallog"),
+            3,
+            "start signallog reply\nresult: Ok\n\n",
+        )
+        .ask(31_000, CHECK, 1, c)
+        .ask(
+            31_003,
+            node2("stop signallog"),
+            3,
+            "stop signallog reply\nresult: Ok\n\n",
+        )
+        .ask(32_000, CHECK, 1, c)
+        .ask(
+            32_003,
+            "set loglevel\nlevel: 15\ncategory: 250\nnode: 2\n\n",
+            2,
+            "set loglevel reply\nresult: Ok\n\n",
+        )
+        .ask(33_000, CHECK, 1, c)
+        .ask(
+            33_003,
+            "set cluster loglevel\nlevel: 10\ncategory: 252\nnode: 2\n\n",
+            2,
+            "set cluster loglevel reply\nresult: Ok\n\n",
+        )
+        // CLUSTERLOG INFO, ON DEBUG, OFF DEBUG
+        .ask(34_000, CHECK, 1, c)
+        .ask(
+            34_003,
+            "get info clusterlog\n\n",
+            1,
+            "clusterlog\nenabled: 1\ndebug: 0\ninfo: 1\nwarning: 1\nerror: 1\ncritical: 1\nalert: 1\n\n",
+        )
+        .ask(35_000, CHECK, 1, c)
+        .ask(
+            35_003,
+            "set logfilter\nenable: 1\nlevel: 1\n\n",
+            1,
+            "set logfilter reply\nresult: 1\n\n",
+        )
+        .ask(36_000, CHECK, 1, c)
+        .ask(
+            36_003,
+            "set logfilter\nenable: 0\nlevel: 1\n\n",
+            1,
+            "set logfilter reply\nresult: 0\n\n",
+        )
+        .ask(37_000, CHECK, 1, c)
+        .ask(37_003, "get cluster loglevel\n\n", 1, CLUSTER_LOGLEVEL_REPLY)
+        // 2 REPORT MEMORY
+        .ask(38_000, CHECK, 1, c)
+        .ask(
+            38_003,
+            "dump events\nnodes:\"2\"\ntype: 50\n\n",
+            6,
+            format!(
+                "dump events reply\nresult: Ok\nevents: 2\n\n{}",
+                report_memory_events()
+            ),
+        )
+        .ask(39_000, CHECK, 1, c)
+        .ask(39_003, "show config\n\n", 4, show_config_reply())
+        // 4 RESTART: node 4 is not connected
+        .ask(40_000, CHECK, 1, c)
+        .ask(40_003, GET_VERSION, 1, v())
+        .ask(
+            40_006,
+            "restart node v2\nforce: 0\nnostart: 0\ninitialstart: 0\nabort: 0\nnode:\"4\"\n\n",
+            3,
+            format!("restart reply\nresult: {SEND_FAILED_5005}\nrestarted: 0\ndisconnect: 0\n\n"),
+        )
+        .ask(40_015, CHECK, 1, c)
+        // CREATE NODEGROUP 4,5: refused, then (nodes 4 and 5 started) node group 1
+        .ask(41_000, CHECK, 1, c)
+        .ask(
+            41_003,
+            "create nodegroup\nnodes:\"4 5\"\n\n",
+            5,
+            format!("create nodegroup reply\nng: -1\nerror_code: 5005\nresult: {SEND_FAILED_5005}\n\n"),
+        )
+        .ask(60_000, CHECK, 1, c)
+        .ask(
+            60_003,
+            "create nodegroup\nnodes:\"4 5\"\n\n",
+            1_240,
+            "create nodegroup reply\nng: 1\nresult: Ok\n\n",
+        )
+        .ask(62_000, CHECK, 1, c)
+        .ask(
+            62_003,
+            "drop nodegroup\nng: 1\n\n",
+            860,
+            "drop nodegroup reply\nresult: Ok\n\n",
+        )
+        .ask(64_000, CHECK, 1, c)
+        .ask(
+            64_003,
+            "purge stale sessions\n\n",
+            2,
+            "purge stale sessions reply\nresult: Ok\n\n",
+        )
+        .ask(65_000, CHECK, 1, c)
+        .ask(
+            65_003,
+            "reload config\nforce: 0\nmycnf: 0\nconfig_filename:\"/var/lib/mysql-cluster/config.ini\"\n\n",
+            12,
+            "reload config reply\nresult: Failed to load configuration from \
+             '/var/lib/mysql-cluster/config.ini'\n\n",
+        )
+        // 2 3 STOP: both nodes of node group 0
+        .ask(66_000, CHECK, 1, c)
+        .ask(66_003, GET_VERSION, 1, v())
+        .ask(
+            66_006,
+            "stop v2\nforce: 0\nabort: 0\nnode:\"2 3\"\n\n",
+            4,
+            stop_refused("Node shutdown would cause system crash: Permanent error: Application error"),
+        )
+        .ask(66_015, CHECK, 1, c)
+        // ALL STOP
+        .ask(67_000, CHECK, 1, c)
+        .ask(67_003, GET_VERSION, 1, v())
+        .ask(
+            67_006,
+            "stop all\nstop:\"db\"\nabort: 0\n\n",
+            2_870,
+            "stop reply\nresult: Ok\nstopped: 4\ndisconnect: 0\n\n",
+        )
+        .ask(69_890, CHECK, 1, c)
+        .at(72_000, Side::Client, b"")
+        .close(Close::Fin { by: Side::Client })
+}
+
+/// Packed bytes of the configuration [`set_config`] installs.
+const SET_CONFIG_RAW: usize = 1_400;
+
+/// The `set config_v2` request: the 8.0 client's argument order and quoting, the base64
+/// bulk (a `\n` every 76 characters, none at its end) after the empty line, then the `\n`
+/// the client writes after the bulk. `Content-Length` counts the bulk's bytes, its inner
+/// newlines included.
+pub fn set_config_request() -> String {
+    let bulk = config_blob_sized(b"NDBCONF2", SET_CONFIG_RAW);
+    format!(
+        "set config_v2\nContent-Transfer-Encoding:\"base64\"\nContent-Type:\"ndbconfig/octet-stream\"\n\
+         Content-Length: {}\n\n{bulk}\n",
+        bulk.len()
+    )
+}
+
+/// A configuration tool (8.0.35 client library) on the admin host: `get version`,
+/// `set clientversion`, `get config_v2` of the whole cluster, then `set config_v2` with the
+/// changed configuration (answered Ok after the management servers agreed), then `bye`;
+/// the server closes.
+pub fn set_config() -> Script {
+    Timeline::new()
+        .ask(3, GET_VERSION, 1, version_reply(V8035, V8035))
+        .ask(6, SET_CLIENTVERSION_8035, 1, SET_CLIENTVERSION_REPLY)
+        .ask(
+            9,
+            "get config_v2\nnodetype: 4294967295\nnode: 0\nversion: 524323\n\n",
+            3,
+            config_reply_counted(b"NDBCONF2", SET_CONFIG_RAW),
+        )
+        .ask(
+            1_100,
+            set_config_request(),
+            640,
+            "set config reply\nresult: Ok\n\n",
+        )
+        .at(2_200, Side::Client, "bye\n\n")
+        .close(Close::Fin { by: Side::Server })
+}
+
+/// A RonDB-style client (8.0 quoting) moving data node 3 to a new address with RonDB's
+/// `set_hostname`; the client closes.
+pub fn rondb_set_hostname() -> Script {
+    Timeline::new()
+        .ask(
+            4,
+            "set_hostname\nhostname:\"203.0.113.13\"\nnode: 3\n\n",
+            6,
+            "set_hostname reply\nresult: Ok\n\n",
+        )
+        .close(Close::Fin { by: Side::Client })
+}
+
+/// Start of [`set_config`] and [`rondb_set_hostname`], ms after [`control_families`].
+pub mod families_at {
+    /// The configuration tool.
+    pub const SET_CONFIG: u64 = 74_000;
+    /// The RonDB-style client.
+    pub const SET_HOSTNAME: u64 = 78_000;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1148,5 +1490,68 @@ mod tests {
             .starts_with(b"get config reply\n"));
         let s = show_status();
         assert_eq!(s.messages[SHOW_STATUS_REQUEST].bytes, GET_STATUS.as_bytes());
+    }
+
+    #[test]
+    fn control_families_check_before_each_command_and_count_the_bulk() {
+        let c = text(&control_families(), Side::Client);
+        let cmds = [
+            "restart all\n",
+            "start all\n",
+            "enter single user\n",
+            "insert error\n",
+            "dump state\n",
+            "set trace\n",
+            "log signals\n",
+            "start signallog\n",
+            "stop signallog\n",
+            "set loglevel\n",
+            "set cluster loglevel\n",
+            "get info clusterlog\n",
+            "set logfilter\n",
+            "get cluster loglevel\n",
+            "dump events\n",
+            "show config\n",
+            "restart node v2\n",
+            "create nodegroup\n",
+            "drop nodegroup\n",
+            "purge stale sessions\n",
+            "reload config\n",
+            "stop v2\n",
+            "stop all\n",
+        ];
+        for cmd in cmds {
+            let at = c.find(&format!("\n\n{cmd}")).unwrap() + 2;
+            assert!(
+                c[..at].rfind(CHECK).is_some_and(|p| at - p < 120),
+                "{cmd}: check connection just before"
+            );
+        }
+        let s = text(&control_families(), Side::Server);
+        let dump = s
+            .find("dump events reply\nresult: Ok\nevents: 2\n\n")
+            .unwrap();
+        assert_eq!(s[dump..].matches("log event reply\ntype=50\n").count(), 2);
+        assert!(s.contains("ng: -1\nerror_code: 5005\nresult: 5005-"));
+        let show = s.find("show config reply\n").unwrap();
+        let body_end = show + s[show..].find("\n\n").unwrap();
+        assert!(s[show..body_end].contains("[TCP]\nNodeId1=2\n"));
+        let levels = s.find("get cluster loglevel\n").unwrap();
+        let end = levels + s[levels..].find("\n\n").unwrap();
+        assert_eq!(s[levels..end].lines().count(), 14);
+        // set config_v2: Content-Length is the bulk between the empty line and the
+        // client's final newline.
+        let r = set_config_request();
+        let (head, rest) = r.split_once("\n\n").unwrap();
+        let n: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(rest.len(), n + 1);
+        assert!(rest.ends_with("=\n") || !rest[..n].ends_with('\n'));
+        assert!(rest[..n].lines().all(|l| l.len() <= 76));
+        assert!(text(&set_config(), Side::Client).ends_with("\nbye\n\n"));
     }
 }

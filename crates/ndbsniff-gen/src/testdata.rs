@@ -1411,6 +1411,35 @@ fn audit_specs() -> Vec<CaptureSpec> {
              split with +encryption_password; spoofed replies; HTTP and SSH sent to ndb_mgmd; \
              an 8.4 server requiring TLS; node id 50 already allocated",
         ),
+        cap(
+            "audit-control-families",
+            US,
+            eth(),
+            vec![
+                a(
+                    "audit-control-ndb_mgm",
+                    Family::E5StopRestart,
+                    control_families,
+                )
+                .at_ms(0),
+                a("audit-control-set-config", fam, set_config).at_ms(families_at::SET_CONFIG),
+                a(
+                    "audit-control-rondb-hostname",
+                    Family::RonDb,
+                    rondb_set_hostname,
+                )
+                .at_ms(families_at::SET_HOSTNAME),
+            ],
+        )
+        .args("--audit")
+        .note(
+            "from the admin host: ndb_mgm running every other control family (restart all, \
+             start all, stop all, insert error, dump state, set trace, log signals, signal \
+             log, log levels, log filter, node groups, purge stale sessions, reload config, \
+             cluster log queries, show config, dump events with two MemoryUsage events) with \
+             refusals (single user, 5005 on restart and create nodegroup, system crash on \
+             stop); set config_v2 with its base64 bulk then bye; RonDB set_hostname",
+        ),
     ]
 }
 
@@ -2085,7 +2114,7 @@ mod tests {
             .iter()
             .filter(|s| s.name.starts_with("audit-"))
             .collect();
-        assert_eq!(audit.len(), 7);
+        assert_eq!(audit.len(), 8);
         let mut lost_after_4k = false;
         for spec in &audit {
             // Every flow has its own 4-tuple, and starts in the first hour.
