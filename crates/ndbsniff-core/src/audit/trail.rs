@@ -79,6 +79,7 @@ const KEPT_FIELDS: &[&[u8]] = &[
     b"nodes",
     b"value",
     b"events",
+    b"enabled",
 ];
 
 /// A request being read, or waiting for its reply.
