@@ -91,25 +91,57 @@ pub fn escape_prefix(b: &[u8], max_chars: usize) -> String {
 /// Append the escaped form of `b` to `out`, adding at most `max_chars` characters; returns true
 /// when all of `b` was written, false when it was cut (and the marker appended).
 pub fn escape_into(out: &mut String, b: &[u8], max_chars: usize) -> bool {
-    let total = escaped_len(b);
-    if total <= max_chars {
-        for &c in b {
-            out.push_str(Esc::of(c).as_str());
-        }
+    // Most input is plain printable ASCII: whole runs of it are copied at once.
+    let plain_len = b.iter().position(|&c| !plain(c)).unwrap_or(b.len());
+    if plain_len == b.len() && b.len() <= max_chars {
+        out.push_str(ascii(b));
         return true;
     }
-    let room = max_chars.saturating_sub(ELLIPSIS.len());
+    let total = escaped_len(b);
+    let room = if total <= max_chars {
+        total
+    } else {
+        max_chars.saturating_sub(ELLIPSIS.len())
+    };
     let mut used = 0usize;
-    for &c in b {
+    let mut rest = b;
+    while !rest.is_empty() && used < room {
+        let run = rest.iter().position(|&c| !plain(c)).unwrap_or(rest.len());
+        let take = run.min(room - used);
+        if take > 0 {
+            out.push_str(ascii(rest.get(..take).unwrap_or_default()));
+            used += take;
+            rest = rest.get(take..).unwrap_or_default();
+            continue;
+        }
+        let Some((&c, tail)) = rest.split_first() else {
+            break;
+        };
         let e = Esc::of(c);
         if used + e.len() > room {
             break;
         }
         used += e.len();
         out.push_str(e.as_str());
+        rest = tail;
+    }
+    if total <= max_chars {
+        return true;
     }
     out.push_str(ELLIPSIS.get(..max_chars.min(ELLIPSIS.len())).unwrap_or(""));
     false
+}
+
+/// A byte printed as itself: printable ASCII but the backslash.
+#[inline]
+fn plain(c: u8) -> bool {
+    matches!(c, 0x20..=0x7e) && c != b'\\'
+}
+
+/// Bytes all [`plain`] as a `&str` (never fails for such bytes).
+#[inline]
+fn ascii(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or_default()
 }
 
 /// Displays a byte slice escaped, without allocating.

@@ -754,7 +754,7 @@ impl Trail {
             // the cluster is kept, but it is no command.
             if let Some(rep) = rep {
                 let c = Command::default();
-                self.learn_reply(b"", &c, rep.hdr, rep.at, None, rep.nodes, mem);
+                self.learn_reply(b"", &c, rep.hdr, rep.at, rep.nodes, mem);
             }
             return;
         }
@@ -775,9 +775,9 @@ impl Trail {
             dir,
             ..Command::default()
         };
-        if let Some(r) = req.as_ref() {
-            c.command = Some(r.text.clone());
-            c.args = r.args.clone();
+        if let Some(r) = req {
+            c.command = Some(r.text);
+            c.args = r.args;
         }
         if let Some(rep) = rep {
             c.reply = rep.header;
@@ -797,7 +797,7 @@ impl Trail {
             {
                 self.risks.insert(Risk::UnknownCommand);
             }
-            self.learn_reply(name, &c, rep.hdr, rep.at, req.as_ref(), rep.nodes, mem);
+            self.learn_reply(name, &c, rep.hdr, rep.at, rep.nodes, mem);
         }
         let data_node = self.node_type == Some(NodeType::Data);
         c.control = cmd.is_some_and(|k| k.is_control())
@@ -827,7 +827,6 @@ impl Trail {
         c: &Command,
         hdr: Option<Header>,
         at: i64,
-        req: Option<&Req>,
         nodes: Vec<StatusNode>,
         mem: &MemCap,
     ) {
@@ -856,7 +855,8 @@ impl Trail {
                 }
             }
         }
-        let req_num = |n: &str| req.and_then(|r| r.arg(n)).and_then(parse_i64);
+        // The request's arguments, as the command keeps them.
+        let req_num = |n: &str| c.args.get(n).and_then(parse_i64);
         let role = req_num("nodetype").and_then(NodeType::from_number);
         let version = req_num("version")
             .and_then(|v| u32::try_from(v).ok())

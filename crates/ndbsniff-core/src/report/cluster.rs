@@ -317,7 +317,7 @@ impl ClusterMap {
         };
         cl.flows = cl.flows.saturating_add(1);
         if let Some(v) = &s.server_version {
-            if cl.versions.len() < MAX_VERSIONS || cl.versions.contains(v) {
+            if cl.versions.len() < MAX_VERSIONS && !cl.versions.contains(v) {
                 cl.versions.insert(v.clone());
             }
         }
