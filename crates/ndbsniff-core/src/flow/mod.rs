@@ -1,7 +1,9 @@
 //! Flows: the canonical key and its keyed hash, the packet record, per-flow state and its report
 //! record, timeouts, the deadline wheel, the per-worker trackers and the table they make up, and
-//! per-direction stream reassembly; which flows are watched at all.
+//! per-direction stream reassembly; which flows are watched at all; the identifiers (Community ID,
+//! flow id) that join a record with other tools' records.
 pub mod checksum;
+pub mod community;
 pub mod hash;
 pub mod key;
 pub mod packet;

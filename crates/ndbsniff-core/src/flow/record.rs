@@ -11,6 +11,7 @@
 
 use crate::classify::{ProbeResult, Role};
 use crate::decode::Transport;
+use crate::flow::community;
 use crate::flow::key::FlowKey;
 use crate::flow::state::Flow;
 use crate::flow::watch::Watch;
@@ -134,10 +135,13 @@ impl Flow {
             (None, Some(se)) => format!("server: {se}"),
             (None, None) => String::new(),
         };
+        let (client, server) = (key.endpoint(c).socket_addr(), key.endpoint(s).socket_addr());
         FlowRecord {
+            flow_id: community::flow_id(key.transport, client, server),
+            community_id: community::community_id(key.transport, client, server),
             transport: key.transport,
-            client: key.endpoint(c).socket_addr(),
-            server: key.endpoint(s).socket_addr(),
+            client,
+            server,
             verdict: result.verdict,
             confidence: result.confidence,
             evidence,

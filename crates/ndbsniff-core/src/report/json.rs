@@ -145,7 +145,12 @@ pub fn write_flow(out: &mut dyn Write, flow: &FlowRecord) -> io::Result<()> {
 
 /// One flow record as a JSON line (with the newline), appended to `b`.
 pub fn flow_line(b: &mut Vec<u8>, r: &FlowRecord) {
-    b.extend_from_slice(b"{\"type\":\"flow\",\"transport\":\"");
+    let mut num = itoa::Buffer::new();
+    b.extend_from_slice(b"{\"type\":\"flow\",\"flow_id\":");
+    b.extend_from_slice(num.format(r.flow_id).as_bytes());
+    b.extend_from_slice(b",\"community_id\":");
+    string(b, &r.community_id);
+    b.extend_from_slice(b",\"transport\":\"");
     b.extend_from_slice(r.transport.as_str().as_bytes());
     b.extend_from_slice(b"\",\"client\":\"");
     socket_addr(b, r.client);
@@ -165,7 +170,6 @@ pub fn flow_line(b: &mut Vec<u8>, r: &FlowRecord) {
         b.extend_from_slice(b",\"upgrade\":");
         string(b, u);
     }
-    let mut num = itoa::Buffer::new();
     for (name, v) in [
         (&b",\"packets_to_server\":"[..], r.packets_to_server),
         (b",\"packets_to_client\":", r.packets_to_client),
@@ -257,6 +261,8 @@ mod tests {
     #[test]
     fn flow_lines_are_what_serde_writes() {
         let base = FlowRecord {
+            flow_id: (1 << 53) - 1,
+            community_id: "1:LQU9qZlK+B5F3KDmev6m5PMibrg=".into(),
             transport: Transport::Tcp,
             client: "198.51.100.7:40000".parse().unwrap(),
             server: "192.0.2.1:3406".parse().unwrap(),

@@ -85,6 +85,11 @@ impl RolesFrom {
 /// One conversation, as reported.
 #[derive(Clone, Debug, Serialize)]
 pub struct FlowRecord {
+    /// A number for the connection, the same in every run (from its Community ID digest,
+    /// below 2^53).
+    pub flow_id: u64,
+    /// The connection's Community ID v1 (seed 0), as Zeek, Suricata and Arkime write it.
+    pub community_id: String,
     /// `tcp` or `udp` (JSON `transport`, text `PROTO`).
     pub transport: Transport,
     /// The client's address and port, as decided by [`FlowRecord::roles_from`].
@@ -150,6 +155,8 @@ impl FlowRecord {
         t: i64,
     ) -> FlowRecord {
         FlowRecord {
+            flow_id: 0,
+            community_id: String::new(),
             transport: Transport::Tcp,
             client,
             server,
