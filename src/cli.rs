@@ -37,7 +37,8 @@ pub enum ReaderArg {
 #[command(name = "ndbsniff", version, about, after_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("source").args(["read", "interface", "list_interfaces"]).required(true)))]
 pub struct Cli {
-    /// Read packets from a .pcap or .pcapng file.
+    /// Read packets from a .pcap or .pcapng file; `-` reads standard input (a pipe or FIFO is
+    /// read as a stream too).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
 

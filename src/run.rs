@@ -106,6 +106,7 @@ fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
 /// The file or interface, escaped as every printed name is.
 fn source_name(cfg: &Config) -> String {
     match &cfg.input {
+        Input::File(p) if p.as_os_str() == "-" => capture::STDIN_NAME.to_string(),
         Input::File(p) => escape::escape_path(p),
         Input::Live(o) => escape::escape_name(&o.interface),
     }

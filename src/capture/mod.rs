@@ -76,12 +76,19 @@ fn sniff_magic(path: &Path) -> Result<[u8; 4], CaptureError> {
     if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(err(CaptureErrorKind::Directory));
     }
+    read_magic(&mut f, &escape_path(path))
+}
+
+/// The first four bytes of a capture being read, or why there are none.
+fn read_magic(f: &mut impl Read, name: &str) -> Result<[u8; 4], CaptureError> {
+    let err = |kind| CaptureError::new(name.to_string(), kind);
     let mut magic = [0u8; 4];
     let mut got = 0;
     while got < 4 {
         match f.read(&mut magic[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(err(CaptureErrorKind::Open(e))),
         }
     }
@@ -92,6 +99,15 @@ fn sniff_magic(path: &Path) -> Result<[u8; 4], CaptureError> {
         return Err(err(CaptureErrorKind::TooShort { len: got }));
     }
     Ok(magic)
+}
+
+/// What the name `-` of `-r -` is printed as.
+pub const STDIN_NAME: &str = "stdin";
+
+/// Is this path a stream that can be read only once (`-` for standard input, a pipe, a FIFO, a
+/// character device) rather than a file that can be opened again?
+pub fn is_stream(path: &Path) -> bool {
+    path.as_os_str() == "-" || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 const PCAP_MAGICS: [[u8; 4]; 6] = [
@@ -171,6 +187,9 @@ pub struct Source {
 impl Source {
     /// Opens a capture file and checks that its link type can be decoded.
     pub fn open_file(path: &Path, reader: Reader) -> Result<Source, CaptureError> {
+        if is_stream(path) {
+            return Source::open_stream(path);
+        }
         let name = escape_path(path);
         let err = |kind| CaptureError::new(name.clone(), kind);
         let libpcap = |step, e: pcap::Error| {
@@ -232,6 +251,69 @@ impl Source {
             link,
             dlt,
             snaplen,
+            handle: Handle::File(capture),
+            classic_pcap,
+            nanos: true,
+            savefile: None,
+        })
+    }
+
+    /// Opens a capture that can be read only once: standard input (`-`), a pipe or FIFO
+    /// (`-r <(zcat x.pcap.gz)`). Its first bytes are checked here, then they and the rest are
+    /// handed to libpcap through a pipe of its own, fed by a thread that copies the input.
+    fn open_stream(path: &Path) -> Result<Source, CaptureError> {
+        let stdin = path.as_os_str() == "-";
+        let name = if stdin {
+            STDIN_NAME.to_string()
+        } else {
+            escape_path(path)
+        };
+        let err = |kind| CaptureError::new(name.clone(), kind);
+        let mut input: Box<dyn Read + Send> = if stdin {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(std::fs::File::open(path).map_err(|e| err(CaptureErrorKind::Open(e)))?)
+        };
+        let magic = read_magic(&mut input, &name)?;
+        let classic_pcap = PCAP_MAGICS[..4].contains(&magic);
+        let pcapng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
+        if !classic_pcap && !pcapng && !PCAP_MAGICS.contains(&magic) {
+            return Err(err(if magic[..2] == [0x1f, 0x8b] {
+                CaptureErrorKind::Compressed
+            } else {
+                CaptureErrorKind::NotACapture { magic }
+            }));
+        }
+        let (rd, wr) = nix::unistd::pipe()
+            .map_err(|e| err(CaptureErrorKind::Open(std::io::Error::from(e))))?;
+        let mut feed = std::fs::File::from(wr);
+        std::thread::Builder::new()
+            .name("input".into())
+            .spawn(move || {
+                // A reader that stops early (-c, a signal) closes the pipe: the copy ends.
+                if std::io::Write::write_all(&mut feed, &magic).is_ok() {
+                    let _ = std::io::copy(&mut input, &mut feed);
+                }
+            })
+            .map_err(|e| err(CaptureErrorKind::Open(e)))?;
+        let via = format!("/dev/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&rd));
+        let capture =
+            Capture::from_file_with_precision(&via, pcap::Precision::Nano).map_err(|e| {
+                err(CaptureErrorKind::Libpcap {
+                    step: Step::OpenFile,
+                    message: pcap_message(&e),
+                })
+            })?;
+        // libpcap opened the pipe afresh: this end is not needed any more.
+        drop(rd);
+        let dlt = capture.get_datalink().0;
+        let link = LinkKind::from_dlt(dlt)
+            .ok_or_else(|| err(CaptureErrorKind::UnsupportedLinkType { dlt }))?;
+        Ok(Source {
+            name,
+            link,
+            dlt,
+            snaplen: MAX_SNAPLEN,
             handle: Handle::File(capture),
             classic_pcap,
             nanos: true,

@@ -93,6 +93,33 @@ pub fn ndbsniff(args: &[&str]) -> Run {
     run_bin(env!("CARGO_BIN_EXE_ndbsniff"), args)
 }
 
+/// Runs `ndbsniff` with `input` written to its standard input (from another thread, so a
+/// large input cannot dead-lock against the output).
+pub fn ndbsniff_stdin(args: &[&str], input: Vec<u8>) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let bin = env!("CARGO_BIN_EXE_ndbsniff");
+    let cmdline = format!("{} {} < ({} bytes)", bin, args.join(" "), input.len());
+    let mut child = Command::new(bin)
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmdline}: {e}"));
+    let mut stdin = child.stdin.take().expect("stdin pipe");
+    let feeder = std::thread::spawn(move || {
+        // The tool may stop reading early (a bad header): a broken pipe is expected then.
+        let _ = stdin.write_all(&input);
+    });
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("cannot wait for {cmdline}: {e}"));
+    let _ = feeder.join();
+    Run { cmdline, output }
+}
+
 /// A fresh empty directory under the target directory, removed first if it exists.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
