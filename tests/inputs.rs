@@ -91,9 +91,14 @@ fn bad_streams_are_one_line_errors() {
             "ndbsniff: stdin: not a pcap or pcapng capture file (starts with bytes 67 61 72 62)",
         ),
         (
-            vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0],
+            vec![0xfd, b'7', b'z', b'X', b'Z', 0],
             2,
-            "ndbsniff: stdin: gzip-compressed; decompress it first (gunzip)",
+            "ndbsniff: stdin: xz-compressed; decompress it first (xz -d)",
+        ),
+        (
+            b"BZh91AY&SY".to_vec(),
+            2,
+            "ndbsniff: stdin: bzip2-compressed; decompress it first (bunzip2)",
         ),
     ];
     for (input, code, line) in cases {
@@ -113,4 +118,49 @@ fn bad_streams_are_one_line_errors() {
         run.describe()
     );
     assert!(!run.flows().is_empty(), "{}", run.describe());
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).expect("compress");
+    e.finish().expect("compress")
+}
+
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+#[test]
+fn gzip_and_zstd_are_read_by_content_from_files_and_standard_input() {
+    let dir = common::temp_dir("inputs-compressed");
+    for name in ["audit-ndb_mgm-session.pcap", "ndb80-nodeid-sll2-v6.pcapng"] {
+        let path = format!("testdata/{name}");
+        let file = common::ndbsniff(&["-r", &path, "--format", "json", "--threads", "1"]);
+        file.expect_code(0);
+        let raw = capture(name);
+        for (kind, packed) in [("gz", gzip(&raw)), ("zst", zstd(&raw))] {
+            // A name that says nothing: the content decides.
+            let out = dir.join(format!("{name}.{kind}.bin"));
+            std::fs::write(&out, &packed).expect("write");
+            let out_s = out.to_str().expect("utf-8 path");
+            let run = common::ndbsniff(&["-r", out_s, "--format", "json", "--threads", "1"]);
+            run.expect_code(0);
+            assert_eq!(without_source(&run), without_source(&file), "{name} {kind}");
+            let piped =
+                common::ndbsniff_stdin(&["-r", "-", "--format", "json", "--threads", "1"], packed);
+            piped.expect_code(0);
+            assert_eq!(
+                without_source(&piped),
+                without_source(&file),
+                "{name} {kind} stdin"
+            );
+        }
+    }
+    // Compressed bytes that are not a capture inside.
+    let run = common::ndbsniff_stdin(&["-r", "-"], gzip(b"hello, this is text"));
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr().trim_end(),
+        "ndbsniff: stdin: not a pcap or pcapng capture file (starts with bytes 68 65 6c 6c)"
+    );
 }

@@ -60,8 +60,13 @@ pub enum CaptureErrorKind {
         /// Its length in bytes (1 to 3).
         len: usize,
     },
-    /// The file is gzip-compressed.
-    Compressed,
+    /// The file is compressed in a format not read here (gzip and zstd are decompressed).
+    Compressed {
+        /// The compression (`xz`, `bzip2`).
+        format: &'static str,
+        /// The command that decompresses it.
+        tool: &'static str,
+    },
     /// Neither pcap nor pcapng.
     NotACapture {
         /// The file's first four bytes.
@@ -197,8 +202,8 @@ impl fmt::Display for CaptureErrorKind {
             CaptureErrorKind::TooShort { len } => {
                 write!(f, "only {len} bytes long, not a capture file")
             }
-            CaptureErrorKind::Compressed => {
-                f.write_str("gzip-compressed; decompress it first (gunzip)")
+            CaptureErrorKind::Compressed { format, tool } => {
+                write!(f, "{format}-compressed; decompress it first ({tool})")
             }
             CaptureErrorKind::NotACapture { magic: m } => write!(
                 f,

@@ -101,6 +101,50 @@ fn read_magic(f: &mut impl Read, name: &str) -> Result<[u8; 4], CaptureError> {
     Ok(magic)
 }
 
+/// The compressions a capture is read through, told by their first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    fn of(magic: [u8; 4]) -> Option<Compression> {
+        match magic {
+            [0x1f, 0x8b, ..] => Some(Compression::Gzip),
+            [0x28, 0xb5, 0x2f, 0xfd] => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    /// A reader of the decompressed bytes of `raw` (every member of a gzip file; a zstd frame,
+    /// its window at most 100 MiB as the decoder allows).
+    fn decoder(self, raw: impl Read + Send + 'static) -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(match self {
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+            Compression::Zstd => Box::new(
+                ruzstd::decoding::StreamingDecoder::new(raw)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?,
+            ),
+        })
+    }
+}
+
+/// Why bytes that are no capture are none: another compression, or not a capture at all.
+fn not_a_capture(magic: [u8; 4]) -> CaptureErrorKind {
+    match magic {
+        [0xfd, b'7', b'z', b'X'] => CaptureErrorKind::Compressed {
+            format: "xz",
+            tool: "xz -d",
+        },
+        [b'B', b'Z', b'h', _] => CaptureErrorKind::Compressed {
+            format: "bzip2",
+            tool: "bunzip2",
+        },
+        _ => CaptureErrorKind::NotACapture { magic },
+    }
+}
+
 /// What the name `-` of `-r -` is printed as.
 pub const STDIN_NAME: &str = "stdin";
 
@@ -188,7 +232,20 @@ impl Source {
     /// Opens a capture file and checks that its link type can be decoded.
     pub fn open_file(path: &Path, reader: Reader) -> Result<Source, CaptureError> {
         if is_stream(path) {
-            return Source::open_stream(path);
+            let stdin = path.as_os_str() == "-";
+            let name = if stdin {
+                STDIN_NAME.to_string()
+            } else {
+                escape_path(path)
+            };
+            let input: Box<dyn Read + Send> = if stdin {
+                Box::new(std::io::stdin())
+            } else {
+                let f = std::fs::File::open(path)
+                    .map_err(|e| CaptureError::new(name.clone(), CaptureErrorKind::Open(e)))?;
+                Box::new(f)
+            };
+            return Source::open_stream(name, input);
         }
         let name = escape_path(path);
         let err = |kind| CaptureError::new(name.clone(), kind);
@@ -200,14 +257,15 @@ impl Source {
         };
         let unsupported = |dlt| err(CaptureErrorKind::UnsupportedLinkType { dlt });
         let magic = sniff_magic(path)?;
+        if Compression::of(magic).is_some() {
+            // Decompressed on the way, as a stream.
+            let f = std::fs::File::open(path).map_err(|e| err(CaptureErrorKind::Open(e)))?;
+            return Source::open_stream(name, Box::new(f));
+        }
         let classic_pcap = PCAP_MAGICS[..4].contains(&magic);
         let pcapng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
         if !classic_pcap && !pcapng && !PCAP_MAGICS.contains(&magic) {
-            return Err(err(if magic[..2] == [0x1f, 0x8b] {
-                CaptureErrorKind::Compressed
-            } else {
-                CaptureErrorKind::NotACapture { magic }
-            }));
+            return Err(err(not_a_capture(magic)));
         }
         if classic_pcap && reader == Reader::Auto {
             // NULL and LOOP stay with libpcap: it adjusts their address-family header for the
@@ -258,31 +316,22 @@ impl Source {
         })
     }
 
-    /// Opens a capture that can be read only once: standard input (`-`), a pipe or FIFO
-    /// (`-r <(zcat x.pcap.gz)`). Its first bytes are checked here, then they and the rest are
-    /// handed to libpcap through a pipe of its own, fed by a thread that copies the input.
-    fn open_stream(path: &Path) -> Result<Source, CaptureError> {
-        let stdin = path.as_os_str() == "-";
-        let name = if stdin {
-            STDIN_NAME.to_string()
-        } else {
-            escape_path(path)
-        };
+    /// Opens a capture that is read as a stream: standard input (`-`), a pipe or FIFO
+    /// (`-r <(…)`), or a gzip or zstd file (by its content, not its name), decompressed on the
+    /// way. Its first bytes are checked here, then they and the rest are handed to libpcap
+    /// through a pipe of its own, fed by a thread that copies (and decompresses) the input.
+    fn open_stream(name: String, mut input: Box<dyn Read + Send>) -> Result<Source, CaptureError> {
         let err = |kind| CaptureError::new(name.clone(), kind);
-        let mut input: Box<dyn Read + Send> = if stdin {
-            Box::new(std::io::stdin())
-        } else {
-            Box::new(std::fs::File::open(path).map_err(|e| err(CaptureErrorKind::Open(e)))?)
-        };
-        let magic = read_magic(&mut input, &name)?;
+        let mut magic = read_magic(&mut input, &name)?;
+        if let Some(c) = Compression::of(magic) {
+            let raw = std::io::Cursor::new(magic).chain(input);
+            input = c.decoder(raw).map_err(|e| err(CaptureErrorKind::Open(e)))?;
+            magic = read_magic(&mut input, &name)?;
+        }
         let classic_pcap = PCAP_MAGICS[..4].contains(&magic);
         let pcapng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
         if !classic_pcap && !pcapng && !PCAP_MAGICS.contains(&magic) {
-            return Err(err(if magic[..2] == [0x1f, 0x8b] {
-                CaptureErrorKind::Compressed
-            } else {
-                CaptureErrorKind::NotACapture { magic }
-            }));
+            return Err(err(not_a_capture(magic)));
         }
         let (rd, wr) = nix::unistd::pipe()
             .map_err(|e| err(CaptureErrorKind::Open(std::io::Error::from(e))))?;
