@@ -452,14 +452,17 @@ fn live_json_announces_control_commands_and_the_cluster_map_while_running() {
     // tick carries a cluster map that holds it.
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
-    let (mut command, mut interim_map) = (None, None);
-    while (command.is_none() || interim_map.is_none()) && Instant::now() < deadline {
+    let (mut command, mut interim_map, mut verdict) = (None, None, None);
+    while (command.is_none() || interim_map.is_none() || verdict.is_none())
+        && Instant::now() < deadline
+    {
         let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) else {
             continue;
         };
         let v: serde_json::Value = serde_json::from_str(&line).expect("valid JSON line");
         match v["type"].as_str() {
             Some("ndb_command") => command = Some(v.clone()),
+            Some("verdict") => verdict = Some(v.clone()),
             Some("ndb_cluster") if v["final"] == false && command.is_some() => {
                 interim_map = Some(v.clone())
             }
@@ -470,6 +473,13 @@ fn live_json_announces_control_commands_and_the_cluster_map_while_running() {
         }
         seen.push(line);
     }
+    // The flow's verdict is announced as soon as it is decided, long before the flow ends.
+    let verdict = verdict.unwrap_or_else(|| panic!("no verdict line while running: {seen:?}"));
+    assert_eq!(verdict["verdict"], "ndb-mgm", "{verdict}");
+    assert_eq!(verdict["server"], format!("127.0.0.1:{port}").as_str());
+    assert!(verdict["community_id"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("1:")));
     let command = command.unwrap_or_else(|| panic!("no ndb_command line while running: {seen:?}"));
     assert_eq!(command["command"], "stop v2", "{command}");
     assert_eq!(command["result"], "Ok", "{command}");

@@ -1,4 +1,5 @@
-//! JSON lines output: one object per flow (`"type":"flow"`), then one summary (`"type":"stats"`).
+//! JSON lines output: one object per flow (`"type":"flow"`), then one summary (`"type":"stats"`);
+//! live runs also write a `"type":"verdict"` object when a flow is decided while it runs.
 //!
 //! Owns: the envelope (`type`) around records. Field names come from the record types; flow
 //! records, of which there is one per flow, are written by hand (the same text serde would write,
@@ -38,6 +39,20 @@ impl Printer for JsonPrinter {
             out.flush()?;
         }
         Ok(())
+    }
+
+    fn wants_decided(&self) -> bool {
+        self.live
+    }
+
+    fn decided(&mut self, out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
+        SCRATCH.with(|scratch| {
+            let mut buf = scratch.borrow_mut();
+            buf.clear();
+            record_line(&mut buf, "verdict", rec);
+            out.write_all(&buf)
+        })?;
+        out.flush()
     }
 
     fn ndb_command(
@@ -145,8 +160,15 @@ pub fn write_flow(out: &mut dyn Write, flow: &FlowRecord) -> io::Result<()> {
 
 /// One flow record as a JSON line (with the newline), appended to `b`.
 pub fn flow_line(b: &mut Vec<u8>, r: &FlowRecord) {
+    record_line(b, "flow", r);
+}
+
+/// A flow record under `kind` (`flow`, or `verdict` for one announced while its flow runs).
+fn record_line(b: &mut Vec<u8>, kind: &str, r: &FlowRecord) {
     let mut num = itoa::Buffer::new();
-    b.extend_from_slice(b"{\"type\":\"flow\",\"flow_id\":");
+    b.extend_from_slice(b"{\"type\":\"");
+    b.extend_from_slice(kind.as_bytes());
+    b.extend_from_slice(b"\",\"flow_id\":");
     b.extend_from_slice(num.format(r.flow_id).as_bytes());
     b.extend_from_slice(b",\"community_id\":");
     string(b, &r.community_id);
