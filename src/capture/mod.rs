@@ -298,17 +298,32 @@ impl Source {
                 });
             }
         }
+        Source::through_libpcap(name, path, classic_pcap)
+    }
+
+    /// A capture file (or `/dev/fd/N`) read by libpcap's own reader.
+    fn through_libpcap(
+        name: String,
+        path: &Path,
+        classic_pcap: bool,
+    ) -> Result<Source, CaptureError> {
+        let err = |kind| CaptureError::new(name.clone(), kind);
         // Nanoseconds, so a -w file keeps them when the source has them.
-        let capture = Capture::from_file_with_precision(path, pcap::Precision::Nano)
-            .map_err(|e| libpcap(Step::OpenFile, e))?;
+        let capture =
+            Capture::from_file_with_precision(path, pcap::Precision::Nano).map_err(|e| {
+                err(CaptureErrorKind::Libpcap {
+                    step: Step::OpenFile,
+                    message: pcap_message(&e),
+                })
+            })?;
         let dlt = capture.get_datalink().0;
-        let link = LinkKind::from_dlt(dlt).ok_or_else(|| unsupported(dlt))?;
-        let snaplen = MAX_SNAPLEN;
+        let link = LinkKind::from_dlt(dlt)
+            .ok_or_else(|| err(CaptureErrorKind::UnsupportedLinkType { dlt }))?;
         Ok(Source {
             name,
             link,
             dlt,
-            snaplen,
+            snaplen: MAX_SNAPLEN,
             handle: Handle::File(capture),
             classic_pcap,
             nanos: true,
@@ -346,28 +361,10 @@ impl Source {
             })
             .map_err(|e| err(CaptureErrorKind::Open(e)))?;
         let via = format!("/dev/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&rd));
-        let capture =
-            Capture::from_file_with_precision(&via, pcap::Precision::Nano).map_err(|e| {
-                err(CaptureErrorKind::Libpcap {
-                    step: Step::OpenFile,
-                    message: pcap_message(&e),
-                })
-            })?;
+        let source = Source::through_libpcap(name, Path::new(&via), classic_pcap);
         // libpcap opened the pipe afresh: this end is not needed any more.
         drop(rd);
-        let dlt = capture.get_datalink().0;
-        let link = LinkKind::from_dlt(dlt)
-            .ok_or_else(|| err(CaptureErrorKind::UnsupportedLinkType { dlt }))?;
-        Ok(Source {
-            name,
-            link,
-            dlt,
-            snaplen: MAX_SNAPLEN,
-            handle: Handle::File(capture),
-            classic_pcap,
-            nanos: true,
-            savefile: None,
-        })
+        source
     }
 
     /// Opens a network interface for live capture (needs root or CAP_NET_RAW + CAP_NET_ADMIN).
