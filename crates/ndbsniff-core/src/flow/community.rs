@@ -65,19 +65,32 @@ fn digest(t: Transport, a: SocketAddr, b: SocketAddr) -> [u8; 20] {
 /// assert_eq!(id, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
 /// ```
 pub fn community_id(t: Transport, a: SocketAddr, b: SocketAddr) -> String {
-    let mut s = String::with_capacity(30);
-    s.push_str("1:");
-    base64::engine::general_purpose::STANDARD.encode_string(digest(t, a, b), &mut s);
-    s
+    text(&digest(t, a, b))
 }
 
 /// A flow's number: the first bytes of its Community ID digest, below 2^53 (a JSON number
 /// every reader holds exactly). The same connection gets the same number in every run.
 pub fn flow_id(t: Transport, a: SocketAddr, b: SocketAddr) -> u64 {
+    number(&digest(t, a, b))
+}
+
+/// Both [`flow_id`] and [`community_id`], from one digest.
+pub fn ids(t: Transport, a: SocketAddr, b: SocketAddr) -> (u64, String) {
     let d = digest(t, a, b);
+    (number(&d), text(&d))
+}
+
+fn number(d: &[u8; 20]) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(d.get(..8).unwrap_or(&[0; 8]));
     u64::from_be_bytes(first) & ((1 << 53) - 1)
+}
+
+fn text(d: &[u8; 20]) -> String {
+    let mut s = String::with_capacity(30);
+    s.push_str("1:");
+    base64::engine::general_purpose::STANDARD.encode_string(d, &mut s);
+    s
 }
 
 #[cfg(test)]
@@ -113,6 +126,10 @@ mod tests {
             assert_eq!(community_id(t, sa(a), sa(b)), want);
             assert_eq!(community_id(t, sa(b), sa(a)), want);
             assert_eq!(flow_id(t, sa(a), sa(b)), flow_id(t, sa(b), sa(a)));
+            assert_eq!(
+                ids(t, sa(a), sa(b)),
+                (flow_id(t, sa(a), sa(b)), want.to_string())
+            );
         }
     }
 

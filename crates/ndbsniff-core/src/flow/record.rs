@@ -136,9 +136,10 @@ impl Flow {
             (None, None) => String::new(),
         };
         let (client, server) = (key.endpoint(c).socket_addr(), key.endpoint(s).socket_addr());
+        let (flow_id, community_id) = community::ids(key.transport, client, server);
         FlowRecord {
-            flow_id: community::flow_id(key.transport, client, server),
-            community_id: community::community_id(key.transport, client, server),
+            flow_id,
+            community_id,
             transport: key.transport,
             client,
             server,
