@@ -197,6 +197,27 @@ fn talk(port: u16) {
     http_exchange(listener, port);
 }
 
+/// Starts ndbsniff with `args`, waits for its "listening on lo" line, and hands its stdout over
+/// as a channel of lines (read by a thread, so the test can wait with a deadline).
+fn start_reading(args: &[&str]) -> (Sniffer, mpsc::Receiver<String>) {
+    let mut sniffer = Sniffer::start(args, &[]);
+    assert!(
+        sniffer
+            .wait_stderr("listening on lo", Duration::from_secs(10))
+            .is_some(),
+        "{:?}",
+        sniffer.stderr_seen
+    );
+    let stdout = sniffer.child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (sniffer, rx)
+}
+
 fn uid_line(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -331,24 +352,8 @@ fn live_text_announces_verdicts_while_running() {
         .map(|a| a.port())
         .expect("port");
     let port_s = port.to_string();
-    let mut sniffer = Sniffer::start(
-        &["-i", "lo", "--port", &port_s, "--stats-interval", "0.3"],
-        &[],
-    );
-    assert!(
-        sniffer
-            .wait_stderr("listening on lo", Duration::from_secs(10))
-            .is_some(),
-        "{:?}",
-        sniffer.stderr_seen
-    );
-    let stdout = sniffer.child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut sniffer, rx) =
+        start_reading(&["-i", "lo", "--port", &port_s, "--stats-interval", "0.3"]);
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
     let server = thread::spawn(move || ndb_server(listener));
     ndb_client(port);
@@ -408,33 +413,16 @@ fn live_json_announces_control_commands_and_the_cluster_map_while_running() {
     let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
     let port = listener.local_addr().expect("address").port();
     let port_s = port.to_string();
-    let mut sniffer = Sniffer::start(
-        &[
-            "-i",
-            "lo",
-            "--port",
-            &port_s,
-            "--format",
-            "json",
-            "--stats-interval",
-            "0.3",
-        ],
-        &[],
-    );
-    assert!(
-        sniffer
-            .wait_stderr("listening on lo", Duration::from_secs(10))
-            .is_some(),
-        "{:?}",
-        sniffer.stderr_seen
-    );
-    let stdout = sniffer.child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel::<String>();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (sniffer, rx) = start_reading(&[
+        "-i",
+        "lo",
+        "--port",
+        &port_s,
+        "--format",
+        "json",
+        "--stats-interval",
+        "0.3",
+    ]);
     let server = thread::spawn(move || control_server(listener));
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let mut writer = stream.try_clone().expect("clone stream");

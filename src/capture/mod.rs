@@ -130,6 +130,18 @@ impl Compression {
     }
 }
 
+/// Whether `magic` starts a classic pcap file (true) or a pcapng or modified pcap one (false);
+/// why not, when it starts no capture.
+fn capture_format(magic: [u8; 4]) -> Result<bool, CaptureErrorKind> {
+    let classic_pcap = PCAP_MAGICS[..4].contains(&magic);
+    let pcapng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
+    if classic_pcap || pcapng || PCAP_MAGICS.contains(&magic) {
+        Ok(classic_pcap)
+    } else {
+        Err(not_a_capture(magic))
+    }
+}
+
 /// Why bytes that are no capture are none: another compression, or not a capture at all.
 fn not_a_capture(magic: [u8; 4]) -> CaptureErrorKind {
     match magic {
@@ -262,11 +274,7 @@ impl Source {
             let f = std::fs::File::open(path).map_err(|e| err(CaptureErrorKind::Open(e)))?;
             return Source::open_stream(name, Box::new(f));
         }
-        let classic_pcap = PCAP_MAGICS[..4].contains(&magic);
-        let pcapng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
-        if !classic_pcap && !pcapng && !PCAP_MAGICS.contains(&magic) {
-            return Err(err(not_a_capture(magic)));
-        }
+        let classic_pcap = capture_format(magic).map_err(err)?;
         if classic_pcap && reader == Reader::Auto {
             // NULL and LOOP stay with libpcap: it adjusts their address-family header for the
             // file's byte order before BPF sees it.
@@ -343,11 +351,7 @@ impl Source {
             input = c.decoder(raw).map_err(|e| err(CaptureErrorKind::Open(e)))?;
             magic = read_magic(&mut input, &name)?;
         }
-        let classic_pcap = PCAP_MAGICS[..4].contains(&magic);
-        let pcapng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
-        if !classic_pcap && !pcapng && !PCAP_MAGICS.contains(&magic) {
-            return Err(err(not_a_capture(magic)));
-        }
+        let classic_pcap = capture_format(magic).map_err(err)?;
         let (rd, wr) = nix::unistd::pipe()
             .map_err(|e| err(CaptureErrorKind::Open(std::io::Error::from(e))))?;
         let mut feed = std::fs::File::from(wr);

@@ -27,7 +27,7 @@ use std::net::IpAddr;
 use super::events;
 use crate::classify::ndb_mgm::grammar::{self, split_kv, trim, Command as Cmd, Header};
 use crate::classify::ndb_mgm::{Event, Line, Sink, Upgrade};
-use crate::escape::escape_into;
+use crate::escape::escape_prefix;
 use crate::memcap::MemCap;
 use crate::report::ndb::{
     Command, EventCount, NdbSession, NodeClaim, NodeType, Pairs, Peer, Risk, Risks, StatusNode,
@@ -245,13 +245,6 @@ fn starts_session(ev: &Event<'_>) -> bool {
     )
 }
 
-/// `value` escaped and cut to `max` characters.
-fn text(value: &[u8], max: usize) -> String {
-    let mut s = String::new();
-    escape_into(&mut s, value, max);
-    s
-}
-
 /// A value as the server's parser reads it: quotes around it removed.
 fn unquote(v: &[u8]) -> &[u8] {
     match v {
@@ -425,7 +418,7 @@ impl Trail {
                     at: now,
                     dir: d as u8,
                     cmd: Some(cmd),
-                    text: text(line.text, TEXT_MAX),
+                    text: escape_prefix(line.text, TEXT_MAX),
                     args: Pairs::default(),
                 });
             }
@@ -445,14 +438,16 @@ impl Trail {
                 // line showed a reply: the header is that command's name.
                 let ambiguous = matches!(header, Header::ListenEvent | Header::LogLevel);
                 let header_text = match &self.open[d] {
-                    Open::Request(r) if ambiguous => r.cmd.map(|c| text(c.name(), TEXT_MAX)),
+                    Open::Request(r) if ambiguous => {
+                        r.cmd.map(|c| escape_prefix(c.name(), TEXT_MAX))
+                    }
                     _ => None,
                 };
                 match header_text {
                     Some(_) => self.open[d] = Open::None,
                     None => self.close_open(d, mem),
                 }
-                let header_text = header_text.unwrap_or_else(|| text(line.text, TEXT_MAX));
+                let header_text = header_text.unwrap_or_else(|| escape_prefix(line.text, TEXT_MAX));
                 match header {
                     Header::LogEvent => self.open[d] = Open::Event(None),
                     Header::EndSession => {
@@ -515,7 +510,7 @@ impl Trail {
                     self.open[d] = Open::Reply(Rep {
                         at: now,
                         dir: d as u8,
-                        result: Some(text(value, RESULT_MAX)),
+                        result: Some(escape_prefix(value, RESULT_MAX)),
                         ..Rep::default()
                     });
                 } else {
@@ -525,7 +520,7 @@ impl Trail {
             }
             Event::AuthError { line } => {
                 if let Open::Reply(rep) = &mut self.open[d] {
-                    rep.result = Some(text(line.text, RESULT_MAX));
+                    rep.result = Some(escape_prefix(line.text, RESULT_MAX));
                 }
             }
             Event::EventType { line } => {
@@ -604,7 +599,7 @@ impl Trail {
             at: now,
             dir: d as u8,
             cmd: None,
-            text: text(line.text, TEXT_MAX),
+            text: escape_prefix(line.text, TEXT_MAX),
             args: Pairs::default(),
         };
         self.wait(d, req, mem);
@@ -1050,9 +1045,9 @@ fn push_arg(args: &mut Pairs, name: &[u8], value: &[u8]) {
     let value = if grammar::secret_name(name) {
         REDACTED.to_string()
     } else {
-        text(unquote(value), VALUE_MAX)
+        escape_prefix(unquote(value), VALUE_MAX)
     };
-    args.0.push((text(name, NAME_MAX), value));
+    args.0.push((escape_prefix(name, NAME_MAX), value));
 }
 
 /// One `key: value` line of a reply.
@@ -1081,7 +1076,7 @@ fn reply_field(rep: &mut Rep, name: &[u8], value: &[u8]) {
         };
         match field {
             b"type" => node.role = NodeType::from_status(value),
-            b"status" => node.status = Some(text(value, 24)),
+            b"status" => node.status = Some(escape_prefix(value, 24)),
             b"version" => node.version = grammar::parse_u32(value),
             b"node_group" => node.node_group = std::str::from_utf8(value).ok().and_then(parse_i64),
             b"address" => {
@@ -1096,7 +1091,7 @@ fn reply_field(rep: &mut Rep, name: &[u8], value: &[u8]) {
     }
     if name == b"result" {
         if rep.result.is_none() {
-            rep.result = Some(text(value, RESULT_MAX));
+            rep.result = Some(escape_prefix(value, RESULT_MAX));
         }
         return;
     }
@@ -1107,8 +1102,8 @@ fn reply_field(rep: &mut Rep, name: &[u8], value: &[u8]) {
         let v = if grammar::secret_name(name) {
             REDACTED.to_string()
         } else {
-            text(value, VALUE_MAX)
+            escape_prefix(value, VALUE_MAX)
         };
-        rep.fields.0.push((text(name, NAME_MAX), v));
+        rep.fields.0.push((escape_prefix(name, NAME_MAX), v));
     }
 }

@@ -100,6 +100,20 @@ impl NdbProbe {
         data: &[u8],
         also: &mut S,
     ) -> ProbeState {
+        self.datagram_with(idx, data, |dir, buf, at_budget| {
+            dir.feed_datagram_with(buf, at_budget, also)
+        })
+    }
+
+    /// Cuts datagram `data` to what is left of the budget and hands it to direction `idx`
+    /// through `feed`.
+    #[inline]
+    fn datagram_with(
+        &mut self,
+        idx: usize,
+        data: &[u8],
+        feed: impl FnOnce(&mut Direction, &[u8], bool),
+    ) -> ProbeState {
         if self.state != ProbeState::NeedMore {
             return self.state;
         }
@@ -110,7 +124,7 @@ impl NdbProbe {
         let left = budget.saturating_sub(dir.examined());
         let at_budget = data.len() >= left;
         let buf = data.get(..left).unwrap_or(data);
-        dir.feed_datagram_with(buf, at_budget, also);
+        feed(dir, buf, at_budget);
         self.update()
     }
 
@@ -128,18 +142,9 @@ impl NdbProbe {
     /// Feed one UDP datagram of direction `idx`. The budget counts all datagrams of a
     /// direction together.
     pub fn on_datagram(&mut self, idx: usize, data: &[u8]) -> ProbeState {
-        if self.state != ProbeState::NeedMore {
-            return self.state;
-        }
-        let budget = self.budget as usize;
-        let Some(dir) = self.dirs.get_mut(idx) else {
-            return self.state;
-        };
-        let left = budget.saturating_sub(dir.examined());
-        let at_budget = data.len() >= left;
-        let buf = data.get(..left).unwrap_or(data);
-        dir.feed_datagram(buf, at_budget);
-        self.update()
+        self.datagram_with(idx, data, |dir, buf, at_budget| {
+            dir.feed_datagram(buf, at_budget)
+        })
     }
 
     /// Does the probe still want bytes of direction `idx`?

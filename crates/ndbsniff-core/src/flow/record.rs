@@ -82,8 +82,9 @@ impl Flow {
             None => self.result(),
         };
         let ndb = self.take_ndb(result.verdict);
-        let (c, _) = self.client_index(key, &result, watch);
-        let mut rec = self.record_of(result, key, watch, end);
+        let roles = self.client_index(key, &result, watch);
+        let c = roles.0;
+        let mut rec = self.record_with(result, key, roles, end);
         if let Some((mut session, refused)) = ndb {
             if refused {
                 rec.anomalies.insert(crate::report::Anomaly::Memcap);
@@ -113,14 +114,19 @@ impl Flow {
         )
     }
 
-    fn record_of(
+    fn record_of(&self, result: ProbeResult, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
+        let roles = self.client_index(key, &result, watch);
+        self.record_with(result, key, roles, end)
+    }
+
+    /// The record, the client's index and what told it already known.
+    fn record_with(
         &self,
         mut result: ProbeResult,
         key: &FlowKey,
-        watch: &Watch,
+        (c, roles_from): (usize, RolesFrom),
         end: End,
     ) -> FlowRecord {
-        let (c, roles_from) = self.client_index(key, &result, watch);
         let s = 1 - c;
         let evidence = match (result.evidence[c].take(), result.evidence[s].take()) {
             (Some(ce), Some(se)) => {

@@ -247,16 +247,11 @@ fn peers_cell(r: &super::ServerRow) -> String {
 
 /// A command as one line: the request with its arguments, then `-> result`.
 pub fn command_text(c: &Command) -> String {
-    let mut s = c
-        .command
-        .clone()
-        .unwrap_or_else(|| format!("({})", c.reply.as_deref().unwrap_or("reply")));
-    for (n, v) in &c.args.0 {
-        s.push(' ');
-        s.push_str(n);
-        s.push('=');
-        s.push_str(v);
-    }
+    let mut s = request_text(
+        c.command.as_deref(),
+        c.reply.as_deref().unwrap_or("reply"),
+        &c.args,
+    );
     match &c.result {
         Some(r) => {
             s.push_str(" -> ");
@@ -264,6 +259,19 @@ pub fn command_text(c: &Command) -> String {
         }
         None if c.reply.is_none() => s.push_str(" -> (no reply)"),
         None => {}
+    }
+    s
+}
+
+/// The request line with its arguments (`stop v2 node=2 abort=0`); `(reply)` (the reply
+/// header in parentheses) for a reply whose request was not seen.
+fn request_text(command: Option<&str>, reply: &str, args: &super::ndb::Pairs) -> String {
+    let mut s = command.map_or_else(|| format!("({reply})"), str::to_string);
+    for (n, v) in &args.0 {
+        s.push(' ');
+        s.push_str(n);
+        s.push('=');
+        s.push_str(v);
     }
     s
 }
@@ -377,10 +385,7 @@ pub fn write_audit(out: &mut dyn Write, clusters: &ClusterMap) -> io::Result<()>
                 .zip(clients)
                 .zip(results)
                 .map(|((e, client), result)| {
-                    let mut cmd = e.command.clone().unwrap_or_else(|| "(reply)".to_string());
-                    for (n, v) in &e.args.0 {
-                        cmd.push_str(&format!(" {n}={v}"));
-                    }
+                    let cmd = request_text(e.command.as_deref(), "reply", &e.args);
                     vec![seconds(e.at), client, cut(&cmd, room), result]
                 })
                 .collect();
