@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use ndbsniff::capture::MAX_SNAPLEN;
 use ndbsniff_core::flow::table::Timeouts;
@@ -31,11 +32,38 @@ pub enum ReaderArg {
     Libpcap,
 }
 
+/// What `--generate` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// The man page (roff), e.g. `ndbsniff --generate man > ndbsniff.1`.
+    Man,
+    /// bash completions.
+    CompleteBash,
+    /// zsh completions.
+    CompleteZsh,
+    /// fish completions.
+    CompleteFish,
+}
+
+/// `-s`: 64 bytes up to the maximum; 0 is the maximum, as tcpdump takes it.
+fn snaplen_parser(s: &str) -> Result<i32, String> {
+    let n: i64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of bytes"))?;
+    match n {
+        0 => Ok(MAX_SNAPLEN),
+        64.. if n <= i64::from(MAX_SNAPLEN) => Ok(n as i32),
+        _ => Err(format!(
+            "{n} is not in 64..={MAX_SNAPLEN} (or 0 for the maximum)"
+        )),
+    }
+}
+
 /// Passively classify the TCP/UDP flows on port 3406 (or any port): NDB Cluster management
 /// protocol (`ndb-mgm`) or `unknown`, with the evidence.
 #[derive(Debug, Parser)]
 #[command(name = "ndbsniff", version, about, after_help = AFTER_HELP)]
-#[command(group(ArgGroup::new("source").args(["read", "interface", "list_interfaces"]).required(true)))]
+#[command(group(ArgGroup::new("source").args(["read", "interface", "list_interfaces", "generate"]).required(true)))]
 pub struct Cli {
     /// Read packets from a .pcap or .pcapng file; `-` reads standard input (a pipe or FIFO is
     /// read as a stream too).
@@ -54,9 +82,9 @@ pub struct Cli {
     #[arg(short = 'p', long = "no-promiscuous-mode")]
     pub no_promiscuous: bool,
 
-    /// Snapshot length: bytes captured per frame (live).
+    /// Snapshot length: bytes captured per frame (live); 0 means the maximum, as with tcpdump.
     #[arg(short = 's', long = "snapshot-length", value_name = "BYTES", default_value_t = MAX_SNAPLEN,
-          value_parser = clap::value_parser!(i32).range(64..=i64::from(MAX_SNAPLEN)))]
+          value_parser = snaplen_parser)]
     pub snaplen: i32,
 
     /// Kernel capture buffer size in KiB (live; libpcap's default when not given).
@@ -133,8 +161,10 @@ pub struct Cli {
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,
 
-    /// Watch flows with an endpoint on this port (repeatable; default 3406).
-    #[arg(long = "port", value_name = "PORT", conflicts_with = "any_port")]
+    /// Watch flows with an endpoint on this port (repeatable, or a list: --port 1186,3406;
+    /// default 3406).
+    #[arg(long = "port", value_name = "PORT", conflicts_with = "any_port", value_delimiter = ',',
+          value_parser = clap::value_parser!(u16).range(1..))]
     pub ports: Vec<u16>,
 
     /// Classify every TCP and UDP flow, whatever its ports.
@@ -148,8 +178,8 @@ pub struct Cli {
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     pub filter: Option<String>,
 
-    /// Stop after reading this many packets.
-    #[arg(short = 'c', long = "count", value_name = "N")]
+    /// Stop after reading this many packets (at least 1).
+    #[arg(short = 'c', long = "count", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
     /// Flow worker threads, which track and classify the flows [default: cores - 1, at least 1].
@@ -179,6 +209,14 @@ pub struct Cli {
     #[arg(long)]
     pub audit: bool,
 
+    /// No summary at the end (text) and no progress line: only the report.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Write a man page or shell completions for ndbsniff to standard output, and exit.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub generate: Option<Generate>,
+
     /// A BPF expression may also be given as trailing words, as with tcpdump.
     #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
     pub expression: Vec<String>,
@@ -199,6 +237,135 @@ Examples:
   sudo ndbsniff -i eth0 --stats-interval 10
   ndbsniff -r capture.pcapng --port 1186 --flows
   ndbsniff -r capture.pcap --any-port --format json | jq 'select(.verdict == \"ndb-mgm\")'";
+
+/// `--version`'s text: the crate's version and the libpcap it runs with.
+fn long_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            ndbsniff::capture::libpcap_version()
+        )
+    })
+}
+
+/// The command line's definition, with the version that names libpcap's.
+pub fn command() -> clap::Command {
+    Cli::command().version(long_version())
+}
+
+/// Parses the command line; the matches tell which flags were given (for [`warnings`]).
+pub fn parse(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<(Cli, clap::ArgMatches), clap::Error> {
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let matches = command().try_get_matches_from(&args).map_err(|e| {
+        match bare_file(&args) {
+            Some(file) if e.kind() == ErrorKind::MissingRequiredArgument => {
+                let mut cmd = command();
+                cmd.error(
+                    ErrorKind::MissingRequiredArgument,
+                    format!("{file}: a capture file is read with -r (try: ndbsniff -r {file})"),
+                )
+            }
+            _ => e,
+        }
+    })?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    Ok((cli, matches))
+}
+
+/// A word of the command line, not a flag's value, that names an existing file: the capture
+/// a user meant to read (`ndbsniff x.pcap`).
+fn bare_file(args: &[std::ffi::OsString]) -> Option<String> {
+    args.iter().skip(1).find_map(|a| {
+        let path = std::path::Path::new(a);
+        let word = a.to_str()?;
+        (!word.starts_with('-') && path.is_file()).then(|| ndbsniff_core::escape::escape_path(path))
+    })
+}
+
+/// One line for a command line clap refused: its message without clap's tips (`use -- -n`
+/// would mislead here) and usage block, plus a suggestion when clap has one.
+pub fn usage_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid command line");
+    let msg = first.strip_prefix("error: ").unwrap_or(first).trim();
+    let mut line = ndbsniff_core::escape::escape_name(msg);
+    let suggested = match e.get(ContextKind::SuggestedArg) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        Some(ContextValue::Strings(list)) => list.first().map(String::as_str),
+        _ => None,
+    };
+    if let Some(s) = suggested {
+        line.push_str(&format!("; did you mean {}?", ndbsniff_core::escape::escape_name(s)));
+    }
+    line.push_str(" (ndbsniff --help lists the flags)");
+    line
+}
+
+/// `--generate`: the man page or a shell's completions, from the flags' definition.
+pub fn generate(what: Generate, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let cmd = command();
+    let shell = match what {
+        Generate::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generate::CompleteBash => clap_complete::Shell::Bash,
+        Generate::CompleteZsh => clap_complete::Shell::Zsh,
+        Generate::CompleteFish => clap_complete::Shell::Fish,
+    };
+    let mut cmd = cmd;
+    clap_complete::generate(shell, &mut cmd, "ndbsniff", out);
+    Ok(())
+}
+
+/// Flags given that do nothing in this run, one line each (printed as warnings; the run goes on).
+pub fn warnings(cli: &Cli, m: &clap::ArgMatches) -> Vec<String> {
+    use clap::parser::ValueSource;
+    let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+    let mut out = Vec::new();
+    if cli.read.is_some() {
+        let live_only = [
+            ("no_promiscuous", "-p"),
+            ("snaplen", "-s"),
+            ("buffer_kib", "-B"),
+            ("duration", "--duration"),
+        ];
+        for (id, flag) in live_only {
+            if given(id) {
+                out.push(format!("{flag} applies to live capture (-i) only; ignored with -r"));
+            }
+        }
+    }
+    if cli.interface.is_some() && given("reader") {
+        out.push("--reader applies to -r files only; ignored with -i".to_string());
+    }
+    if cli.format != Format::Text {
+        let name = cli.format.name();
+        if given("flows") {
+            out.push(format!(
+                "--flows applies to the text format; --format {name} always writes one record per flow"
+            ));
+        }
+        if given("audit") {
+            out.push(format!(
+                "--audit applies to the text format; --format {name} always carries the audit"
+            ));
+        }
+        if given("max_servers") {
+            out.push(format!(
+                "--max-servers applies to the text server table; ignored with --format {name}"
+            ));
+        }
+    } else if cli.flows && given("max_servers") {
+        out.push("--max-servers applies to the server table; ignored with --flows".to_string());
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {

@@ -52,6 +52,12 @@ pub struct Config {
     /// ([`crate::sandbox`]); it cannot be lifted, so off in [`Config::new`] (a library caller's process
     /// goes on after the run), on in the binary unless `--no-sandbox`.
     pub sandbox: bool,
+    /// A progress line on standard error while a file is read, when standard error is a
+    /// terminal (off with `-q`; never for live capture).
+    pub progress: bool,
+    /// Text: cut table rows to this many characters (the binary sets the terminal's width
+    /// when standard output is one).
+    pub width: Option<usize>,
     /// Print statistics this often while running.
     pub stats_interval: Option<Duration>,
     pub timeouts: Timeouts,
@@ -90,6 +96,8 @@ impl Config {
             user: None,
             drop_privileges: false,
             sandbox: false,
+            progress: false,
+            width: None,
             stats_interval: None,
             timeouts: Timeouts::default(),
             max_flows: flow::table::DEFAULT_MAX_FLOWS,

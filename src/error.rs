@@ -42,6 +42,11 @@ pub enum UsageError {
         /// The value given.
         value: f64,
     },
+    /// A timeout of zero seconds.
+    ZeroTimeout {
+        /// The flag, e.g. `--idle-timeout`.
+        flag: &'static str,
+    },
 }
 
 impl fmt::Display for UsageError {
@@ -51,6 +56,10 @@ impl fmt::Display for UsageError {
             UsageError::Seconds { flag, value } => {
                 write!(f, "{flag} must be a number of seconds >= 0, not {value}")
             }
+            UsageError::ZeroTimeout { flag } => write!(
+                f,
+                "{flag} must be more than 0 seconds: everything would be dropped the moment it began"
+            ),
         }
     }
 }
@@ -326,6 +335,7 @@ mod tests {
             },
             error: Some(damaged()),
             write_error,
+            operator_summary: None,
         };
         let exit = Exit::of(&Ok(outcome(1, None)));
         assert_eq!(exit.code, EXIT_DAMAGED);

@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod pipeline;
 pub mod privilege;
+pub mod progress;
 pub mod run;
 pub mod sandbox;
 

@@ -3,13 +3,11 @@
 
 mod cli;
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-
-use clap::Parser;
 
 use ndbsniff::capture::LiveOptions;
 use ndbsniff::error::{self, Exit, RunError, UsageError, EXIT_INTERRUPTED};
@@ -23,6 +21,14 @@ fn seconds(flag: &'static str, value: f64) -> Result<Duration, UsageError> {
 
 fn us(flag: &'static str, v: f64) -> Result<i64, UsageError> {
     seconds(flag, v).map(|d| d.as_micros().min(i64::MAX as u128) as i64)
+}
+
+/// A timeout: more than zero seconds (a flow or a datagram would be dropped the moment it began).
+fn timeout_us(flag: &'static str, v: f64) -> Result<i64, UsageError> {
+    match us(flag, v)? {
+        0 => Err(UsageError::ZeroTimeout { flag }),
+        t => Ok(t),
+    }
 }
 
 fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, UsageError> {
@@ -49,14 +55,19 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, UsageError> {
         }),
         _ => return Err(UsageError::NoSource),
     };
-    let (tcp_idle, udp_idle) = match cli.idle_timeout {
-        Some(both) => (both, both),
-        None => (cli.tcp_idle_timeout, cli.udp_idle_timeout),
+    let ((tcp_idle, udp_idle), idle_flag) = match cli.idle_timeout {
+        Some(both) => ((both, both), ("--idle-timeout", "--idle-timeout")),
+        None => (
+            (cli.tcp_idle_timeout, cli.udp_idle_timeout),
+            ("--tcp-idle-timeout", "--udp-idle-timeout"),
+        ),
     };
     Ok(Config {
         input,
         watch,
         filter,
+        progress: !cli.quiet,
+        width: terminal_width(),
         count: cli.count,
         duration: cli.duration.map(|d| seconds("--duration", d)).transpose()?,
         threads: cli
@@ -74,8 +85,8 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, UsageError> {
             .transpose()?
             .filter(|d| !d.is_zero()),
         timeouts: Timeouts {
-            tcp_idle_us: us("--tcp-idle-timeout", tcp_idle)?,
-            udp_idle_us: us("--udp-idle-timeout", udp_idle)?,
+            tcp_idle_us: timeout_us(idle_flag.0, tcp_idle)?,
+            udp_idle_us: timeout_us(idle_flag.1, udp_idle)?,
             ..Timeouts::default()
         },
         max_flows: cli.max_flows,
@@ -84,7 +95,7 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, UsageError> {
         drop_privileges: true,
         sandbox: !cli.no_sandbox,
         frag: ndbsniff_core::frag::Limits {
-            timeout_us: us("--frag-timeout", cli.frag_timeout)?,
+            timeout_us: timeout_us("--frag-timeout", cli.frag_timeout)?,
             max_datagrams: cli.frag_max_datagrams,
             max_fragments: cli.frag_max_fragments,
         },
@@ -94,6 +105,14 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, UsageError> {
         },
         stop,
     })
+}
+
+/// The width of the terminal standard output is, when it is one: text rows are cut to it.
+fn terminal_width() -> Option<usize> {
+    if !io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
 /// `-D`: one interface per line, numbered, with description and flags, as tcpdump prints them.
@@ -223,13 +242,31 @@ fn main() -> ExitCode {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return finish(Exit::error(&RunError::StdoutClosed));
     }
-    let cli = match cli::Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
+    let (cli, matches) = match cli::parse(std::env::args_os()) {
+        Ok(parsed) => parsed,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version
             let _ = e.print();
-            return finish(Exit::usage(e.use_stderr()));
+            return finish(Exit::usage(false));
+        }
+        Err(e) => {
+            note(format_args!("{}", cli::usage_line(&e)));
+            return finish(Exit::usage(true));
         }
     };
+    if let Some(what) = cli.generate {
+        let mut out = io::stdout().lock();
+        return finish(
+            match cli::generate(what, &mut out).and_then(|()| out.flush()) {
+                Ok(()) => Exit::ok(),
+                Err(e) => Exit::error(&RunError::Output(e)),
+            },
+        );
+    }
+    for warning in cli::warnings(&cli, &matches) {
+        note(format_args!("warning: {warning}"));
+    }
+    let quiet = cli.quiet;
     if cli.list_interfaces {
         return finish(match list_interfaces() {
             Ok(()) => Exit::ok(),
@@ -249,6 +286,15 @@ fn main() -> ExitCode {
     let result = ndbsniff::run(&cfg, &mut out);
     // The run flushed what it wrote; a reader gone meanwhile leaves bytes nobody will take.
     drop(out.into_parts());
+    if let Ok(ndbsniff::Outcome {
+        operator_summary: Some(summary),
+        ..
+    }) = &result
+    {
+        if !quiet {
+            let _ = io::stderr().lock().write_all(summary.as_bytes());
+        }
+    }
     finish(Exit::of(&result))
 }
 

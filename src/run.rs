@@ -21,6 +21,7 @@ use crate::pipeline::{
     self, Event, Notice, Router, RouterCounters, RouterSetup, SweepMerger, Work, WorkerOut,
     WorkerShared,
 };
+use crate::progress::Progress;
 use crate::{note, privilege, sandbox, Config, Input, RunError};
 
 /// How a run ended, for the exit code.
@@ -31,6 +32,9 @@ pub struct Outcome {
     pub error: Option<CaptureError>,
     /// Writing the `-w` file failed; the capture stopped there, and what was read is reported.
     pub write_error: Option<CaptureError>,
+    /// The summary as lines for the operator's standard error, when the format keeps it out of
+    /// the output (text); the caller prints it (unless `-q`).
+    pub operator_summary: Option<String>,
 }
 
 /// The one path to the report's output: every write of the run goes through it. The first
@@ -140,6 +144,11 @@ fn give_up_privileges(user: Option<&str>) -> Result<(), RunError> {
 pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let (source, expr) = open_source(cfg)?;
     let live = source.is_live();
+    // Before the sandbox: the progress line looks at the file's size and first bytes.
+    let progress = match &cfg.input {
+        Input::File(path) if cfg.progress => Progress::for_file(path),
+        _ => None,
+    };
     // Everything the run opens is open now: give up privileges, then confine what is left.
     if cfg.drop_privileges {
         give_up_privileges(cfg.user.as_deref())?;
@@ -193,6 +202,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         live,
         max_servers: cfg.max_servers,
         audit: cfg.audit,
+        width: cfg.width,
     };
     let mut sink = Sink::new(&mut checked, cfg.format, options);
     let shared = WorkerShared {
@@ -320,8 +330,19 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
                 let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
                 let snapshot = summarize(&base, &counters, &sink, None, interrupted, false);
                 if let Ok(Some(line)) = sink.interim(&snapshot) {
-                    note(format_args!("{line}"));
+                    match &progress {
+                        Some(p) => p.suspend(|| note(format_args!("{line}"))),
+                        None => note(format_args!("{line}")),
+                    }
                 }
+            }
+            if let Some(p) = &progress {
+                let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                p.update(
+                    get(&live_counters.packets),
+                    get(&live_counters.bytes),
+                    sink.flow_count,
+                );
             }
             if out_failed.get().is_some() {
                 // Output is gone (e.g. a closed pipe): stop reading, nobody is listening.
@@ -336,6 +357,9 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
         Ok((report, parts, interrupted))
     });
+    if let Some(p) = &progress {
+        p.clear();
+    }
     let (report, parts, interrupted) = report?;
     if out_failed.get().is_none() {
         tracker::drain_each(parts, &cfg.watch, |mut rec| drop(sink.flow(&mut rec)));
@@ -348,9 +372,11 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         interrupted,
         true,
     );
-    if out_failed.get().is_none() {
-        let _ = sink.finish(&summary);
-    }
+    let operator_summary = if out_failed.get().is_none() {
+        sink.finish(&summary).ok().flatten()
+    } else {
+        None
+    };
     drop(sink);
     match out_failed.into_inner() {
         Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(RunError::Output(e)),
@@ -358,6 +384,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             summary,
             error: report.error,
             write_error: report.write_error,
+            operator_summary,
         }),
     }
 }
@@ -425,6 +452,7 @@ fn summarize(
         dropped_by_ndbsniff: get(&capture.dropped_by_ndbsniff),
         flows: sink.flow_count,
         flows_by_verdict: sink.by_verdict.clone(),
+        unknown_by_hint: sink.by_hint.clone(),
         flows_evicted: sink.evicted,
         memcap_hits: table.memcap().hits(),
         tcp_bad_checksums: table.bad_checksums(),

@@ -189,7 +189,12 @@ mod imp {
         m.insert(libc::SYS_fcntl, one_of(1, &fcntl.map(|c| c as u64))?);
         // Request numbers are `c_ulong` with glibc but `c_int` with other C libraries.
         #[allow(clippy::unnecessary_cast)]
-        let mut ioctls = vec![libc::TCGETS as u64, libc::FIONREAD as u64];
+        // TIOCGWINSZ: the progress line asks the terminal's width.
+        let mut ioctls = vec![
+            libc::TCGETS as u64,
+            libc::FIONREAD as u64,
+            libc::TIOCGWINSZ as u64,
+        ];
         if needs.live_fd.is_some() {
             #[allow(clippy::unnecessary_cast)]
             ioctls.push(libc::SIOCGIFFLAGS as u64);

@@ -79,6 +79,170 @@ fn usage_errors_are_exit_2_and_help_is_exit_0() {
 }
 
 #[test]
+fn usage_errors_are_one_line_without_clap_tips() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--no-such-flag"], "unexpected argument '--no-such-flag'"),
+        (&["-r", "x.pcap", "--port", "0"], "--port"),
+        (&["-r", "x.pcap", "--port", "-5"], "--port"),
+        (&["-r", "x.pcap", "-c", "0"], "--count"),
+        (&["-r", "x.pcap", "-s", "12"], "or 0 for the maximum"),
+        (&["-r", "x.pcap", "--idle-timeout", "0"], "--idle-timeout must be more than 0 seconds"),
+        (&["-r", "x.pcap", "--tcp-idle-timeout", "0"], "--tcp-idle-timeout must be more than 0"),
+        (&["-r", "x.pcap", "--frag-timeout", "0"], "--frag-timeout must be more than 0"),
+        (&["-r", "x.pcap", "--formt", "json"], "did you mean --format?"),
+        (&["-r", "x.pcap", "--port", "1186", "--any-port"], "cannot be used with"),
+        (&[], "required"),
+    ];
+    for (args, needle) in cases {
+        let run = ndbsniff(args);
+        run.expect_code(2);
+        one_line_error(&run, needle);
+        assert!(!run.stderr().contains("tip:"), "{}", run.describe());
+        assert!(!run.stderr().contains("Usage:"), "{}", run.describe());
+        assert!(run.stdout().is_empty(), "{}", run.describe());
+    }
+}
+
+#[test]
+fn a_bare_capture_file_argument_suggests_r() {
+    let run = ndbsniff(&["testdata/http-on-3406.pcap"]);
+    run.expect_code(2);
+    one_line_error(
+        &run,
+        "testdata/http-on-3406.pcap: a capture file is read with -r (try: ndbsniff -r testdata/http-on-3406.pcap)",
+    );
+}
+
+#[test]
+fn port_lists_and_snaplen_zero_are_accepted() {
+    let both = ndbsniff(&[
+        "-r",
+        "testdata/mixed-3406-and-1186-eth-v4.pcap",
+        "--port",
+        "1186,3406",
+        "--format",
+        "json",
+    ]);
+    both.expect_code(0);
+    let repeated = ndbsniff(&[
+        "-r",
+        "testdata/mixed-3406-and-1186-eth-v4.pcap",
+        "--port",
+        "1186",
+        "--port",
+        "3406",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(both.stdout(), repeated.stdout());
+    assert_eq!(both.stats()["watching"], "ports 1186, 3406", "{}", both.describe());
+    // -s 0 is tcpdump's "the maximum": accepted (a live-only flag, so a warning with -r).
+    let s0 = ndbsniff(&["-r", "testdata/http-on-3406.pcap", "-s", "0", "-q"]);
+    s0.expect_code(0);
+    assert_eq!(
+        s0.stderr(),
+        "ndbsniff: warning: -s applies to live capture (-i) only; ignored with -r\n"
+    );
+}
+
+#[test]
+fn flags_that_do_nothing_are_warned_about_once() {
+    let run = ndbsniff(&[
+        "-r",
+        "testdata/http-on-3406.pcap",
+        "--format",
+        "json",
+        "--flows",
+        "--audit",
+        "-p",
+        "--duration",
+        "5",
+    ]);
+    run.expect_code(0);
+    let err = run.stderr();
+    for needle in [
+        "ndbsniff: warning: -p applies to live capture (-i) only; ignored with -r",
+        "ndbsniff: warning: --duration applies to live capture (-i) only; ignored with -r",
+        "ndbsniff: warning: --flows applies to the text format",
+        "ndbsniff: warning: --audit applies to the text format",
+    ] {
+        assert_eq!(err.matches(needle).count(), 1, "{needle}\n{}", run.describe());
+    }
+    assert_eq!(err.lines().count(), 4, "{}", run.describe());
+    // The report itself is unchanged.
+    let plain = ndbsniff(&["-r", "testdata/http-on-3406.pcap", "--format", "json"]);
+    assert_eq!(run.stdout(), plain.stdout());
+    assert!(plain.stderr().is_empty(), "{}", plain.describe());
+}
+
+#[test]
+fn text_puts_the_table_on_stdout_and_the_summary_on_stderr() {
+    let file = "testdata/mixed-ndb-and-lookalikes-eth-v4.pcap";
+    let rows = ndbsniff(&["-r", file, "--flows"]);
+    rows.expect_code(0);
+    let out = rows.stdout();
+    // Only the header and one row per flow: `| grep -c ndb-mgm` counts flows.
+    let flows = ndbsniff(&["-r", file, "--format", "json"]).flows();
+    assert_eq!(out.lines().count(), flows.len() + 1, "{}", rows.describe());
+    let ndb = flows.iter().filter(|f| f["verdict"] == "ndb-mgm").count();
+    assert_eq!(out.lines().filter(|l| l.contains("ndb-mgm")).count(), ndb);
+    let err = rows.stderr();
+    assert!(err.contains(&format!("{file}: 73 packets read")), "{}", rows.describe());
+    assert!(err.contains("flows: 6 (ndb-mgm 2; unknown 4: "), "{}", rows.describe());
+    // -q: no summary, the same table.
+    let quiet = ndbsniff(&["-r", file, "--flows", "-q"]);
+    quiet.expect_code(0);
+    assert_eq!(quiet.stdout(), out);
+    assert!(quiet.stderr().is_empty(), "{}", quiet.describe());
+    // Errors still reach stderr with -q.
+    let missing = ndbsniff(&["-r", "no/such.pcap", "-q"]);
+    missing.expect_code(2);
+    one_line_error(&missing, "no/such.pcap");
+}
+
+#[test]
+fn version_names_the_crate_and_libpcap() {
+    let run = ndbsniff(&["--version"]);
+    run.expect_code(0);
+    let v = run.stdout();
+    assert!(
+        v.starts_with(&format!("ndbsniff {} (libpcap version ", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    assert_eq!(v.lines().count(), 1, "{v}");
+}
+
+#[test]
+fn the_man_page_and_completions_are_the_committed_ones() {
+    let bless = std::env::var_os("NDBSNIFF_BLESS").is_some();
+    for (what, file) in [
+        ("man", "doc/ndbsniff.1"),
+        ("complete-bash", "doc/completions/ndbsniff.bash"),
+        ("complete-zsh", "doc/completions/_ndbsniff"),
+        ("complete-fish", "doc/completions/ndbsniff.fish"),
+    ] {
+        let run = ndbsniff(&["--generate", what]);
+        run.expect_code(0);
+        let path = common::root().join(file);
+        if bless {
+            std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
+            std::fs::write(&path, run.stdout()).expect("write");
+            continue;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == run.stdout(),
+            "{file} is not what `ndbsniff --generate {what}` writes now: regenerate it with \
+             NDBSNIFF_BLESS=1 cargo test --release --test cli (and review the diff)"
+        );
+    }
+    let man = std::fs::read_to_string(common::root().join("doc/ndbsniff.1")).unwrap_or_default();
+    for flag in ["--any-port", "--inspect-bytes", "--generate", "Exit status"] {
+        assert!(man.contains(&flag.replace('-', "\\-")), "the man page lacks {flag}");
+    }
+}
+
+#[test]
 fn garbage_after_header_reports_record_and_offset() {
     let dir = temp_dir("cli-absurd");
     let p = dir.join("absurd.pcap");

@@ -63,6 +63,23 @@ pub struct LiveCounters {
     pub have_kernel_stats: AtomicBool,
 }
 
+/// libpcap's own description of itself, e.g. `libpcap version 1.10.3 (with TPACKET_V3)`
+/// (`pcap_lib_version`, which the pcap crate does not expose).
+pub fn libpcap_version() -> String {
+    extern "C" {
+        fn pcap_lib_version() -> *const std::os::raw::c_char;
+    }
+    // SAFETY: pcap_lib_version takes nothing and returns a pointer to a static NUL-terminated
+    // string owned by libpcap (never freed), or NULL in no known version.
+    let p = unsafe { pcap_lib_version() };
+    if p.is_null() {
+        return "libpcap version unknown".to_string();
+    }
+    // SAFETY: non-NULL: a static C string, read once here.
+    let text = unsafe { std::ffi::CStr::from_ptr(p) };
+    escape_name(&text.to_string_lossy())
+}
+
 /// The name libpcap gives a DLT value, e.g. `EN10MB`, with a fallback for unknown numbers.
 pub fn dlt_name(dlt: i32) -> String {
     pcap::Linktype(dlt)

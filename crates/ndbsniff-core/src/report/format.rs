@@ -106,6 +106,9 @@ pub struct Options {
     /// Text: the audit of each management server (cluster map, control timeline, clients)
     /// after the table (`--audit`).
     pub audit: bool,
+    /// Text: the terminal's width when the output is one; table rows are cut to it (the
+    /// last column ends in `…`). `None`: rows as long as they are.
+    pub width: Option<usize>,
 }
 
 impl Default for Options {
@@ -115,6 +118,7 @@ impl Default for Options {
             live: false,
             max_servers: DEFAULT_MAX_SERVERS,
             audit: false,
+            width: None,
         }
     }
 }
@@ -178,8 +182,18 @@ pub trait Printer {
         clusters: &ClusterMap,
     ) -> io::Result<Option<String>>;
 
-    /// The end of the run: what is left to print, then the summary (the sink flushes after).
+    /// The end of the run: what is left to print, then the summary when this format puts it
+    /// in its output (the sink flushes after).
     fn finish(&mut self, out: &mut dyn Write, totals: &Totals<'_>) -> io::Result<()>;
+
+    /// The run's summary as lines for the operator (standard error), when this format keeps it
+    /// out of its output as tcpdump keeps its counts out of the packets (text: so that
+    /// `ndbsniff -r x --flows | grep -c ndb-mgm` counts flows only); `None` when
+    /// [`Printer::finish`] wrote it.
+    fn summary_for_operator(&self, summary: &Summary) -> Option<String> {
+        let _ = summary;
+        None
+    }
 }
 
 #[cfg(test)]

@@ -241,6 +241,9 @@ pub struct Summary {
     pub flows: u64,
     /// Those flows by verdict name (`ndb-mgm`, `unknown`); only verdicts seen are listed.
     pub flows_by_verdict: BTreeMap<&'static str, u64>,
+    /// The `unknown` flows by hint (`tls`, `http`, …; `none` when nothing was recognised);
+    /// only hints seen are listed.
+    pub unknown_by_hint: BTreeMap<&'static str, u64>,
     /// Flows pushed out of a full table (`--max-flows`), each reported with state `evicted`.
     pub flows_evicted: u64,
     /// Times buffering was refused because `--memcap` was reached (reassembly went on without it).

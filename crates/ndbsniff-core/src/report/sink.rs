@@ -20,6 +20,7 @@ use super::format::{Format, Options, Printer, Totals};
 use super::ndb::Command;
 use super::servers::{ServerCount, ServerKey, ServerTable};
 use super::{FlowRecord, Summary};
+use crate::classify::Verdict;
 
 /// Where every record of a run goes: counted here, printed by the [`Format`]'s [`Printer`]
 /// (chosen once, in [`Sink::new`]).
@@ -35,6 +36,8 @@ pub struct Sink<'a> {
     pub evicted: u64,
     /// Flows reported with each verdict.
     pub by_verdict: BTreeMap<&'static str, u64>,
+    /// `unknown` flows by hint (`none` without one).
+    pub by_hint: BTreeMap<&'static str, u64>,
     /// Flows reported with each anomaly.
     pub anomalies: BTreeMap<&'static str, u64>,
     /// NDB sessions reported with each risk.
@@ -62,6 +65,7 @@ impl<'a> Sink<'a> {
             flow_count: 0,
             evicted: 0,
             by_verdict: BTreeMap::new(),
+            by_hint: BTreeMap::new(),
             anomalies: BTreeMap::new(),
             ndb_risks: BTreeMap::new(),
             clusters: ClusterMap::default(),
@@ -88,6 +92,9 @@ impl<'a> Sink<'a> {
         self.flow_count += 1;
         self.evicted += u64::from(rec.state == super::FlowState::Evicted);
         *self.by_verdict.entry(rec.verdict.as_str()).or_default() += 1;
+        if rec.verdict == Verdict::Unknown {
+            *self.by_hint.entry(rec.hint.unwrap_or("none")).or_default() += 1;
+        }
         for a in rec.anomalies.iter() {
             *self.anomalies.entry(a.as_str()).or_default() += 1;
         }
@@ -129,7 +136,10 @@ impl<'a> Sink<'a> {
     }
 
     /// Prints what is left (the text table) and the summary; call once at the end.
-    pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+    ///
+    /// Returns the summary's lines for the operator's standard error when the format keeps
+    /// them out of its output ([`Printer::summary_for_operator`]: text).
+    pub fn finish(&mut self, summary: &Summary) -> io::Result<Option<String>> {
         let totals = Totals {
             summary,
             table: self.table.as_ref(),
@@ -137,7 +147,8 @@ impl<'a> Sink<'a> {
             clusters: &self.clusters,
         };
         self.printer.finish(self.out, &totals)?;
-        self.out.flush()
+        self.out.flush()?;
+        Ok(self.printer.summary_for_operator(summary))
     }
 
     /// Periodic statistics, marked `"final": false`: written to the output (JSON), or returned

@@ -1,4 +1,5 @@
-//! Output for a person: a table of server endpoints (or of flows), then the summary.
+//! Output for a person: a table of server endpoints (or of flows) on the output, and the
+//! summary for the operator's standard error.
 //!
 //! Owns: column layout and wording. The server table is sized to its (bounded) rows; the flow
 //! table is written a row at a time as flows end, so its columns have fixed widths (wide enough
@@ -39,6 +40,30 @@ pub struct TextPrinter {
     /// first (a server forgotten is announced again when next seen).
     announced_ndb: Announced,
     announced_other: Announced,
+    /// Rows are cut to this many characters (a terminal's width).
+    width: Option<usize>,
+}
+
+/// Writes what `f` writes to `out`, each line cut to `width` characters (ending in `…` when
+/// cut), or as it is without a width.
+fn clipped(
+    out: &mut dyn Write,
+    width: Option<usize>,
+    f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let Some(width) = width else {
+        return f(out);
+    };
+    let mut text = Vec::new();
+    f(&mut text)?;
+    for line in String::from_utf8_lossy(&text).split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        write!(out, "{}{newline}", cut(body, width))?;
+    }
+    Ok(())
 }
 
 impl TextPrinter {
@@ -52,6 +77,7 @@ impl TextPrinter {
             audit: options.audit,
             announced_ndb: BTreeMap::new(),
             announced_other: BTreeMap::new(),
+            width: options.width.map(|w| w.max(20)),
         }
     }
 
@@ -87,10 +113,11 @@ impl TextPrinter {
         let hint = rec.hint.map(|h| format!(" ({h})")).unwrap_or_default();
         writeln!(
             out,
-            "{} {} {} {}{} confidence {}: {}",
+            "{} {} {} (client {}) {}{} confidence {}: {}",
             rfc3339_us(rec.last_seen),
             rec.server,
             rec.transport.as_str(),
+            rec.client,
             rec.verdict.as_str(),
             hint,
             rec.confidence.as_str(),
@@ -118,11 +145,14 @@ impl Printer for TextPrinter {
             self.announce(out, rec)?;
         }
         if self.per_flow {
-            if !self.flows_started {
-                self.flows_started = true;
-                write_flow_header(out)?;
-            }
-            write_flow_row(out, rec)?;
+            let header = !self.flows_started;
+            self.flows_started = true;
+            clipped(out, self.width, |out| {
+                if header {
+                    write_flow_header(out)?;
+                }
+                write_flow_row(out, rec)
+            })?;
             if self.live {
                 out.flush()?;
             }
@@ -165,7 +195,7 @@ impl Printer for TextPrinter {
     fn finish(&mut self, out: &mut dyn Write, totals: &Totals<'_>) -> io::Result<()> {
         if let Some(table) = totals.table {
             let rows = table.rows();
-            write_servers(out, &rows)?;
+            clipped(out, self.width, |out| write_servers(out, &rows))?;
             if table.incomplete() {
                 let (seen, estimated) = totals.servers.count();
                 // At least one was left out, whatever an estimate says.
@@ -184,7 +214,13 @@ impl Printer for TextPrinter {
         if self.audit {
             write_audit(out, totals.clusters)?;
         }
-        write_summary(out, totals.summary)
+        Ok(())
+    }
+
+    fn summary_for_operator(&self, summary: &Summary) -> Option<String> {
+        let mut text = Vec::new();
+        write_summary(&mut text, summary).ok()?;
+        Some(String::from_utf8_lossy(&text).into_owned())
     }
 }
 
@@ -605,7 +641,7 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if let Some(line) = reassembly_line(s) {
         writeln!(out, "{line}")?;
     }
-    let verdicts = counts(&s.flows_by_verdict);
+    let verdicts = verdict_counts(s);
     if verdicts.is_empty() {
         writeln!(out, "flows: 0")?;
     } else {
@@ -629,6 +665,22 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         "flows evicted from a full table (--max-flows): {}, buffering refused at the memory cap (--memcap): {} times",
         s.flows_evicted, s.memcap_hits
     )
+}
+
+/// Flows by verdict, the `unknown` ones split by hint: `ndb-mgm 2, unknown 4 (dns 1, http 3)`.
+fn verdict_counts(s: &Summary) -> String {
+    let each: Vec<String> = s
+        .flows_by_verdict
+        .iter()
+        .map(|(k, v)| {
+            if *k == Verdict::Unknown.as_str() && !s.unknown_by_hint.is_empty() {
+                format!("{k} {v}: {}", counts(&s.unknown_by_hint))
+            } else {
+                format!("{k} {v}")
+            }
+        })
+        .collect();
+    each.join("; ")
 }
 
 /// `name count, name count, …` for a map of counters.
