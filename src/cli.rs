@@ -260,8 +260,9 @@ pub fn parse(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Result<(Cli, clap::ArgMatches), clap::Error> {
     let args: Vec<std::ffi::OsString> = args.into_iter().collect();
-    let matches = command().try_get_matches_from(&args).map_err(|e| {
-        match bare_file(&args) {
+    let matches = command()
+        .try_get_matches_from(&args)
+        .map_err(|e| match bare_file(&args) {
             Some(file) if e.kind() == ErrorKind::MissingRequiredArgument => {
                 let mut cmd = command();
                 cmd.error(
@@ -270,8 +271,7 @@ pub fn parse(
                 )
             }
             _ => e,
-        }
-    })?;
+        })?;
     let cli = Cli::from_arg_matches(&matches)?;
     Ok((cli, matches))
 }
@@ -303,7 +303,10 @@ pub fn usage_line(e: &clap::Error) -> String {
         _ => None,
     };
     if let Some(s) = suggested {
-        line.push_str(&format!("; did you mean {}?", ndbsniff_core::escape::escape_name(s)));
+        line.push_str(&format!(
+            "; did you mean {}?",
+            ndbsniff_core::escape::escape_name(s)
+        ));
     }
     line.push_str(" (ndbsniff --help lists the flags)");
     line
@@ -311,7 +314,8 @@ pub fn usage_line(e: &clap::Error) -> String {
 
 /// `--generate`: the man page or a shell's completions, from the flags' definition.
 pub fn generate(what: Generate, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let cmd = command();
+    // The crate's version only: the committed pages must not depend on the machine's libpcap.
+    let cmd = Cli::command();
     let shell = match what {
         Generate::Man => return clap_mangen::Man::new(cmd).render(out),
         Generate::CompleteBash => clap_complete::Shell::Bash,
@@ -337,7 +341,9 @@ pub fn warnings(cli: &Cli, m: &clap::ArgMatches) -> Vec<String> {
         ];
         for (id, flag) in live_only {
             if given(id) {
-                out.push(format!("{flag} applies to live capture (-i) only; ignored with -r"));
+                out.push(format!(
+                    "{flag} applies to live capture (-i) only; ignored with -r"
+                ));
             }
         }
     }
@@ -349,11 +355,6 @@ pub fn warnings(cli: &Cli, m: &clap::ArgMatches) -> Vec<String> {
         if given("flows") {
             out.push(format!(
                 "--flows applies to the text format; --format {name} always writes one record per flow"
-            ));
-        }
-        if given("audit") {
-            out.push(format!(
-                "--audit applies to the text format; --format {name} always carries the audit"
             ));
         }
         if given("max_servers") {

@@ -80,7 +80,10 @@ fn plain_size(path: &Path) -> Option<u64> {
         return None;
     }
     let mut magic = [0u8; 4];
-    std::fs::File::open(path).ok()?.read_exact(&mut magic).ok()?;
+    std::fs::File::open(path)
+        .ok()?
+        .read_exact(&mut magic)
+        .ok()?;
     let compressed = magic[..2] == [0x1f, 0x8b] || magic == [0x28, 0xb5, 0x2f, 0xfd];
     (!compressed).then_some(meta.len())
 }

@@ -149,7 +149,7 @@ fn fragmented_requests_are_reassembled_and_classified() {
     let text = common::ndbsniff(&["-r", path.to_str().unwrap_or_default()]);
     text.expect_code(0);
     let line = text
-        .stdout()
+        .stderr()
         .lines()
         .find(|l| l.starts_with("ip fragments: "))
         .map(String::from);
