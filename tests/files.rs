@@ -276,7 +276,7 @@ fn file_and_interface_names_are_escaped_wherever_printed() {
     assert_clean("stdout", &run.output.stdout);
     assert_clean("stderr", &run.output.stderr);
     assert!(
-        run.stdout().contains(&format!("{escaped}: ")),
+        run.stderr().contains(&format!("{escaped}: ")),
         "{}",
         run.describe()
     );

@@ -42,7 +42,7 @@ fn standard_input_gives_what_the_file_gives() {
         // Text names it too.
         let text = common::ndbsniff_stdin(&["-r", "-"], capture(name));
         text.expect_code(0);
-        assert!(text.stdout().contains("\nstdin: "), "{}", text.describe());
+        assert!(text.stderr().contains("\nstdin: "), "{}", text.describe());
     }
 }
 

@@ -51,7 +51,8 @@ fn copies_that_disagree_are_flagged_in_json_text_and_summary() {
         args.extend_from_slice(extra);
         let text = ndbsniff(&args);
         text.expect_code(0);
-        let out = text.stdout();
+        // The table on stdout, the summary on stderr.
+        let out = format!("{}{}", text.stdout(), text.stderr());
         assert!(
             out.contains("[!overlap-mismatch] client: get nodeid"),
             "{out}"

@@ -85,7 +85,11 @@ fn a_server_scan_gives_a_bounded_table_ndb_servers_first() {
         total_flows - shown,
         "{out}"
     );
-    assert!(out.contains("servers: 3000\n"), "{out}");
+    assert!(
+        run.stderr().contains("servers: 3000\n"),
+        "{}",
+        run.describe()
+    );
 
     // A table big enough for every server has no such line, and holds every flow.
     let all = ndbsniff(&["-r", p, "--max-servers", "3000"]);
@@ -150,9 +154,10 @@ fn past_the_exact_bound_the_server_count_is_an_estimate_and_says_so() {
     let text = ndbsniff(&["-r", p, "--max-servers", "5"]);
     text.expect_code(0);
     let out = text.stdout();
+    let err = text.stderr();
     assert!(
-        out.contains(&format!("servers: about {est} (estimated)\n")),
-        "{out}"
+        err.contains(&format!("servers: about {est} (estimated)\n")),
+        "{err}"
     );
     assert_eq!(table_rows(&out).len(), 5);
     assert_eq!(number_after(&out, "... and about "), est - 5, "{out}");
