@@ -290,12 +290,22 @@ fn bare_file(args: &[std::ffi::OsString]) -> Option<String> {
 /// would mislead here) and usage block, plus a suggestion when clap has one.
 pub fn usage_line(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue};
+    // The message is the lines before the first blank one (clap continues "the following
+    // required arguments were not provided:" on indented lines); tips and usage come after.
     let rendered = e.render().to_string();
-    let first = rendered
+    let message: Vec<&str> = rendered
+        .trim_start()
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid command line");
-    let msg = first.strip_prefix("error: ").unwrap_or(first).trim();
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let joined = message.join(" ");
+    let msg = joined.strip_prefix("error: ").unwrap_or(&joined);
+    let msg = if msg.is_empty() {
+        "invalid command line"
+    } else {
+        msg
+    };
     let mut line = ndbsniff_core::escape::escape_name(msg);
     let suggested = match e.get(ContextKind::SuggestedArg) {
         Some(ContextValue::String(s)) => Some(s.as_str()),
@@ -315,14 +325,13 @@ pub fn usage_line(e: &clap::Error) -> String {
 /// `--generate`: the man page or a shell's completions, from the flags' definition.
 pub fn generate(what: Generate, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     // The crate's version only: the committed pages must not depend on the machine's libpcap.
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
     let shell = match what {
         Generate::Man => return clap_mangen::Man::new(cmd).render(out),
         Generate::CompleteBash => clap_complete::Shell::Bash,
         Generate::CompleteZsh => clap_complete::Shell::Zsh,
         Generate::CompleteFish => clap_complete::Shell::Fish,
     };
-    let mut cmd = cmd;
     clap_complete::generate(shell, &mut cmd, "ndbsniff", out);
     Ok(())
 }

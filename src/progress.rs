@@ -5,7 +5,7 @@
 //! file's size is known) and when it is shown. Never writes to standard output, and is cleared
 //! before the summary or any other line goes to standard error.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ impl Progress {
         if !std::io::stderr().is_terminal() {
             return None;
         }
-        let total = plain_size(path);
+        let total = crate::capture::plain_file_size(path);
         let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(4));
         let template = if total.is_some() {
             "{bytes}/{total_bytes} ({percent}%) read, {binary_bytes_per_sec}, {msg}, ETA {eta}"
@@ -70,20 +70,4 @@ impl Drop for Progress {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
-}
-
-/// The size of a regular file that is read as it is stored (not gzip or zstd, where the bytes
-/// read are not the file's), or `None`.
-fn plain_size(path: &Path) -> Option<u64> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() {
-        return None;
-    }
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .ok()?
-        .read_exact(&mut magic)
-        .ok()?;
-    let compressed = magic[..2] == [0x1f, 0x8b] || magic == [0x28, 0xb5, 0x2f, 0xfd];
-    (!compressed).then_some(meta.len())
 }

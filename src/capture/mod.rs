@@ -174,6 +174,19 @@ fn not_a_capture(magic: [u8; 4]) -> CaptureErrorKind {
     }
 }
 
+/// The size of a capture file read as it is stored: a regular file, not gzip or zstd (whose
+/// bytes read are not the file's); `None` for streams, compressed files and what cannot be read.
+pub fn plain_file_size(path: &Path) -> Option<u64> {
+    if is_stream(path) {
+        return None;
+    }
+    let magic = sniff_magic(path).ok()?;
+    if Compression::of(magic).is_some() {
+        return None;
+    }
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
 /// What the name `-` of `-r -` is printed as.
 pub const STDIN_NAME: &str = "stdin";
 

@@ -757,6 +757,49 @@ mod tests {
     }
 
     #[test]
+    fn flow_rows_are_cut_to_the_width_when_one_is_given() {
+        let rec = |s| {
+            let mut r = FlowRecord::for_tests(
+                std::net::SocketAddr::from(([192, 0, 2, s], 3406)),
+                "198.51.100.7:40000".parse().unwrap(),
+                Verdict::Unknown,
+                0,
+            );
+            r.evidence = "client: ".to_string() + &"x".repeat(300);
+            r
+        };
+        let rows = |width| {
+            let options = Options {
+                per_flow: true,
+                width,
+                ..Options::default()
+            };
+            let mut printer = TextPrinter::new(&options);
+            let mut out = Vec::new();
+            for s in 1..=2 {
+                printer.flow(&mut out, &rec(s)).unwrap();
+            }
+            String::from_utf8(out).expect("UTF-8")
+        };
+        let whole = rows(None);
+        let cut = rows(Some(60));
+        assert_eq!(whole.lines().count(), 3);
+        assert_eq!(cut.lines().count(), 3, "{cut}");
+        assert!(whole.lines().nth(1).unwrap().chars().count() > 300);
+        for (w, c) in whole.lines().zip(cut.lines()) {
+            let n = c.chars().count();
+            assert!(n <= 60, "{c}");
+            if w.chars().count() > 60 {
+                assert!(c.ends_with('…'), "{c}");
+                assert!(w.starts_with(c.trim_end_matches('…')), "{w}\n{c}");
+            } else {
+                assert_eq!(w, c);
+            }
+        }
+        assert!(cut.ends_with('\n'));
+    }
+
+    #[test]
     fn live_announcements_remember_a_bounded_number_of_servers() {
         let options = Options {
             live: true,
