@@ -336,6 +336,7 @@ mod tests {
             error: Some(damaged()),
             write_error,
             operator_summary: None,
+            off_port_hint: None,
         };
         let exit = Exit::of(&Ok(outcome(1, None)));
         assert_eq!(exit.code, EXIT_DAMAGED);

@@ -286,13 +286,12 @@ fn main() -> ExitCode {
     let result = ndbsniff::run(&cfg, &mut out);
     // The run flushed what it wrote; a reader gone meanwhile leaves bytes nobody will take.
     drop(out.into_parts());
-    if let Ok(ndbsniff::Outcome {
-        operator_summary: Some(summary),
-        ..
-    }) = &result
-    {
-        if !quiet {
+    if let Ok(outcome) = &result {
+        if let (Some(summary), false) = (&outcome.operator_summary, quiet) {
             let _ = io::stderr().lock().write_all(summary.as_bytes());
+        }
+        if let Some(hint) = &outcome.off_port_hint {
+            note(format_args!("{hint}"));
         }
     }
     finish(Exit::of(&result))

@@ -35,6 +35,10 @@ pub struct Outcome {
     /// The summary as lines for the operator's standard error, when the format keeps it out of
     /// the output (text); the caller prints it (unless `-q`).
     pub operator_summary: Option<String>,
+    /// A file run whose watched ports saw nothing while other ports did: one line saying where
+    /// the traffic was (`no packets on port 3406; 26 packets of NDB management traffic on port
+    /// 1186: try --port 1186 or --any-port`), for the caller to print after the summary.
+    pub off_port_hint: Option<String>,
 }
 
 /// The one path to the report's output: every write of the run goes through it. The first
@@ -378,6 +382,17 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         None
     };
     drop(sink);
+    let off_port_hint = if live
+        || cfg.watch.is_any()
+        || cfg.filter.is_some()
+        || summary.packets_watched > 0
+        || interrupted
+    {
+        None
+    } else {
+        let off = router_counters.off_port.lock();
+        off.ok().and_then(|off| off.hint(&summary.watching))
+    };
     match out_failed.into_inner() {
         Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(RunError::Output(e)),
         _ => Ok(Outcome {
@@ -385,6 +400,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             error: report.error,
             write_error: report.write_error,
             operator_summary,
+            off_port_hint,
         }),
     }
 }

@@ -396,3 +396,68 @@ fn hostile_payload_bytes_never_reach_the_output_raw() {
         }
     }
 }
+
+/// The lines of standard error the run itself wrote (`ndbsniff: …`), not the summary's.
+fn notes(run: &common::Run) -> Vec<String> {
+    run.stderr()
+        .lines()
+        .filter(|l| l.starts_with("ndbsniff: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn traffic_only_on_other_ports_gets_a_hint_line() {
+    let ndb_on_1186 = "testdata/ndb80-datanode-sll-v4-port1186.pcap";
+    let hint = "ndbsniff: no packets on port 3406; 26 packets of NDB management traffic on port \
+                1186: try --port 1186 or --any-port";
+    for args in [
+        &["-r", ndb_on_1186][..],
+        &["-r", ndb_on_1186, "-q"],
+        &["-r", ndb_on_1186, "--format", "json"],
+        &["-r", ndb_on_1186, "--reader", "libpcap"],
+    ] {
+        let run = ndbsniff(args);
+        run.expect_code(0);
+        assert_eq!(notes(&run), [hint], "{}", run.describe());
+        // The hint is for the operator: the output carries none of it.
+        assert!(!run.stdout().contains("try --port"), "{}", run.describe());
+        // And it comes after the summary.
+        assert!(
+            run.stderr().trim_end().ends_with(hint),
+            "{}",
+            run.describe()
+        );
+    }
+    // Taking the hint: the flows are there, and no hint is given.
+    let run = ndbsniff(&["-r", ndb_on_1186, "--port", "1186", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(run.flows().len(), 1, "{}", run.describe());
+    assert!(notes(&run).is_empty(), "{}", run.describe());
+    // Other traffic elsewhere: the busiest ports are named, and it is said that none of it
+    // opens like the management protocol.
+    let run = ndbsniff(&["-r", "testdata/http-on-3406.pcap", "--port", "1186"]);
+    run.expect_code(0);
+    let lines = notes(&run);
+    assert_eq!(lines.len(), 1, "{}", run.describe());
+    assert!(
+        lines[0].starts_with("ndbsniff: no packets on port 1186; ")
+            && lines[0].contains("TCP/UDP packets on other ports (most on 3406 (")
+            && lines[0].ends_with(
+                "none opening like NDB management traffic: --any-port classifies them all"
+            ),
+        "{}",
+        run.describe()
+    );
+    // Nothing to say: watched traffic was seen, every port was watched, or the user's own
+    // filter chose what was read.
+    for args in [
+        &["-r", "testdata/mixed-3406-and-1186-eth-v4.pcap"][..],
+        &["-r", ndb_on_1186, "--any-port"],
+        &["-r", ndb_on_1186, "-f", "tcp port 1186"],
+    ] {
+        let run = ndbsniff(args);
+        run.expect_code(0);
+        assert!(notes(&run).is_empty(), "{}", run.describe());
+    }
+}

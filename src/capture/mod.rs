@@ -216,7 +216,9 @@ pub struct LiveOptions {
 }
 
 enum Handle {
-    File(Capture<pcap::Offline>),
+    /// A file read by libpcap; the BPF program runs in the read loop (as libpcap would run it),
+    /// so the frames it turns away can be tallied for the operator's hint.
+    File(Capture<pcap::Offline>, Option<Bpf>),
     Classic(Classic),
     Live(Capture<pcap::Active>),
 }
@@ -362,7 +364,7 @@ impl Source {
             link,
             dlt,
             snaplen: MAX_SNAPLEN,
-            handle: Handle::File(capture),
+            handle: Handle::File(capture, None),
             classic_pcap,
             nanos: true,
             savefile: None,
@@ -460,7 +462,7 @@ impl Source {
     /// Applies a BPF filter expression (libpcap syntax).
     pub fn set_filter(&mut self, expr: &str) -> Result<(), CaptureError> {
         let r = match &mut self.handle {
-            Handle::File(c) => c.filter(expr, true),
+            Handle::File(c, filter) => c.compile(expr, true).map(|prog| *filter = Some(Bpf(prog))),
             Handle::Live(c) => c.filter(expr, true),
             Handle::Classic(m) => m
                 .dead
@@ -513,13 +515,14 @@ impl Source {
         } = self;
         let mut offset: u64 = 24;
         let (mut report, failure) = match handle {
-            Handle::File(mut c) => read_loop(
+            Handle::File(mut c, filter) => read_loop(
                 &mut c,
                 router,
                 Loop {
                     limit,
                     stop,
                     live_fd: None,
+                    filter: filter.as_ref(),
                     nanos,
                     counters,
                 },
@@ -541,6 +544,7 @@ impl Source {
                         limit,
                         stop,
                         live_fd: Some(fd),
+                        filter: None,
                         nanos,
                         counters,
                     },
@@ -662,6 +666,8 @@ struct Loop<'a> {
     stop: &'a AtomicBool,
     /// Live captures: the descriptor to wait on (a file is read without waiting).
     live_fd: Option<i32>,
+    /// Files: the BPF program, run here (live, the kernel runs it).
+    filter: Option<&'a Bpf>,
     /// Timestamps come in nanoseconds.
     nanos: bool,
     counters: &'a LiveCounters,
@@ -678,6 +684,7 @@ fn read_loop<T: Activated + ?Sized>(
         limit,
         stop,
         live_fd,
+        filter,
         nanos,
         counters,
     } = cfg;
@@ -690,6 +697,12 @@ fn read_loop<T: Activated + ?Sized>(
         match capture.next_packet() {
             Ok(pkt) => {
                 on_record(pkt.header.caplen);
+                if let Some(Bpf(prog)) = filter {
+                    if !prog.filter(pkt.data) {
+                        router.filtered(pkt.data);
+                        continue;
+                    }
+                }
                 if let Some(dump) = savefile.as_mut() {
                     #[allow(clippy::unnecessary_cast)]
                     let (secs, frac) = (pkt.header.ts.tv_sec as u32, pkt.header.ts.tv_usec as u32);
@@ -766,6 +779,7 @@ fn read_classic(
             .unwrap_or(&[]);
         if let Some(Bpf(prog)) = &m.filter {
             if !prog.filter(frame) {
+                router.filtered(frame);
                 continue;
             }
         }

@@ -21,6 +21,7 @@
 //! the pipeline to drain.
 
 pub mod merge;
+pub mod offport;
 pub mod router;
 pub mod worker;
 

@@ -12,7 +12,7 @@
 //! flow (only the worker owning its part does), or keeps a frame after it returns.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -22,6 +22,7 @@ use ndbsniff_core::frag::{self, Reassembler};
 use ndbsniff_core::memcap::MemCap;
 use ndbsniff_core::Watch;
 
+use super::offport::OffPort;
 use super::{Pkt, SweepAt, Work, SWEEP_EVERY_US, WORK_PACKETS};
 use crate::capture::pcapfile::Block;
 
@@ -51,6 +52,9 @@ pub struct RouterCounters {
     pub reassembled: AtomicU64,
     /// Fragments dropped, by [`frag::Drop`] reason.
     pub fragments_dropped: [AtomicU64; frag::Drop::ALL.len()],
+    /// What the port filter turned away while no watched packet had been seen (offline runs;
+    /// set when the router finishes).
+    pub off_port: Mutex<OffPort>,
 }
 
 #[derive(Default)]
@@ -133,6 +137,7 @@ pub struct Router<'a> {
     /// Packets dropped because a worker was behind (live only).
     pub dropped: u64,
     gone: bool,
+    off_port: OffPort,
 }
 
 impl<'a> Router<'a> {
@@ -166,6 +171,7 @@ impl<'a> Router<'a> {
             sweeps: 0,
             dropped: 0,
             gone: false,
+            off_port: OffPort::default(),
         }
     }
 
@@ -213,6 +219,17 @@ impl<'a> Router<'a> {
             self.tick();
         } else {
             self.capture_time(ts_us);
+        }
+    }
+
+    /// A frame the BPF filter turned away: tallied by port for the operator's hint as long as no
+    /// watched packet has been seen ([`OffPort`]), else ignored.
+    pub fn filtered(&mut self, frame: &[u8]) {
+        if self.local.watched > 0 || self.counters.watched.load(Ordering::Relaxed) > 0 {
+            return;
+        }
+        if let Ok(Decoded::Packet(view)) = decode::decode_frame(self.link, frame) {
+            self.off_port.observe(&view);
         }
     }
 
@@ -379,6 +396,9 @@ impl<'a> Router<'a> {
         }
         self.frags.finish(self.memcap);
         self.local.publish(self.counters, &mut self.frags);
+        if let Ok(mut off) = self.counters.off_port.lock() {
+            *off = std::mem::take(&mut self.off_port);
+        }
     }
 }
 
