@@ -17,7 +17,10 @@
 //!   that moves libpcap's offsets itself (`vlan`, `mpls`, `pppoes`, `geneve`): then it is applied
 //!   once, in front, as written.
 //!
-//! A later decoder of tunnels adds its outer headers to [`USERLAND`].
+//! Tunnels are judged by their inner ports, so their outer packets pass too ([`USERLAND`]:
+//! VXLAN and Geneve by UDP port, IP in IP and GRE by protocol, MPLS and PPPoE sessions by
+//! EtherType, at every VLAN level; on link types without EtherTypes libpcap folds that last
+//! clause away).
 //!
 //! Never: touches packets.
 
@@ -25,12 +28,21 @@ use ndbsniff_core::decode::{LinkKind, MAX_VLAN_TAGS};
 
 /// Frames BPF cannot judge by port, passed to the capture thread, which decodes them and tests
 /// the ports itself: (what, BPF expression).
-pub const USERLAND: [(&str, &str); 3] = [
+pub const USERLAND: [(&str, &str); 6] = [
     ("IPv4 fragments", "ip[6:2] & 0x3fff != 0"),
     ("IPv4 authentication header", "ip proto 51"),
     (
         "IPv6 extension headers",
         "ip6 proto 0 or ip6 proto 43 or ip6 proto 44 or ip6 proto 60 or ip6 proto 51",
+    ),
+    ("VXLAN and Geneve", "udp dst port 4789 or udp dst port 6081"),
+    (
+        "IP in IP and GRE",
+        "ip proto 4 or ip proto 41 or ip proto 47 or ip6 proto 4 or ip6 proto 41 or ip6 proto 47",
+    ),
+    (
+        "MPLS and PPPoE sessions",
+        "ether proto 0x8847 or ether proto 0x8848 or ether proto 0x8864",
     ),
 ];
 

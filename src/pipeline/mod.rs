@@ -29,6 +29,8 @@ use std::sync::Arc;
 
 use crate::capture::pcapfile::Block;
 pub use merge::SweepMerger;
+use ndbsniff_core::decode::Tunnel;
+use ndbsniff_core::flow::packet::BatchData;
 pub use ndbsniff_core::flow::packet::Pkt;
 use ndbsniff_core::flow::tracker::Removed;
 pub use router::{Router, RouterCounters, RouterSetup};
@@ -71,6 +73,10 @@ pub struct Work {
     pub no: u64,
     /// The lowest block offset a packet refers to (`usize::MAX` when none refers to the block).
     pub first_at: usize,
+    /// The tunnels the batch's packets came through ([`Pkt::tunnel`] is a position here plus
+    /// one); a packet in the same tunnel as the one before shares its entry. At most one per
+    /// packet.
+    pub tunnels: Vec<Tunnel>,
 }
 
 impl Default for Work {
@@ -83,6 +89,7 @@ impl Default for Work {
             sweeps: Vec::new(),
             no: 0,
             first_at: usize::MAX,
+            tunnels: Vec::new(),
         }
     }
 }
@@ -103,6 +110,7 @@ impl Work {
         self.block = None;
         self.sweeps.clear();
         self.first_at = usize::MAX;
+        self.tunnels.clear();
     }
 
     /// The payload bytes of one packet of this batch: in the file block, or in `data` when the
@@ -115,6 +123,16 @@ impl Work {
         };
         base.get(p.payload_at..p.payload_at + p.payload_caplen as usize)
             .unwrap_or(&[])
+    }
+}
+
+impl<'p> BatchData<'p> for &'p Work {
+    fn payload(&self, p: &'p Pkt) -> &'p [u8] {
+        Work::payload(self, p)
+    }
+
+    fn tunnel(&self, p: &'p Pkt) -> Option<&'p Tunnel> {
+        self.tunnels.get(usize::from(p.tunnel).checked_sub(1)?)
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use ndbsniff_core::decode::{self, Decoded, LinkKind, PacketView, SkipReason};
+use ndbsniff_core::decode::{self, Decoded, LinkKind, PacketView, SkipReason, Tunnel};
 use ndbsniff_core::flow::table::FlowTable;
 use ndbsniff_core::frag::{self, Reassembler};
 use ndbsniff_core::memcap::MemCap;
@@ -138,6 +138,10 @@ pub struct Router<'a> {
     pub dropped: u64,
     gone: bool,
     off_port: OffPort,
+    /// A watched packet has been routed: [`OffPort`] has nothing more to learn.
+    watched_seen: bool,
+    /// The tunnel layers of the frame being routed (filled by the decoder).
+    tunnel: Tunnel,
 }
 
 impl<'a> Router<'a> {
@@ -172,6 +176,8 @@ impl<'a> Router<'a> {
             dropped: 0,
             gone: false,
             off_port: OffPort::default(),
+            watched_seen: false,
+            tunnel: Tunnel::default(),
         }
     }
 
@@ -197,7 +203,7 @@ impl<'a> Router<'a> {
     #[inline]
     pub fn frame(&mut self, ts_us: i64, frame: &[u8], origlen: u32, at: Option<usize>) {
         self.local.frames += 1;
-        match decode::decode_frame(self.link, frame) {
+        match decode::decode_frame_in(self.link, frame, &mut self.tunnel) {
             Ok(Decoded::Packet(view)) => {
                 let within = at.map(|frame_at| {
                     let start = view.payload.as_ptr() as usize - frame.as_ptr() as usize;
@@ -223,9 +229,10 @@ impl<'a> Router<'a> {
     }
 
     /// A frame the BPF filter turned away: tallied by port for the operator's hint as long as no
-    /// watched packet has been seen ([`OffPort`]), else ignored.
+    /// watched packet has been seen ([`OffPort`]), else ignored. (Decoded packets on other
+    /// ports that BPF let through, tunnelled ones say, are tallied as they are routed.)
     pub fn filtered(&mut self, frame: &[u8]) {
-        if self.local.watched > 0 || self.counters.watched.load(Ordering::Relaxed) > 0 {
+        if self.watched_seen {
             return;
         }
         if let Ok(Decoded::Packet(view)) = decode::decode_frame(self.link, frame) {
@@ -236,6 +243,8 @@ impl<'a> Router<'a> {
     /// A reassembled datagram: decoded like a frame, its payload copied into the batch.
     #[cold]
     fn datagram(&mut self, d: &frag::Datagram, ts_us: i64) {
+        // A reassembled datagram is not looked into for tunnels.
+        self.tunnel.clear();
         match decode::decode_datagram(d.vlan, d.src, d.dst, d.protocol, &d.payload) {
             Ok(view) => {
                 let wire_len = u32::try_from(d.wire_len).unwrap_or(u32::MAX);
@@ -259,9 +268,13 @@ impl<'a> Router<'a> {
         self.local.decoded += 1;
         if !self.watch.matches(view.src_port, view.dst_port) {
             self.local.other += 1;
+            if !self.watched_seen {
+                self.off_port.observe(view);
+            }
             return;
         }
         self.local.watched += 1;
+        self.watched_seen = true;
         let mut pkt = Pkt::of(view, ts_us, wire_len, 0, self.table);
         let lane_no = self.table.part_of_hash(pkt.hash);
         let lane = &mut self.lanes[lane_no];
@@ -281,6 +294,13 @@ impl<'a> Router<'a> {
         }
         if work.pkts.is_empty() && self.live {
             lane.started = Instant::now();
+        }
+        if !self.tunnel.is_empty() {
+            if work.tunnels.last() != Some(&self.tunnel) {
+                work.tunnels.push(self.tunnel);
+            }
+            // At most one entry per packet, and WORK_PACKETS fits in a u16.
+            pkt.tunnel = u16::try_from(work.tunnels.len()).unwrap_or(u16::MAX);
         }
         work.pkts.push(pkt);
         if work.pkts.len() >= WORK_PACKETS || work.data.len() >= WORK_BYTES {

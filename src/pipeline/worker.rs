@@ -114,7 +114,7 @@ pub fn worker(
         for (end, sweep) in ends {
             tracker.observe_batch(
                 &work.pkts[start.min(end)..end],
-                |p| work.payload(p),
+                &work,
                 shared.watch,
                 shared.announce,
                 &mut table_events,

@@ -162,6 +162,23 @@ pub fn write_capture(
     Ok(w.into_inner())
 }
 
+/// Builds a capture like [`write_capture`] whose every frame is wrapped in tunnel `layers`
+/// (innermost first, [`crate::tunnel::Wrap`]) and then in Ethernet: the file's link type is
+/// Ethernet, and `encap` frames the inner packets (Ethernet when the innermost layer carries
+/// Ethernet, raw IP otherwise).
+pub fn write_tunnelled_capture(
+    format: CaptureFormat,
+    encap: &Encap,
+    layers: &'static [crate::tunnel::Wrap],
+    flows: &[PlacedFlow],
+) -> Result<Vec<u8>, SynthError> {
+    let encap = encap.with_host_order(format.byte_order);
+    let w = CaptureWriter::new(Vec::new(), format, crate::frame::Link::Ethernet.linktype())?;
+    let mut sink = crate::tunnel::TunnelSink::new(w, layers);
+    write_flows(&mut sink, &encap, flows)?;
+    Ok(sink.into_inner().into_inner())
+}
+
 /// What [`StreamMerge::write_next`] wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Written {

@@ -38,6 +38,7 @@ pub mod sched;
 pub mod script;
 pub mod testdata;
 pub mod traffic;
+pub mod tunnel;
 pub mod writer;
 
 pub use emit::{write_capture, write_flows, PlacedFlow, StreamMerge, SynthError, Written};

@@ -11,12 +11,13 @@ use std::io;
 use std::path::Path;
 
 use super::audit;
-use super::emit::{write_capture, PlacedFlow, SynthError};
+use super::emit::{write_capture, write_tunnelled_capture, PlacedFlow, SynthError};
 use super::frame::{Encap, Link};
 use super::lookalike;
 use super::ndb;
 use super::sched::{schedule, CaptureStart, FixedSegments, TcpPlan, Transform};
 use super::script::{Close, Proto, Script};
+use super::tunnel::Wrap;
 use super::writer::{ByteOrder, CaptureFormat, Container, TsResolution};
 use super::{FlowAddr, Side};
 
@@ -308,6 +309,9 @@ pub struct CaptureSpec {
     pub expect_override: Option<&'static str>,
     /// Free-text note prepended to the generated description.
     pub note: &'static str,
+    /// Tunnel layers around every frame, innermost first (`encap` then frames the inner
+    /// packets); empty for none.
+    pub tunnel: &'static [Wrap],
 }
 
 impl CaptureSpec {
@@ -384,11 +388,17 @@ impl CaptureSpec {
             }
         );
         let vl = self.encap.vlans().len();
-        let link = if vl > 0 {
+        let mut link = if vl > 0 {
             format!("{}+{}vlan", self.encap.link.name(), vl)
         } else {
             self.encap.link.name().to_string()
         };
+        for layer in self.tunnel {
+            link = format!("{link} in {}", layer.name());
+        }
+        if !self.tunnel.is_empty() {
+            link.push_str(" in eth");
+        }
         let flows: Vec<String> = self
             .flows
             .iter()
@@ -460,7 +470,11 @@ pub fn placed_flows(spec: &CaptureSpec) -> Vec<PlacedFlow> {
 
 /// Renders a capture (without damage) to bytes.
 pub fn render_clean(spec: &CaptureSpec) -> Result<Vec<u8>, SynthError> {
-    write_capture(spec.format, &spec.encap, &placed_flows(spec))
+    if spec.tunnel.is_empty() {
+        write_capture(spec.format, &spec.encap, &placed_flows(spec))
+    } else {
+        write_tunnelled_capture(spec.format, &spec.encap, spec.tunnel, &placed_flows(spec))
+    }
 }
 
 /// Offsets of record starts in a classic pcap file (`bytes` as written by this module).
@@ -652,6 +666,7 @@ fn cap(name: &str, format: CaptureFormat, encap: Encap, flows: Vec<FlowSpec>) ->
         damage: None,
         expect_override: None,
         note: "",
+        tunnel: &[],
     }
 }
 
@@ -662,6 +677,10 @@ impl CaptureSpec {
     }
     fn note(mut self, n: &'static str) -> Self {
         self.note = n;
+        self
+    }
+    fn tunnel(mut self, layers: &'static [Wrap]) -> Self {
+        self.tunnel = layers;
         self
     }
     fn damaged(mut self, d: Damage, expect: &'static str) -> Self {
@@ -1159,7 +1178,48 @@ pub fn specs() -> Vec<CaptureSpec> {
             .note("pcapng file cut in the middle of its last block"),
     ];
     v.extend(audit_specs());
+    v.extend(tunnel_specs());
     v
+}
+
+/// NDB sessions (and a look-alike) inside each kind of tunnel, and three tunnels nested.
+fn tunnel_specs() -> Vec<CaptureSpec> {
+    static VXLAN: [Wrap; 1] = [Wrap::Vxlan { vni: 4242 }];
+    static GENEVE: [Wrap; 1] = [Wrap::Geneve { vni: 77 }];
+    static GRE_KEY: [Wrap; 1] = [Wrap::Gre { key: Some(7) }];
+    static GRE_TEB: [Wrap; 1] = [Wrap::GreEthernet];
+    static MPLS: [Wrap; 1] = [Wrap::Mpls {
+        labels: &[1000, 2000],
+    }];
+    static PPPOE: [Wrap; 1] = [Wrap::Pppoe { session: 0x1234 }];
+    static IN_V4: [Wrap; 1] = [Wrap::IpInIp { outer_v6: false }];
+    static IN_V6: [Wrap; 1] = [Wrap::IpInIp { outer_v6: true }];
+    static NESTED: [Wrap; 3] = [
+        Wrap::Vxlan { vni: 9 },
+        Wrap::Gre { key: None },
+        Wrap::Mpls { labels: &[300] },
+    ];
+    let raw = || enc(Link::Raw);
+    vec![
+        cap(
+            "tunnel-vxlan-v4",
+            US,
+            eth(),
+            vec![e3(), la("http", lookalike::http)],
+        )
+        .tunnel(&VXLAN)
+        .note("a Kubernetes-style overlay"),
+        cap("tunnel-geneve-v6", US, eth(), vec![e1().v6()]).tunnel(&GENEVE),
+        cap("tunnel-gre-key-v4", US, raw(), vec![e3()]).tunnel(&GRE_KEY),
+        cap("tunnel-gre-teb-v4", US, eth(), vec![e3()]).tunnel(&GRE_TEB),
+        cap("tunnel-mpls-v4", US, raw(), vec![e3()]).tunnel(&MPLS),
+        cap("tunnel-pppoe-v6", US, raw(), vec![e3().v6()]).tunnel(&PPPOE),
+        cap("tunnel-ipip-v4", US, raw(), vec![e3()]).tunnel(&IN_V4),
+        cap("tunnel-6in4-v6", US, raw(), vec![e3().v6()]).tunnel(&IN_V4),
+        cap("tunnel-4in6-v4", US, raw(), vec![e3()]).tunnel(&IN_V6),
+        cap("tunnel-6in6-v6", US, raw(), vec![e3().v6()]).tunnel(&IN_V6),
+        cap("tunnel-nested-v4", US, eth(), vec![e3()]).tunnel(&NESTED),
+    ]
 }
 
 // ---- captures for the session audit (addresses and scenarios: `audit.rs`) ----------------

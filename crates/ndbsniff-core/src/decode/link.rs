@@ -85,6 +85,11 @@ mod ether_type {
     pub const VLAN_STAG: u16 = 0x88a8;
     /// Pre-standard QinQ tag.
     pub const VLAN_QINQ: u16 = 0x9100;
+    /// MPLS unicast and multicast label stacks.
+    pub const MPLS_UNICAST: u16 = 0x8847;
+    pub const MPLS_MULTICAST: u16 = 0x8848;
+    /// PPPoE session stage.
+    pub const PPPOE_SESSION: u16 = 0x8864;
 }
 
 /// Address family values found in BSD loopback headers.
@@ -126,19 +131,25 @@ pub const MAX_VLAN_TAGS: usize = 8;
 const IPV4_VERSION: u8 = 4;
 const IPV6_VERSION: u8 = 6;
 
-/// IP version of the network layer found behind the link header.
-#[derive(Clone, Copy)]
-pub(super) enum IpVersion {
+/// What the bytes behind the link header start with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum L3 {
+    /// An IPv4 header.
     V4,
+    /// An IPv6 header.
     V6,
+    /// An MPLS label stack (followed by [`super::tunnel`]).
+    Mpls,
+    /// A PPPoE session header (followed by [`super::tunnel`]).
+    Pppoe,
 }
 
-/// Strips the link header: outermost VLAN id, IP version and the bytes starting at the IP header.
+/// Strips the link header: outermost VLAN id, what follows and the bytes starting there.
 #[inline]
 pub(super) fn link_layer(
     link: LinkKind,
     frame: &[u8],
-) -> Result<(Option<u16>, IpVersion, &[u8]), SkipReason> {
+) -> Result<(Option<u16>, L3, &[u8]), SkipReason> {
     match link {
         LinkKind::Ethernet => {
             let eth = Ethernet2HeaderSlice::from_slice(frame).map_err(|_| SkipReason::Truncated)?;
@@ -162,12 +173,12 @@ pub(super) fn link_layer(
         }
         LinkKind::Raw => match frame.first().map(|b| b >> 4) {
             None => Err(SkipReason::Truncated),
-            Some(IPV4_VERSION) => Ok((None, IpVersion::V4, frame)),
-            Some(IPV6_VERSION) => Ok((None, IpVersion::V6, frame)),
+            Some(IPV4_VERSION) => Ok((None, L3::V4, frame)),
+            Some(IPV6_VERSION) => Ok((None, L3::V6, frame)),
             Some(_) => Err(SkipReason::MalformedIp),
         },
-        LinkKind::Ipv4 => Ok((None, IpVersion::V4, frame)),
-        LinkKind::Ipv6 => Ok((None, IpVersion::V6, frame)),
+        LinkKind::Ipv4 => Ok((None, L3::V4, frame)),
+        LinkKind::Ipv6 => Ok((None, L3::V6, frame)),
         // etherparse's Linux SLL slice rejects ARPHRD types and packet types it does not list
         // (loopback, PPP, tunnels: all common in `-i any` captures) and has no v2, so both
         // versions are read here. The address length is not checked: it gives the device's
@@ -193,25 +204,30 @@ fn cooked_layer(
     arphrd: u16,
     protocol: u16,
     rest: Option<&[u8]>,
-) -> Result<(Option<u16>, IpVersion, &[u8]), SkipReason> {
+) -> Result<(Option<u16>, L3, &[u8]), SkipReason> {
     if arphrd == sll::ARPHRD_NETLINK {
         return Err(SkipReason::NotIp);
     }
     ether_type_layer(protocol, rest.unwrap_or(&[]))
 }
 
-/// Follows an EtherType through up to [`MAX_VLAN_TAGS`] VLAN tags to IPv4 or IPv6.
+/// Follows an EtherType through up to [`MAX_VLAN_TAGS`] VLAN tags to IPv4, IPv6, an MPLS label
+/// stack or a PPPoE session header.
 #[inline]
-fn ether_type_layer(
+pub(super) fn ether_type_layer(
     mut ether_type: u16,
     mut rest: &[u8],
-) -> Result<(Option<u16>, IpVersion, &[u8]), SkipReason> {
+) -> Result<(Option<u16>, L3, &[u8]), SkipReason> {
     let mut vlan = None;
     let mut tags = 0;
     loop {
         match ether_type {
-            ether_type::IPV4 => return Ok((vlan, IpVersion::V4, rest)),
-            ether_type::IPV6 => return Ok((vlan, IpVersion::V6, rest)),
+            ether_type::IPV4 => return Ok((vlan, L3::V4, rest)),
+            ether_type::IPV6 => return Ok((vlan, L3::V6, rest)),
+            ether_type::MPLS_UNICAST | ether_type::MPLS_MULTICAST => {
+                return Ok((vlan, L3::Mpls, rest))
+            }
+            ether_type::PPPOE_SESSION => return Ok((vlan, L3::Pppoe, rest)),
             ether_type::VLAN_CTAG | ether_type::VLAN_STAG | ether_type::VLAN_QINQ => {
                 if tags == MAX_VLAN_TAGS {
                     return Err(SkipReason::VlanTooDeep);
@@ -225,7 +241,7 @@ fn ether_type_layer(
                 rest = rest.get(tag.slice().len()..).unwrap_or(&[]);
                 tags += 1;
             }
-            // 802.3 length fields (<= 1500), ARP, LLDP, MPLS, PPPoE, …
+            // 802.3 length fields (<= 1500), ARP, LLDP, PPPoE discovery, …
             _ => return Err(SkipReason::NotIp),
         }
     }
@@ -233,13 +249,13 @@ fn ether_type_layer(
 
 /// IP version for a BSD loopback address family, if it is one of the IP families.
 #[inline]
-fn loopback_family(family: u32) -> Option<IpVersion> {
+fn loopback_family(family: u32) -> Option<L3> {
     match family {
-        address_family::INET => Some(IpVersion::V4),
+        address_family::INET => Some(L3::V4),
         address_family::INET6_LINUX
         | address_family::INET6_NETBSD
         | address_family::INET6_FREEBSD
-        | address_family::INET6_DARWIN => Some(IpVersion::V6),
+        | address_family::INET6_DARWIN => Some(L3::V6),
         _ => None,
     }
 }
@@ -247,11 +263,11 @@ fn loopback_family(family: u32) -> Option<IpVersion> {
 /// Some capture tools wrote an EtherType into one half of the loopback header instead of an
 /// address family; accepted for IPv4/IPv6 in network byte order in either half.
 #[cold]
-fn loopback_ether_type(family: u32) -> Option<IpVersion> {
+fn loopback_ether_type(family: u32) -> Option<L3> {
     let (high, low) = ((family >> 16) as u16, family as u16);
     [high, low].into_iter().find_map(|half| match half {
-        ether_type::IPV4 => Some(IpVersion::V4),
-        ether_type::IPV6 => Some(IpVersion::V6),
+        ether_type::IPV4 => Some(L3::V4),
+        ether_type::IPV6 => Some(L3::V6),
         _ => None,
     })
 }

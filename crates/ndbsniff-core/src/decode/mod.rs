@@ -9,7 +9,8 @@
 //! It must never panic on any input bytes, never allocate, and never reassemble: [`decode_frame`]
 //! hands an IP fragment back as a [`Fragment`] (for [`crate::frag`] to put together, after which
 //! [`decode_datagram`] decodes the whole datagram), and [`decode`] reports it as
-//! [`SkipReason::IpFragment`]. Tunnels (IP-in-IP, GRE, …) are [`SkipReason::NotTcpUdp`]. At most
+//! [`SkipReason::IpFragment`]. Tunnels (VXLAN, Geneve, GRE, MPLS, PPPoE, IP in IP) are walked to
+//! the inner packet ([`tunnel`]); [`decode_frame_in`] says which layers it was inside. At most
 //! [`MAX_VLAN_TAGS`] VLAN tags are followed; a deeper stack is [`SkipReason::VlanTooDeep`]. It
 //! knows nothing about flows.
 //!
@@ -25,8 +26,8 @@
 //!
 //! The layers are one file each: `link.rs` (link types, Ethernet and VLAN tags, BSD loopback,
 //! raw IP, Linux cooked), `ip.rs` (IPv4 and IPv6, extension headers, the authentication header,
-//! fragments) and `transport.rs` (TCP and UDP); this file holds what they hand each other and
-//! the entry points.
+//! fragments), `transport.rs` (TCP and UDP) and `tunnel.rs` (the tunnel headers and the
+//! [`Tunnel`] stack); this file holds what they hand each other and the entry points.
 
 use std::net::IpAddr;
 
@@ -35,13 +36,15 @@ use etherparse::IpNumber;
 mod ip;
 mod link;
 mod transport;
+pub mod tunnel;
 
 pub use ip::Fragment;
 pub use link::{LinkKind, MAX_VLAN_TAGS};
 pub use transport::{tcp_flags, TcpInfo, Transport};
+pub use tunnel::{Tunnel, TunnelKind, TunnelLayer, MAX_TUNNEL_LAYERS};
 
 use ip::{ipv4_auth, ipv4_layer, ipv6_exts, ipv6_layer, IpPayload, Net};
-use link::{link_layer, IpVersion};
+use link::{link_layer, L3};
 use transport::transport_layer;
 
 /// One decoded TCP or UDP packet, borrowing the captured frame.
@@ -72,9 +75,10 @@ pub struct PacketView<'a> {
 /// Why a frame was not turned into a [`PacketView`]; each reason is a counter in the summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SkipReason {
-    /// The link layer carries something other than IPv4/IPv6 (ARP, LLDP, 802.3 LLC, MPLS, …).
+    /// The link layer (or a tunnel) carries something other than IPv4/IPv6 (ARP, LLDP, 802.3
+    /// LLC, PPP control, …).
     NotIp,
-    /// IP carries something other than TCP/UDP (ICMP, GRE, ESP, tunnels, …).
+    /// IP carries something other than TCP/UDP (ICMP, ESP, SCTP, …).
     NotTcpUdp,
     /// An IPv4 fragment or an IPv6 fragment header that fragments ([`decode`] only: the capture
     /// thread reassembles fragments, see [`crate::frag`]).
@@ -91,11 +95,19 @@ pub enum SkipReason {
     MalformedUdp,
     /// More than [`MAX_VLAN_TAGS`] VLAN tags in front of the IP header.
     VlanTooDeep,
+    /// More than [`MAX_TUNNEL_LAYERS`] tunnel layers, or more than
+    /// [`tunnel::MAX_MPLS_LABELS`] MPLS labels in one stack.
+    TunnelTooDeep,
+    /// An IP fragment inside a tunnel (not reassembled).
+    TunnelFragment,
+    /// Impossible tunnel header values (GRE with routing or an unknown version, a PPPoE
+    /// session header of another version or code, …).
+    MalformedTunnel,
 }
 
 impl SkipReason {
     /// Every reason, in declaration order (so `ALL[r.index()] == r`).
-    pub const ALL: [SkipReason; 9] = [
+    pub const ALL: [SkipReason; 12] = [
         SkipReason::NotIp,
         SkipReason::NotTcpUdp,
         SkipReason::IpFragment,
@@ -105,6 +117,9 @@ impl SkipReason {
         SkipReason::MalformedTcp,
         SkipReason::MalformedUdp,
         SkipReason::VlanTooDeep,
+        SkipReason::TunnelTooDeep,
+        SkipReason::TunnelFragment,
+        SkipReason::MalformedTunnel,
     ];
 
     /// Stable kebab-case label used in reports.
@@ -119,6 +134,9 @@ impl SkipReason {
             SkipReason::MalformedTcp => "malformed-tcp",
             SkipReason::MalformedUdp => "malformed-udp",
             SkipReason::VlanTooDeep => "vlan-too-deep",
+            SkipReason::TunnelTooDeep => "tunnel-too-deep",
+            SkipReason::TunnelFragment => "tunnel-fragment",
+            SkipReason::MalformedTunnel => "malformed-tunnel",
         }
     }
 
@@ -163,22 +181,80 @@ pub fn decode(link: LinkKind, frame: &[u8]) -> Result<PacketView<'_>, SkipReason
 }
 
 /// Decodes one captured frame like [`decode`], but hands IP fragments back as
-/// [`Decoded::Fragment`] instead of skipping them.
+/// [`Decoded::Fragment`] instead of skipping them. Tunnels are walked as by
+/// [`decode_frame_in`], which also says which layers the packet was inside.
 #[inline]
 pub fn decode_frame(link: LinkKind, frame: &[u8]) -> Result<Decoded<'_>, SkipReason> {
-    let (vlan, version, ip) = link_layer(link, frame)?;
-    let net = match version {
-        IpVersion::V4 => ipv4_layer(ip),
-        IpVersion::V6 => ipv6_layer(ip),
+    decode_frame_in(link, frame, &mut Tunnel::default())
+}
+
+/// Decodes one captured frame like [`decode_frame`], and puts the tunnel layers it walked into
+/// `tunnel`, outermost first (left empty for a packet in no tunnel). A fragment is handed back
+/// only when it is in no tunnel.
+///
+/// ```
+/// use ndbsniff_core::decode::{decode_frame_in, Decoded, LinkKind, Tunnel};
+/// // Raw IPv4 carrying IPv4 (protocol 4) carrying UDP 4660 -> 3406 "hi".
+/// let inner = [
+///     0x45, 0, 0, 30, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+///     0x12, 0x34, 0x0d, 0x4e, 0, 10, 0, 0, b'h', b'i',
+/// ];
+/// let mut frame = vec![0x45, 0, 0, 50, 0, 0, 0, 0, 64, 4, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2];
+/// frame.extend_from_slice(&inner);
+/// let mut tunnel = Tunnel::default();
+/// let Ok(Decoded::Packet(view)) = decode_frame_in(LinkKind::Raw, &frame, &mut tunnel) else {
+///     panic!("not decoded");
+/// };
+/// assert_eq!(view.payload, b"hi");
+/// assert_eq!(tunnel.kinds(), "ipip");
+/// ```
+#[inline]
+pub fn decode_frame_in<'a>(
+    link: LinkKind,
+    frame: &'a [u8],
+    tunnel: &mut Tunnel,
+) -> Result<Decoded<'a>, SkipReason> {
+    tunnel.clear();
+    let (vlan, l3, bytes) = link_layer(link, frame)?;
+    network(vlan, l3, bytes, tunnel)
+}
+
+/// The network layer and what is above it; tunnels are handed to [`tunnel`], which comes back
+/// here for the inner packet.
+#[inline]
+fn network<'a>(
+    vlan: Option<u16>,
+    l3: L3,
+    bytes: &'a [u8],
+    tunnel: &mut Tunnel,
+) -> Result<Decoded<'a>, SkipReason> {
+    let net = match l3 {
+        L3::V4 => ipv4_layer(bytes),
+        L3::V6 => ipv6_layer(bytes),
+        L3::Mpls | L3::Pppoe => return tunnel::link_tunnel(vlan, l3, bytes, tunnel),
     };
     let mut net = match net? {
         Net::Whole(net) => net,
+        Net::Fragment(_) if !tunnel.is_empty() => return Err(SkipReason::TunnelFragment),
         Net::Fragment(mut f) => {
             f.vlan = vlan;
             return Ok(Decoded::Fragment(f));
         }
     };
-    transport_layer(vlan, &mut net).map(Decoded::Packet)
+    if let tunnel::proto::IPV4_IN_IP | tunnel::proto::IPV6_IN_IP | tunnel::proto::GRE =
+        net.protocol.0
+    {
+        return tunnel::ip_tunnel(vlan, &net, tunnel);
+    }
+    let view = transport_layer(vlan, &mut net)?;
+    if view.transport == Transport::Udp
+        && matches!(view.dst_port, tunnel::VXLAN_PORT | tunnel::GENEVE_PORT)
+    {
+        if let Some(inner) = tunnel::udp_tunnel(&view, tunnel) {
+            return inner;
+        }
+    }
+    Ok(Decoded::Packet(view))
 }
 
 /// Decodes a reassembled IP datagram's payload (`bytes`, which starts with `protocol`'s header:
@@ -515,7 +591,44 @@ mod tests {
             (LinkKind::Raw, ipv4_tcp()),
             (LinkKind::LinuxSll, cat(&[&sll(1, ET_IPV6), &ipv6_tcp()])),
             (LinkKind::LinuxSll2, cat(&[&sll2(ET_IPV4), &ipv4_udp()])),
+            // Tunnels: MPLS, IPv4 in IPv4, VXLAN.
+            (
+                LinkKind::Ethernet,
+                cat(&[&ETH_MACS, &[0x88, 0x47], &[0, 1, 1, 64], &ipv4_tcp()]),
+            ),
+            (
+                LinkKind::Raw,
+                cat(&[
+                    &[
+                        0x45, 0, 0, 65, 0, 0, 0x40, 0, 64, 4, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+                    ],
+                    &ipv4_tcp(),
+                ]),
+            ),
+            (
+                LinkKind::Raw,
+                cat(&[
+                    &[
+                        0x45, 0, 0, 95, 0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+                    ],
+                    &[0xc7, 0x38, 0x12, 0xb5, 0, 75, 0, 0],
+                    &[0x08, 0, 0, 0, 0, 0, 9, 0],
+                    &eth(ET_IPV4, &ipv4_tcp()),
+                ]),
+            ),
         ]
+    }
+
+    #[test]
+    fn valid_tunnel_frames_decode_to_the_inner_packet() {
+        for (kind, frame) in &valid_frames()[7..] {
+            let mut t = Tunnel::default();
+            match decode_frame_in(*kind, frame, &mut t) {
+                Ok(Decoded::Packet(v)) => assert_v4_tcp(&v),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(t.layers().len(), 1);
+        }
     }
 
     proptest! {
@@ -530,7 +643,7 @@ mod tests {
 
         #[test]
         fn arbitrary_bytes_after_a_valid_prefix_never_panic(
-            which in 0usize..7,
+            which in 0usize..10,
             keep in 0usize..120,
             tail in prop::collection::vec(any::<u8>(), 0..80),
         ) {
@@ -545,7 +658,7 @@ mod tests {
 
         #[test]
         fn corrupted_valid_frames_never_panic(
-            which in 0usize..7,
+            which in 0usize..10,
             edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
             cut in any::<prop::sample::Index>(),
         ) {

@@ -187,7 +187,8 @@ mod tests {
 
     #[test]
     fn other_ip_protocols_are_not_tcp_udp() {
-        for protocol in [1u8, 2, 4, 41, 47, 50, 132] {
+        // (4, 41 and 47 carry tunnels: see `tunnel.rs`.)
+        for protocol in [1u8, 2, 50, 132] {
             let mut p = ipv4_tcp();
             p[9] = protocol;
             assert_eq!(
@@ -196,7 +197,7 @@ mod tests {
                 "proto {protocol}"
             );
         }
-        for next in [58u8, 59, 4, 41, 50] {
+        for next in [58u8, 59, 50] {
             let mut p = ipv6_tcp();
             p[6] = next;
             assert_eq!(

@@ -5,7 +5,7 @@
 //!
 //! Never: holds the frame or the payload bytes themselves (a batch does), or allocates.
 
-use crate::decode::{PacketView, TcpInfo};
+use crate::decode::{PacketView, TcpInfo, Tunnel};
 use crate::flow::checksum;
 use crate::flow::key::FlowKey;
 use crate::flow::table::FlowTable;
@@ -40,6 +40,28 @@ pub struct Pkt {
     /// The payload was copied into the batch's own data (a reassembled IP datagram), even
     /// when the batch's other payloads lie in a file block.
     pub copied: bool,
+    /// The tunnel the packet came through: 0 for none, else its position in the batch's list
+    /// of tunnels plus one ([`BatchData::tunnel`]).
+    pub tunnel: u16,
+}
+
+/// What a batch of [`Pkt`]s holds beside them: their payload bytes, and the tunnels they came
+/// through. A closure from packet to payload is a batch with no tunnels.
+pub trait BatchData<'p> {
+    /// The payload bytes present of `p`.
+    fn payload(&self, p: &'p Pkt) -> &'p [u8];
+
+    /// The tunnel `p` came through, when [`Pkt::tunnel`] names one.
+    fn tunnel(&self, p: &'p Pkt) -> Option<&'p Tunnel> {
+        let _ = p;
+        None
+    }
+}
+
+impl<'p, F: Fn(&'p Pkt) -> &'p [u8]> BatchData<'p> for F {
+    fn payload(&self, p: &'p Pkt) -> &'p [u8] {
+        self(p)
+    }
 }
 
 impl Pkt {
@@ -79,6 +101,7 @@ impl Pkt {
             idx: idx as u8,
             csum: checksum::header_sum(&key, view),
             copied: false,
+            tunnel: 0,
         }
     }
 }

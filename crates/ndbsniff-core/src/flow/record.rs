@@ -162,6 +162,7 @@ impl Flow {
             last_seen: self.last_us,
             state: self.state(key.transport, end),
             vlan: self.vlan,
+            tunnel: self.tunnel.clone(),
             roles_from,
             anomalies: self.anomalies,
             ndb: None,

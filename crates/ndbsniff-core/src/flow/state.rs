@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::audit::{Handover, Lazy, Session, Trail};
 use crate::classify::{NdbProbe, ProbeResult, ProbeState, Verdict};
-use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport};
+use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport, TunnelLayer};
 use crate::flow::checksum;
 use crate::flow::key::FlowKey;
 use crate::flow::stream::{Checksum, Fed, Segment, StreamPrefix};
@@ -287,6 +287,8 @@ pub struct Flow {
     isn: [u32; 2],
     /// The first VLAN id seen on the flow.
     pub vlan: Option<u16>,
+    /// The tunnel layers of the flow's first tunnelled packet (exactly as many as it had).
+    pub tunnel: Option<Box<[TunnelLayer]>>,
     /// A SYN without ACK was sent by this side.
     pub syn: [bool; 2],
     /// A SYN+ACK was sent by this side.
@@ -315,6 +317,7 @@ impl Flow {
             bytes: [0; 2],
             isn: [0; 2],
             vlan,
+            tunnel: None,
             syn: [false; 2],
             synack: [false; 2],
             fin: [false; 2],

@@ -19,7 +19,7 @@ use hashbrown::hash_table::{Entry, HashTable};
 
 use crate::decode::PacketView;
 use crate::flow::key::FlowKey;
-use crate::flow::packet::Pkt;
+use crate::flow::packet::{BatchData, Pkt};
 use crate::flow::record::{key_order, End};
 use crate::flow::state::{Ctx, Flow, Seen};
 use crate::flow::table::{Counters, KeyHash};
@@ -207,7 +207,7 @@ impl Tracker {
     pub fn observe_batch<'p>(
         &mut self,
         pkts: &'p [Pkt],
-        payload: impl Fn(&'p Pkt) -> &'p [u8],
+        data: impl BatchData<'p>,
         watch: &Watch,
         announce: bool,
         events: &mut Vec<FlowEvent>,
@@ -230,7 +230,7 @@ impl Tracker {
             // The payload was last touched by the capture thread on another core: ask for it
             // a few packets early so the probe does not wait on it.
             if let Some(ahead) = pkts.get(i + PREFETCH_AHEAD) {
-                prefetch(payload(ahead));
+                prefetch(data.payload(ahead));
             }
             let key = &pkt.key;
             let eq = |(k, _): &(FlowKey, Flow)| {
@@ -253,11 +253,14 @@ impl Tracker {
                     &mut slot.insert((*key, flow)).into_mut().1
                 }
             };
+            if pkt.tunnel != 0 && flow.tunnel.is_none() {
+                flow.tunnel = data.tunnel(pkt).map(|t| t.layers().into());
+            }
             let seen = Seen {
                 transport: key.transport,
                 vlan: pkt.vlan,
                 tcp: pkt.tcp,
-                payload: payload(pkt),
+                payload: data.payload(pkt),
                 payload_len: pkt.payload_len,
                 csum: pkt.csum,
             };

@@ -212,6 +212,11 @@ fn record_line(b: &mut Vec<u8>, kind: &str, r: &FlowRecord) {
         b.extend_from_slice(b",\"vlan\":");
         b.extend_from_slice(num.format(v).as_bytes());
     }
+    if let Some(t) = &r.tunnel {
+        b.extend_from_slice(b",\"tunnel\":");
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *b, t);
+    }
     b.extend_from_slice(b",\"roles_from\":\"");
     b.extend_from_slice(r.roles_from.as_str().as_bytes());
     b.push(b'"');
@@ -301,6 +306,7 @@ mod tests {
             last_seen: 1_705_312_800_123_456,
             state: FlowState::HalfClosed,
             vlan: None,
+            tunnel: None,
             roles_from: RolesFrom::Handshake,
             anomalies: Anomalies::NONE,
             ndb: None,

@@ -24,7 +24,7 @@ use serde::Serialize;
 pub use self::anomaly::{Anomalies, Anomaly};
 pub use self::format::{Format, Printer};
 use crate::classify::{Confidence, Verdict};
-use crate::decode::Transport;
+use crate::decode::{Transport, TunnelLayer};
 
 /// How a flow ended, or that it had not when the capture did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -133,6 +133,11 @@ pub struct FlowRecord {
     /// untagged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
+    /// The tunnel layers the flow's first tunnelled packet came through, outermost first
+    /// (`[{"type":"vxlan","vni":4242,"outer":"a:p → b:p"}]`); `None`, and omitted from JSON,
+    /// when it came through none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<Box<[TunnelLayer]>>,
     /// What decided which endpoint is the client.
     pub roles_from: RolesFrom,
     /// What went wrong while reassembling (overlapping copies that disagree, bad checksums,
@@ -143,6 +148,32 @@ pub struct FlowRecord {
     /// omitted from JSON, otherwise (and in verdicts announced while the flow runs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ndb: Option<Box<ndb::NdbSession>>,
+}
+
+impl FlowRecord {
+    /// The transport with the tunnel kinds, outermost first: `tcp`, `tcp/vxlan`,
+    /// `udp/mpls+gre` (text `PROTO`).
+    pub fn proto_cell(&self) -> String {
+        proto_cell(
+            self.transport,
+            tunnel_kinds(self.tunnel.as_deref()).as_deref(),
+        )
+    }
+}
+
+/// The kinds of tunnel layers, outermost first, joined by `+`; `None` for no layer.
+pub fn tunnel_kinds(layers: Option<&[TunnelLayer]>) -> Option<Box<str>> {
+    let layers = layers.filter(|l| !l.is_empty())?;
+    let names: Vec<&str> = layers.iter().map(|l| l.kind.as_str()).collect();
+    Some(names.join("+").into_boxed_str())
+}
+
+/// `tcp`, or `tcp/vxlan` when the flow came through tunnels of these kinds.
+pub fn proto_cell(transport: Transport, kinds: Option<&str>) -> String {
+    match kinds {
+        Some(k) => format!("{}/{k}", transport.as_str()),
+        None => transport.as_str().to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +204,7 @@ impl FlowRecord {
             last_seen: t,
             state: FlowState::Open,
             vlan: None,
+            tunnel: None,
             roles_from: RolesFrom::Handshake,
             anomalies: Anomalies::default(),
             ndb: None,
@@ -272,6 +304,9 @@ pub struct ServerRow {
     pub server: SocketAddr,
     /// `tcp` or `udp` (text `PROTO`).
     pub transport: Transport,
+    /// The tunnel kinds of the first of its flows that came through a tunnel, outermost first
+    /// (`vxlan`, `mpls+gre`; text `PROTO` `tcp/vxlan`).
+    pub tunnel: Option<Box<str>>,
     /// The best verdict of its flows (`ndb-mgm` over `unknown`, then by confidence, then one
     /// with evidence); text `VERDICT`.
     pub verdict: Verdict,

@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use siphasher::sip::SipHasher13;
 
-use super::{FlowRecord, ServerRow};
+use super::{tunnel_kinds, FlowRecord, ServerRow};
 use crate::classify::Verdict;
 use crate::decode::Transport;
 
@@ -263,6 +263,7 @@ impl ServerTable {
             row: ServerRow {
                 server: rec.server,
                 transport: rec.transport,
+                tunnel: tunnel_kinds(rec.tunnel.as_deref()),
                 verdict: rec.verdict,
                 confidence: rec.confidence,
                 flows: 1,
@@ -351,6 +352,9 @@ fn update(agg: &mut Agg, rec: &FlowRecord, clients_total: &mut usize) {
     row.ndb_flows += u64::from(rec.ndb.is_some());
     row.peers = row.peers.union(peers_of(rec));
     row.risks = row.risks.union(risks_of(rec));
+    if row.tunnel.is_none() {
+        row.tunnel = tunnel_kinds(rec.tunnel.as_deref());
+    }
     let better = (rec.verdict, rec.confidence, !rec.evidence.is_empty())
         > (row.verdict, row.confidence, !row.evidence.is_empty());
     if better {

@@ -116,7 +116,7 @@ impl TextPrinter {
             "{} {} {} (client {}) {}{} confidence {}: {}",
             rfc3339_us(rec.last_seen),
             rec.server,
-            rec.transport.as_str(),
+            rec.proto_cell(),
             rec.client,
             rec.verdict.as_str(),
             hint,
@@ -503,7 +503,7 @@ pub fn write_servers(out: &mut dyn Write, rows: &[Shown]) -> io::Result<()> {
             let r = &shown.row;
             vec![
                 r.server.to_string(),
-                r.transport.as_str().to_string(),
+                super::proto_cell(r.transport, r.tunnel.as_deref()),
                 verdict_cell(r.verdict.as_str(), r.hint),
                 r.confidence.as_str().to_string(),
                 r.flows.to_string(),
@@ -587,7 +587,7 @@ pub fn write_flow_row(out: &mut dyn Write, f: &FlowRecord) -> io::Result<()> {
     let cells = [
         f.client.to_string(),
         f.server.to_string(),
-        f.transport.as_str().to_string(),
+        f.proto_cell(),
         verdict_cell(f.verdict.as_str(), f.hint),
         f.confidence.as_str().to_string(),
         f.state.as_str().to_string(),
