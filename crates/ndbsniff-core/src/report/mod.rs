@@ -2,12 +2,13 @@
 //!
 //! Owns: the shape and the names of every output field. [`Format`] lists the output formats,
 //! each with one printer ([`Printer`]): `text` prints for a person, `json` prints JSON lines for
-//! tools; [`sink`] counts what they print. Every string that came from a packet is escaped before it gets here.
+//! tools, `eve` prints JSON lines in the shape of Suricata's EVE log; [`sink`] counts what they print. Every string that came from a packet is escaped before it gets here.
 //!
 //! Never: decides verdicts or reads packets.
 
 pub mod anomaly;
 pub mod cluster;
+pub mod eve;
 pub mod format;
 pub mod json;
 pub mod ndb;
@@ -25,6 +26,7 @@ pub use self::anomaly::{Anomalies, Anomaly};
 pub use self::format::{Format, Printer};
 use crate::classify::{Confidence, Verdict};
 use crate::decode::Transport;
+use crate::flow::record::End;
 
 /// How a flow ended, or that it had not when the capture did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -143,6 +145,11 @@ pub struct FlowRecord {
     /// omitted from JSON, otherwise (and in verdicts announced while the flow runs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ndb: Option<Box<ndb::NdbSession>>,
+    /// Why the record was written: the flow went idle (or closed and lingered), was evicted, or
+    /// was still running (at the end of the capture, or for a verdict announced while it runs).
+    /// Not a JSON or text field (`state` says as much there); EVE's `flow.reason` comes from it.
+    #[serde(skip)]
+    pub end: End,
 }
 
 #[cfg(test)]
@@ -176,6 +183,7 @@ impl FlowRecord {
             roles_from: RolesFrom::Handshake,
             anomalies: Anomalies::default(),
             ndb: None,
+            end: End::Running,
         }
     }
 }
@@ -183,6 +191,12 @@ impl FlowRecord {
 /// Counters for the whole run (or, with `final` false, for the run so far).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
+    /// When the line stands: the capture time of the last packet read (a file: the same in
+    /// every run), or in a live capture the wall-clock time it was made; microseconds since the
+    /// Unix epoch. `None` when a file gave no packet. Each printer writes it in its own form
+    /// (JSON `timestamp` before the counters, EVE `timestamp` outside `stats`).
+    #[serde(skip)]
+    pub timestamp: Option<i64>,
     /// False for the periodic statistics of a running capture, true for the last one.
     #[serde(rename = "final")]
     pub is_final: bool,
@@ -263,6 +277,77 @@ pub struct Summary {
     /// read before it is reported. `None`, and omitted from JSON, when reading ended normally.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What changed since the previous statistics line of the run (for the first: since the
+    /// start); `None`, and omitted, for summaries not printed as statistics lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Delta>,
+}
+
+/// The counters of a statistics line that move, as they stand ([`Summary::counts`]) or as they
+/// changed between two lines ([`Delta::since`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Delta {
+    /// As [`Summary::packets_read`].
+    pub packets_read: u64,
+    /// As [`Summary::bytes_read`].
+    pub bytes_read: u64,
+    /// As [`Summary::packets_decoded`].
+    pub packets_decoded: u64,
+    /// As [`Summary::packets_watched`].
+    pub packets_watched: u64,
+    /// As [`Summary::packets_not_decoded`].
+    pub packets_not_decoded: u64,
+    /// As [`Summary::flows`].
+    pub flows: u64,
+    /// As [`Summary::flows_evicted`].
+    pub flows_evicted: u64,
+    /// As [`Summary::dropped_by_kernel`]: live captures, once libpcap has given statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by_kernel: Option<u64>,
+    /// As [`Summary::dropped_by_ndbsniff`]: live captures only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by_ndbsniff: Option<u64>,
+}
+
+impl Summary {
+    /// The counters a [`Delta`] follows, as they stand; `live` keeps the drop counters.
+    pub fn counts(&self, live: bool) -> Delta {
+        Delta {
+            packets_read: self.packets_read,
+            bytes_read: self.bytes_read,
+            packets_decoded: self.packets_decoded,
+            packets_watched: self.packets_watched,
+            packets_not_decoded: self.packets_not_decoded,
+            flows: self.flows,
+            flows_evicted: self.flows_evicted,
+            dropped_by_kernel: self.dropped_by_kernel.filter(|_| live),
+            dropped_by_ndbsniff: live.then_some(self.dropped_by_ndbsniff),
+        }
+    }
+}
+
+impl Delta {
+    /// The change from `earlier` (the counts of the previous line, or zero at the start) to
+    /// `self`. A counter that went down (libpcap's 32-bit drop counts wrap) counts as 0; a drop
+    /// counter known only now counts from 0.
+    pub fn since(&self, earlier: &Delta) -> Delta {
+        let opt = |now: Option<u64>, then: Option<u64>| {
+            now.map(|n| n.saturating_sub(then.unwrap_or(0)))
+        };
+        Delta {
+            packets_read: self.packets_read.saturating_sub(earlier.packets_read),
+            bytes_read: self.bytes_read.saturating_sub(earlier.bytes_read),
+            packets_decoded: self.packets_decoded.saturating_sub(earlier.packets_decoded),
+            packets_watched: self.packets_watched.saturating_sub(earlier.packets_watched),
+            packets_not_decoded: self
+                .packets_not_decoded
+                .saturating_sub(earlier.packets_not_decoded),
+            flows: self.flows.saturating_sub(earlier.flows),
+            flows_evicted: self.flows_evicted.saturating_sub(earlier.flows_evicted),
+            dropped_by_kernel: opt(self.dropped_by_kernel, earlier.dropped_by_kernel),
+            dropped_by_ndbsniff: opt(self.dropped_by_ndbsniff, earlier.dropped_by_ndbsniff),
+        }
+    }
 }
 
 /// One server endpoint and everything seen talking to it: the answer to "what is on 3406?".
