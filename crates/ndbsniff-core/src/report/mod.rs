@@ -390,3 +390,66 @@ pub struct ServerRow {
     /// The risks of its NDB sessions (text `RISKS`).
     pub risks: ndb::Risks,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_are_the_change_since_the_previous_line() {
+        let mut s = Summary {
+            packets_read: 10,
+            bytes_read: 1000,
+            packets_decoded: 9,
+            packets_watched: 8,
+            packets_not_decoded: 1,
+            flows: 3,
+            flows_evicted: 1,
+            dropped_by_ndbsniff: 2,
+            ..Summary::default()
+        };
+        // The first line: since the start, so the totals; files keep no drop counters.
+        let first = s.counts(false);
+        assert_eq!(first.since(&Delta::default()), first);
+        assert_eq!(first.dropped_by_ndbsniff, None);
+        assert_eq!(first.dropped_by_kernel, None);
+        s.packets_read = 25;
+        s.bytes_read = 1500;
+        s.flows = 3;
+        s.packets_not_decoded = 4;
+        let d = s.counts(false).since(&first);
+        assert_eq!(
+            d,
+            Delta {
+                packets_read: 15,
+                bytes_read: 500,
+                packets_decoded: 0,
+                packets_watched: 0,
+                packets_not_decoded: 3,
+                flows: 0,
+                flows_evicted: 0,
+                dropped_by_kernel: None,
+                dropped_by_ndbsniff: None,
+            }
+        );
+
+        // Live: the drop counters, from zero when libpcap's statistics arrive late, and a
+        // counter that went down (a wrapped 32-bit drop count) as no change.
+        let before = s.counts(true);
+        assert_eq!(before.dropped_by_ndbsniff, Some(2));
+        assert_eq!(before.dropped_by_kernel, None);
+        s.dropped_by_kernel = Some(40);
+        s.dropped_by_ndbsniff = 5;
+        let later = s.counts(true);
+        let d = later.since(&before);
+        assert_eq!(d.dropped_by_kernel, Some(40));
+        assert_eq!(d.dropped_by_ndbsniff, Some(3));
+        s.dropped_by_kernel = Some(3);
+        let d = s.counts(true).since(&later);
+        assert_eq!(d.dropped_by_kernel, Some(0));
+        let json = serde_json::to_value(d).unwrap();
+        assert_eq!(json["dropped_by_kernel"], 0);
+        let json = serde_json::to_value(first).unwrap();
+        assert!(json.get("dropped_by_kernel").is_none() && json.get("dropped_by_ndbsniff").is_none());
+    }
+}
