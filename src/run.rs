@@ -3,9 +3,9 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 use std::sync::Arc;
 use std::thread;
+use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
 use ndbsniff_core::decode::SkipReason;

@@ -23,7 +23,15 @@ fn flows_by_community_id(lines: &[Value], kind_key: &str, kind: &str) -> BTreeMa
     lines
         .iter()
         .filter(|v| v[kind_key] == kind)
-        .map(|v| (v["community_id"].as_str().expect("community_id").to_string(), v.clone()))
+        .map(|v| {
+            (
+                v["community_id"]
+                    .as_str()
+                    .expect("community_id")
+                    .to_string(),
+                v.clone(),
+            )
+        })
         .collect()
 }
 
@@ -32,20 +40,30 @@ fn eve_reports_the_json_formats_flows_in_suricatas_shape() {
     for (file, extra) in [
         (MIXED, &[][..]),
         ("testdata/ndb-mix-ooo-vlan1-v6.pcapng", &[][..]),
-        ("testdata/mixed-3406-and-1186-eth-v4.pcap", &["--port", "3406,1186"][..]),
+        (
+            "testdata/mixed-3406-and-1186-eth-v4.pcap",
+            &["--port", "3406,1186"][..],
+        ),
     ] {
         let eve = run(file, "eve", extra);
         let json = run(file, "json", extra);
         let lines = eve.json_lines();
         assert!(!lines.is_empty(), "{}", eve.describe());
         for v in &lines {
-            let t = v["event_type"].as_str().unwrap_or_else(|| panic!("event_type: {v}"));
+            let t = v["event_type"]
+                .as_str()
+                .unwrap_or_else(|| panic!("event_type: {v}"));
             assert!(["flow", "ndb_cluster", "stats"].contains(&t), "{v}");
-            let ts = v["timestamp"].as_str().unwrap_or_else(|| panic!("timestamp: {v}"));
+            let ts = v["timestamp"]
+                .as_str()
+                .unwrap_or_else(|| panic!("timestamp: {v}"));
             assert!(ts.ends_with("+0000") && ts.len() == 31, "{ts}");
             assert!(v.get("type").is_none(), "{v}");
         }
-        assert_eq!(lines.last().map(|v| v["event_type"].clone()), Some("stats".into()));
+        assert_eq!(
+            lines.last().map(|v| v["event_type"].clone()),
+            Some("stats".into())
+        );
         let eve_flows = flows_by_community_id(&lines, "event_type", "flow");
         let json_flows = flows_by_community_id(&json.json_lines(), "type", "flow");
         assert_eq!(
@@ -95,7 +113,15 @@ fn eve_reports_the_json_formats_flows_in_suricatas_shape() {
             assert!(f["age"].is_u64());
             assert!(["new", "established", "closed"].contains(&f["state"].as_str().unwrap()));
             assert!(["timeout", "forced", "shutdown"].contains(&f["reason"].as_str().unwrap()));
-            for k in ["verdict", "confidence", "evidence", "hint", "upgrade", "roles_from", "state"] {
+            for k in [
+                "verdict",
+                "confidence",
+                "evidence",
+                "hint",
+                "upgrade",
+                "roles_from",
+                "state",
+            ] {
                 assert_eq!(e["ndbsniff"].get(k), j.get(k), "{k} of {id}");
             }
             assert_eq!(e["ndbsniff"].get("anomalies"), j.get("anomalies"));
@@ -109,7 +135,11 @@ fn eve_reports_the_json_formats_flows_in_suricatas_shape() {
         assert_eq!(es["stats"], js_body);
         assert_eq!(es["timestamp"], ts.as_str().unwrap().replace('Z', "+0000"));
         let clusters = |lines: &[Value], key: &str| -> Vec<Value> {
-            lines.iter().filter(|v| v[key] == "ndb_cluster").cloned().collect()
+            lines
+                .iter()
+                .filter(|v| v[key] == "ndb_cluster")
+                .cloned()
+                .collect()
         };
         let jc = clusters(&json.json_lines(), "type");
         let ec = clusters(&lines, "event_type");
@@ -133,7 +163,11 @@ fn a_file_runs_stats_line_stands_at_its_last_packet_with_the_whole_run_as_its_de
             .collect();
         assert_eq!(stats_lines.len(), 1, "{}", r.describe());
         let line = stats_lines[0];
-        let s = if format == "eve" { &line["stats"] } else { line };
+        let s = if format == "eve" {
+            &line["stats"]
+        } else {
+            line
+        };
         let d = &s["delta"];
         for k in [
             "packets_read",
@@ -167,7 +201,9 @@ fn a_file_runs_stats_line_stands_at_its_last_packet_with_the_whole_run_as_its_de
         if format == "json" {
             assert_eq!(latest, &"2024-01-15T10:00:04.319261Z");
             // `timestamp` comes right after `type`.
-            assert!(r.stdout().contains("{\"type\":\"stats\",\"timestamp\":\"2024-01-15T10:00:04.319261Z\",\"final\":true,"));
+            assert!(r.stdout().contains(
+                "{\"type\":\"stats\",\"timestamp\":\"2024-01-15T10:00:04.319261Z\",\"final\":true,"
+            ));
         }
     }
 }

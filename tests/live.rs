@@ -595,7 +595,9 @@ fn live_eve_announces_in_eves_shape_and_stats_deltas_add_up() {
     assert_eq!(flow["dest_port"], port);
     assert_eq!(flow["ndb"]["peer"], "ndb_mgm", "{flow}");
     for v in &lines {
-        let ts = v["timestamp"].as_str().unwrap_or_else(|| panic!("timestamp: {v}"));
+        let ts = v["timestamp"]
+            .as_str()
+            .unwrap_or_else(|| panic!("timestamp: {v}"));
         assert!(ts.ends_with("+0000"), "{v}");
     }
 
@@ -606,13 +608,26 @@ fn live_eve_announces_in_eves_shape_and_stats_deltas_add_up() {
         .filter(|v| v["event_type"] == "stats")
         .map(|v| &v["stats"])
         .collect();
-    assert!(stats.len() >= 3, "two interim lines and the final one: {stats:?}");
+    assert!(
+        stats.len() >= 3,
+        "two interim lines and the final one: {stats:?}"
+    );
     let last = stats.last().expect("final stats");
     assert_eq!(last["final"], true);
-    for key in ["packets_read", "bytes_read", "packets_watched", "flows", "dropped_by_ndbsniff"] {
+    for key in [
+        "packets_read",
+        "bytes_read",
+        "packets_watched",
+        "flows",
+        "dropped_by_ndbsniff",
+    ] {
         let sum: u64 = stats
             .iter()
-            .map(|s| s["delta"][key].as_u64().unwrap_or_else(|| panic!("delta {key}: {s}")))
+            .map(|s| {
+                s["delta"][key]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("delta {key}: {s}"))
+            })
             .sum();
         assert_eq!(Some(sum), last[key].as_u64(), "{key} over {stats:?}");
     }
@@ -630,5 +645,8 @@ fn live_eve_announces_in_eves_shape_and_stats_deltas_add_up() {
         .filter_map(|v| v["flow"]["end"].as_str())
         .max()
         .expect("a flow");
-    assert!(stats_at >= latest_flow_end, "{stats_at} < {latest_flow_end}");
+    assert!(
+        stats_at >= latest_flow_end,
+        "{stats_at} < {latest_flow_end}"
+    );
 }

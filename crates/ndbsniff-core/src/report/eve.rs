@@ -400,7 +400,10 @@ mod tests {
     /// Every member of a `flow` line with the JSON type EVE gives it.
     fn check_schema(v: &Value, r: &FlowRecord) {
         let s = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("{k} a string: {v}"));
-        let u = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} an integer: {v}"));
+        let u = |k: &str| {
+            v[k].as_u64()
+                .unwrap_or_else(|| panic!("{k} an integer: {v}"))
+        };
         assert_eq!(s("event_type"), "flow");
         assert_eq!(u("flow_id"), r.flow_id);
         assert_eq!(s("timestamp"), s_time(r.last_seen));

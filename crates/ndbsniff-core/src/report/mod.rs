@@ -331,9 +331,8 @@ impl Delta {
     /// `self`. A counter that went down (libpcap's 32-bit drop counts wrap) counts as 0; a drop
     /// counter known only now counts from 0.
     pub fn since(&self, earlier: &Delta) -> Delta {
-        let opt = |now: Option<u64>, then: Option<u64>| {
-            now.map(|n| n.saturating_sub(then.unwrap_or(0)))
-        };
+        let opt =
+            |now: Option<u64>, then: Option<u64>| now.map(|n| n.saturating_sub(then.unwrap_or(0)));
         Delta {
             packets_read: self.packets_read.saturating_sub(earlier.packets_read),
             bytes_read: self.bytes_read.saturating_sub(earlier.bytes_read),
@@ -450,6 +449,8 @@ mod tests {
         let json = serde_json::to_value(d).unwrap();
         assert_eq!(json["dropped_by_kernel"], 0);
         let json = serde_json::to_value(first).unwrap();
-        assert!(json.get("dropped_by_kernel").is_none() && json.get("dropped_by_ndbsniff").is_none());
+        assert!(
+            json.get("dropped_by_kernel").is_none() && json.get("dropped_by_ndbsniff").is_none()
+        );
     }
 }
