@@ -2,7 +2,8 @@
 //!
 //! Owns: the shape and the names of every output field. [`Format`] lists the output formats,
 //! each with one printer ([`Printer`]): `text` prints for a person, `json` prints JSON lines for
-//! tools, `eve` prints JSON lines in the shape of Suricata's EVE log; [`sink`] counts what they print. Every string that came from a packet is escaped before it gets here.
+//! tools, `eve` prints JSON lines in the shape of Suricata's EVE log; [`sink`] counts what they
+//! print. Every string that came from a packet is escaped before it gets here.
 //!
 //! Never: decides verdicts or reads packets.
 
