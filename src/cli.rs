@@ -110,7 +110,7 @@ pub struct Cli {
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
 
-    /// Print statistics this often while running (stderr, or JSON stats lines with --format json).
+    /// Print statistics this often while running (stderr, or stats lines with --format json or eve).
     #[arg(long, value_name = "SECS")]
     pub stats_interval: Option<f64>,
 

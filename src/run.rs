@@ -5,6 +5,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
+use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
 use ndbsniff_core::decode::SkipReason;
@@ -13,7 +14,7 @@ use ndbsniff_core::flow::table::FlowTable;
 use ndbsniff_core::flow::tracker::{self, Removed, Tracker};
 use ndbsniff_core::report::format::Options;
 use ndbsniff_core::report::sink::Sink;
-use ndbsniff_core::report::Summary;
+use ndbsniff_core::report::{Delta, Summary};
 use ndbsniff_core::{escape, flow, frag, memcap};
 
 use crate::capture::{self, filter, CaptureError, CaptureReport, LiveCounters, Source};
@@ -240,6 +241,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         }
     };
     let mut merger = SweepMerger::new(threads);
+    // The counts of the last statistics line written, for the next one's `delta`.
+    let mut previous = Delta::default();
 
     let report: Result<(CaptureReport, Vec<Tracker>, bool), RunError> = thread::scope(|s| {
         let shared = &shared;
@@ -332,7 +335,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             if let Some(at) = next_stats.filter(|at| now >= *at) {
                 next_stats = cfg.stats_interval.map(|d| at + d);
                 let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
-                let snapshot = summarize(&base, &counters, &sink, None, interrupted, false);
+                let mut snapshot = summarize(&base, &counters, &sink, None, interrupted, false);
+                stamp(&mut snapshot, &counters, &mut previous, live);
                 if let Ok(Some(line)) = sink.interim(&snapshot) {
                     match &progress {
                         Some(p) => p.suspend(|| note(format_args!("{line}"))),
@@ -368,7 +372,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     if out_failed.get().is_none() {
         tracker::drain_each(parts, &cfg.watch, |mut rec| drop(sink.flow(&mut rec)));
     }
-    let summary = summarize(
+    let mut summary = summarize(
         &base,
         &counters,
         &sink,
@@ -376,6 +380,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         interrupted,
         true,
     );
+    stamp(&mut summary, &counters, &mut previous, live);
     let operator_summary = if out_failed.get().is_none() {
         sink.finish(&summary).ok().flatten()
     } else {
@@ -437,6 +442,26 @@ struct Counters<'a> {
     router: &'a RouterCounters,
     /// The flow table, with the reassembly memcap and checksum counts.
     table: &'a FlowTable,
+}
+
+/// Gives a statistics line its `timestamp` and its `delta` since `previous` (the counts of the
+/// line before, or zero), then makes its counts the next line's `previous`.
+///
+/// The timestamp is the capture time of the last packet read, so that a file gives the same
+/// lines in every run (none before the first packet); a live capture's is the time now.
+fn stamp(summary: &mut Summary, counters: &Counters<'_>, previous: &mut Delta, live: bool) {
+    summary.timestamp = if live {
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+        now.ok()
+            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    } else {
+        // Acquire: a frame counted here has its time published (see `LiveCounters`).
+        let read = counters.capture.packets.load(Ordering::Acquire);
+        (read > 0).then(|| counters.capture.last_us.load(Ordering::Relaxed))
+    };
+    let counts = summary.counts(live);
+    summary.delta = Some(counts.since(previous));
+    *previous = counts;
 }
 
 fn summarize(

@@ -519,3 +519,134 @@ fn live_json_announces_control_commands_and_the_cluster_map_while_running() {
     assert_eq!(last["control_total"], 1, "{last}");
     assert_eq!(last["nodes"][0]["address"], "127.0.0.2", "{last}");
 }
+
+#[test]
+fn live_eve_announces_in_eves_shape_and_stats_deltas_add_up() {
+    let name = "live_eve_announces_in_eves_shape_and_stats_deltas_add_up";
+    if let Some(why) = skip_reason() {
+        return common::skip(name, &why);
+    }
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let port_s = port.to_string();
+    let (sniffer, rx) = start_reading(&[
+        "-i",
+        "lo",
+        "--port",
+        &port_s,
+        "--format",
+        "eve",
+        "--stats-interval",
+        "0.2",
+    ]);
+    let server = thread::spawn(move || control_server(listener));
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    for req in [
+        "check connection\n\n",
+        "get status\n\n",
+        "stop v2\nnode: 2\nabort: 0\nforce: 0\n\n",
+    ] {
+        writer.write_all(req.as_bytes()).expect("send");
+        assert!(!read_message(&mut reader).is_empty(), "no reply to {req:?}");
+    }
+    // While the session runs: its verdict, its stop command and two statistics lines.
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let count = |lines: &[serde_json::Value], kind: &str| {
+        lines.iter().filter(|v| v["event_type"] == kind).count()
+    };
+    while (count(&lines, "ndb_verdict") == 0
+        || count(&lines, "ndb_command") == 0
+        || count(&lines, "stats") < 2)
+        && Instant::now() < deadline
+    {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+            lines.push(serde_json::from_str(&line).expect("valid JSON line"));
+        }
+    }
+    drop(writer);
+    drop(reader);
+    let _ = server.join();
+    thread::sleep(Duration::from_millis(300));
+    let (_, stderr, code) = sniffer.interrupt();
+    assert_eq!(code, Some(0), "{stderr:?}");
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(300)) {
+        lines.push(serde_json::from_str(&l).expect("valid JSON line"));
+    }
+    let verdict = lines
+        .iter()
+        .find(|v| v["event_type"] == "ndb_verdict")
+        .unwrap_or_else(|| panic!("no ndb_verdict line: {lines:?}"));
+    assert_eq!(verdict["app_proto"], "ndb-mgm", "{verdict}");
+    assert_eq!(verdict["dest_port"], port, "{verdict}");
+    assert!(verdict.get("flow").is_none(), "{verdict}");
+    let command = lines
+        .iter()
+        .find(|v| v["event_type"] == "ndb_command")
+        .unwrap_or_else(|| panic!("no ndb_command line: {lines:?}"));
+    assert_eq!(command["ndb_command"]["command"], "stop v2", "{command}");
+    assert_eq!(command["dest_ip"], "127.0.0.1");
+    let flow = lines
+        .iter()
+        .find(|v| v["event_type"] == "flow" && v["app_proto"] == "ndb-mgm")
+        .unwrap_or_else(|| panic!("no ndb-mgm flow: {lines:?}"));
+    assert_eq!(flow["dest_port"], port);
+    assert_eq!(flow["ndb"]["peer"], "ndb_mgm", "{flow}");
+    for v in &lines {
+        let ts = v["timestamp"]
+            .as_str()
+            .unwrap_or_else(|| panic!("timestamp: {v}"));
+        assert!(ts.ends_with("+0000"), "{v}");
+    }
+
+    // Each statistics line's delta is the change since the one before, so they add up to
+    // the final line's totals; live, the drop counters are followed too.
+    let stats: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|v| v["event_type"] == "stats")
+        .map(|v| &v["stats"])
+        .collect();
+    assert!(
+        stats.len() >= 3,
+        "two interim lines and the final one: {stats:?}"
+    );
+    let last = stats.last().expect("final stats");
+    assert_eq!(last["final"], true);
+    for key in [
+        "packets_read",
+        "bytes_read",
+        "packets_watched",
+        "flows",
+        "dropped_by_ndbsniff",
+    ] {
+        let sum: u64 = stats
+            .iter()
+            .map(|s| {
+                s["delta"][key]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("delta {key}: {s}"))
+            })
+            .sum();
+        assert_eq!(Some(sum), last[key].as_u64(), "{key} over {stats:?}");
+    }
+    assert!(last["packets_read"].as_u64().unwrap_or(0) > 0, "{last}");
+    // Live, the time is the clock's when the line was written: not before any packet seen.
+    let stats_at = lines
+        .iter()
+        .rev()
+        .find(|v| v["event_type"] == "stats")
+        .and_then(|v| v["timestamp"].as_str())
+        .expect("a final stats timestamp");
+    let latest_flow_end = lines
+        .iter()
+        .filter(|v| v["event_type"] == "flow")
+        .filter_map(|v| v["flow"]["end"].as_str())
+        .max()
+        .expect("a flow");
+    assert!(
+        stats_at >= latest_flow_end,
+        "{stats_at} < {latest_flow_end}"
+    );
+}

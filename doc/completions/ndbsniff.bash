@@ -154,7 +154,7 @@ _ndbsniff() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json eve" -- "${cur}"))
                     return 0
                     ;;
                 --generate)

@@ -5,7 +5,7 @@ complete -c ndbsniff -s B -l buffer-size -d 'Kernel capture buffer size in KiB (
 complete -c ndbsniff -s w -l write -d 'Also write the packets of the watched flows (what passes the filter) to this pcap file, created with mode 0600 and never through a symbolic link' -r -F
 complete -c ndbsniff -s Z -l user -d 'When run as root: once the capture (file or interface) and the -w file are open, switch to this user (default: the sudo caller, else nobody)' -r
 complete -c ndbsniff -l duration -d 'Stop a live capture after this many seconds' -r
-complete -c ndbsniff -l stats-interval -d 'Print statistics this often while running (stderr, or JSON stats lines with --format json)' -r
+complete -c ndbsniff -l stats-interval -d 'Print statistics this often while running (stderr, or stats lines with --format json or eve)' -r
 complete -c ndbsniff -l tcp-idle-timeout -d 'Report and forget a TCP flow after this many seconds without a packet' -r
 complete -c ndbsniff -l udp-idle-timeout -d 'Report and forget a UDP flow after this many seconds without a packet' -r
 complete -c ndbsniff -l max-flows -d 'Flows tracked at once; when full, the least recently seen are evicted and reported with state `evicted`' -r
@@ -23,7 +23,8 @@ complete -c ndbsniff -l inspect-bytes -d 'Bytes of each TCP direction reassemble
 complete -c ndbsniff -l reader -d 'How -r files are read' -r -f -a "auto\t'Classic pcap files in large blocks shared with the workers (no copy, fastest); pcapng through libpcap'
 libpcap\t'Every file through libpcap\'s own reader (pcap_next_ex)'"
 complete -c ndbsniff -l format -d 'Output format' -r -f -a "text\t'A table for a person, then a summary'
-json\t'JSON lines: one object per flow, then one summary object'"
+json\t'JSON lines: one object per flow, then one summary object'
+eve\t'JSON lines in Suricata\'s EVE shape (event_type flow, stats, ...)'"
 complete -c ndbsniff -l generate -d 'Write a man page or shell completions for ndbsniff to standard output, and exit' -r -f -a "man\t'The man page (roff), e.g. `ndbsniff --generate man > ndbsniff.1`'
 complete-bash\t'bash completions'
 complete-zsh\t'zsh completions'

@@ -18,7 +18,7 @@ pub mod pcapfile;
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,8 @@ pub struct CaptureReport {
     pub packets: u64,
     /// Bytes on the wire of those frames.
     pub bytes: u64,
+    /// The capture time of the last of them, microseconds since the Unix epoch (0 when none).
+    pub last_us: i64,
     /// Frames dropped because the workers were behind (live capture only).
     pub dropped_by_ndbsniff: u64,
     /// A read error that ended the capture early, after `packets` frames.
@@ -53,8 +55,12 @@ pub struct CaptureReport {
 /// Counters the capture thread publishes while it runs, for periodic statistics.
 #[derive(Debug, Default)]
 pub struct LiveCounters {
+    /// Frames read; stored after `last_us` with release ordering, so a reader that loads it
+    /// (acquire) and sees a frame also sees a time at least as recent as that frame's.
     pub packets: AtomicU64,
     pub bytes: AtomicU64,
+    /// The capture time of the last frame counted in `packets`, microseconds since the epoch.
+    pub last_us: AtomicI64,
     pub dropped_by_ndbsniff: AtomicU64,
     /// libpcap's statistics (live captures): received, dropped by the kernel, by the interface.
     pub kernel_received: AtomicU64,
@@ -713,6 +719,7 @@ fn read_loop<T: Activated + ?Sized>(
                 report.packets += 1;
                 report.bytes += pkt.header.len as u64;
                 let ts = timeval_us(&pkt.header.ts, nanos);
+                report.last_us = ts;
                 router.frame(ts, pkt.data, pkt.header.len, None);
                 if report.packets % 4096 == 0 {
                     report.dropped_by_ndbsniff = router.dropped;
@@ -790,6 +797,7 @@ fn read_classic(
         }
         report.packets += 1;
         report.bytes += rec.origlen as u64;
+        report.last_us = rec.ts_us;
         router.frame(rec.ts_us, frame, rec.origlen, Some(rec.offset));
     }
     router.finish();
@@ -798,7 +806,8 @@ fn read_classic(
 }
 
 fn publish_counts(report: &CaptureReport, counters: &LiveCounters) {
-    counters.packets.store(report.packets, Ordering::Relaxed);
+    counters.last_us.store(report.last_us, Ordering::Relaxed);
+    counters.packets.store(report.packets, Ordering::Release);
     counters.bytes.store(report.bytes, Ordering::Relaxed);
     counters
         .dropped_by_ndbsniff

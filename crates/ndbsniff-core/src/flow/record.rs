@@ -166,14 +166,16 @@ impl Flow {
             roles_from,
             anomalies: self.anomalies,
             ndb: None,
+            end,
         }
     }
 }
 
 /// Why a flow is being reported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum End {
     /// Still running: the capture ended (or a verdict is being announced).
+    #[default]
     Running,
     /// No packet for the idle timeout (or closed and lingered).
     Idle,

@@ -14,7 +14,7 @@ use std::str::FromStr;
 use super::cluster::ClusterMap;
 use super::ndb::Command;
 use super::servers::{ServerCount, ServerTable, DEFAULT_MAX_SERVERS};
-use super::{json, text, FlowRecord, Summary};
+use super::{eve, json, text, FlowRecord, Summary};
 use std::net::SocketAddr;
 
 /// How the report is written.
@@ -25,17 +25,20 @@ pub enum Format {
     Text,
     /// JSON lines: one object per flow, then one summary object ([`json::JsonPrinter`]).
     Json,
+    /// JSON lines in the shape of Suricata's EVE log ([`eve::EvePrinter`]).
+    Eve,
 }
 
 impl Format {
     /// Every format, in the order `--help` lists them.
-    pub const ALL: [Format; 2] = [Format::Text, Format::Json];
+    pub const ALL: [Format; 3] = [Format::Text, Format::Json, Format::Eve];
 
     /// Its name on the command line (`--format NAME`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Text => "text",
             Format::Json => "json",
+            Format::Eve => "eve",
         }
     }
 
@@ -44,6 +47,7 @@ impl Format {
         match self {
             Format::Text => "A table for a person, then a summary",
             Format::Json => "JSON lines: one object per flow, then one summary object",
+            Format::Eve => "JSON lines in Suricata's EVE shape (event_type flow, stats, ...)",
         }
     }
 
@@ -52,6 +56,7 @@ impl Format {
         match self {
             Format::Text => Box::new(text::TextPrinter::new(options)),
             Format::Json => Box::new(json::JsonPrinter::new(options)),
+            Format::Eve => Box::new(eve::EvePrinter::new(options)),
         }
     }
 }
@@ -209,7 +214,7 @@ mod tests {
         let e = "xml".parse::<Format>().expect_err("no such format");
         assert_eq!(
             e.to_string(),
-            "unknown output format \"xml\" (one of: text, json)"
+            "unknown output format \"xml\" (one of: text, json, eve)"
         );
     }
 }

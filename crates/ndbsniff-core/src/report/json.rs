@@ -1,5 +1,6 @@
 //! JSON lines output: one object per flow (`"type":"flow"`), then one summary (`"type":"stats"`);
-//! live runs also write a `"type":"verdict"` object when a flow is decided while it runs.
+//! live runs also write a `"type":"verdict"` object when a flow is decided while it runs. The
+//! line helpers here (envelopes, strings, addresses) also serve the EVE printer ([`super::eve`]).
 //!
 //! Owns: the envelope (`type`) around records. Field names come from the record types; flow
 //! records, of which there is one per flow, are written by hand (the same text serde would write,
@@ -98,14 +99,29 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-fn line<T: Serialize>(out: &mut dyn Write, kind: &str, value: &T) -> io::Result<()> {
+/// `value` (a struct with at least one field) as one line, with `"type":kind` first.
+pub(super) fn line<T: Serialize>(out: &mut dyn Write, kind: &str, value: &T) -> io::Result<()> {
+    let mut head = Vec::with_capacity(16 + kind.len());
+    head.extend_from_slice(b"{\"type\":\"");
+    head.extend_from_slice(kind.as_bytes());
+    head.extend_from_slice(b"\",");
+    spliced_line(out, &head, value)
+}
+
+/// `value` (a struct with at least one field) as one line, its members after `head`: the
+/// opening brace and the members to come first, each followed by a comma.
+pub(super) fn spliced_line<T: Serialize>(
+    out: &mut dyn Write,
+    head: &[u8],
+    value: &T,
+) -> io::Result<()> {
     SCRATCH.with(|scratch| {
         let mut buf = scratch.borrow_mut();
         buf.clear();
         serde_json::to_writer(&mut *buf, value).map_err(io::Error::other)?;
         // `value` is a struct with at least one field, so it serialized as `{"…":…}`.
         let body = buf.get(1..).unwrap_or_default();
-        write!(out, "{{\"type\":\"{kind}\",")?;
+        out.write_all(head)?;
         out.write_all(body)?;
         out.write_all(b"\n")
     })
@@ -113,20 +129,20 @@ fn line<T: Serialize>(out: &mut dyn Write, kind: &str, value: &T) -> io::Result<
 
 /// A live command announcement (`"type":"ndb_command"`).
 #[derive(Serialize)]
-struct CommandLine<'a> {
-    client: SocketAddr,
-    server: SocketAddr,
+pub(super) struct CommandLine<'a> {
+    pub(super) client: SocketAddr,
+    pub(super) server: SocketAddr,
     #[serde(flatten)]
-    command: &'a Command,
+    pub(super) command: &'a Command,
 }
 
 /// A cluster map record (`"type":"ndb_cluster"`).
 #[derive(Serialize)]
-struct ClusterLine<'a> {
+pub(super) struct ClusterLine<'a> {
     #[serde(rename = "final")]
-    is_final: bool,
+    pub(super) is_final: bool,
     #[serde(flatten)]
-    view: ClusterView<'a>,
+    pub(super) view: ClusterView<'a>,
 }
 
 /// One `ndb_cluster` line per management server; `is_final` at the end of the run.
@@ -241,23 +257,16 @@ fn record_line(b: &mut Vec<u8>, kind: &str, r: &FlowRecord) {
 }
 
 /// A JSON string, escaped by serde_json.
-fn string(b: &mut Vec<u8>, s: &str) {
+pub(super) fn string(b: &mut Vec<u8>, s: &str) {
     // Writing into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *b, s);
 }
 
 /// `a.b.c.d:port` (digit by digit) or `[v6]:port`, as `SocketAddr`'s `Display` writes them.
-fn socket_addr(b: &mut Vec<u8>, a: SocketAddr) {
+pub(super) fn socket_addr(b: &mut Vec<u8>, a: SocketAddr) {
     let mut num = itoa::Buffer::new();
     match a.ip() {
-        IpAddr::V4(v4) => {
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    b.push(b'.');
-                }
-                b.extend_from_slice(num.format(o).as_bytes());
-            }
-        }
+        IpAddr::V4(_) => ip_addr(b, a.ip()),
         IpAddr::V6(_) => {
             let _ = write!(b, "{a}");
             return;
@@ -267,9 +276,35 @@ fn socket_addr(b: &mut Vec<u8>, a: SocketAddr) {
     b.extend_from_slice(num.format(a.port()).as_bytes());
 }
 
-/// The summary (or periodic statistics) as a JSON line.
+/// `a.b.c.d` (digit by digit) or an IPv6 address without brackets, as `IpAddr`'s `Display`
+/// writes them.
+pub(super) fn ip_addr(b: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut num = itoa::Buffer::new();
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    b.push(b'.');
+                }
+                b.extend_from_slice(num.format(o).as_bytes());
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(b, "{v6}");
+        }
+    }
+}
+
+/// The summary (or periodic statistics) as a JSON line: `"type":"stats"`, then its
+/// `timestamp` when it has one, then its counters.
 pub fn write_summary(out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
-    line(out, "stats", summary)
+    let mut head = b"{\"type\":\"stats\",".to_vec();
+    if let Some(t) = summary.timestamp {
+        head.extend_from_slice(b"\"timestamp\":\"");
+        write_rfc3339_us(&mut head, t);
+        head.extend_from_slice(b"\",");
+    }
+    spliced_line(out, &head, summary)
 }
 
 #[cfg(test)]
@@ -310,6 +345,7 @@ mod tests {
             roles_from: RolesFrom::Handshake,
             anomalies: Anomalies::NONE,
             ndb: None,
+            end: crate::flow::record::End::Running,
         };
         let mut cases = vec![base.clone()];
         for (i, (c, s)) in [
@@ -330,6 +366,20 @@ mod tests {
             r.hint = Some("http");
             r.upgrade = (i == 1).then_some("tls");
             r.vlan = Some([0, 4095, 17][i]);
+            r.tunnel = (i == 2).then(|| {
+                use crate::decode::tunnel::Outer;
+                use crate::decode::{TunnelKind, TunnelLayer};
+                let outer = Outer {
+                    src: "2001:db8::a".parse().unwrap(),
+                    dst: "192.0.2.9".parse().unwrap(),
+                    ports: Some((1, 4789)),
+                };
+                Box::from([
+                    TunnelLayer::mpls(&[16, 1_048_575]),
+                    TunnelLayer::new(TunnelKind::Vxlan, Some(0xff_ffff), Some(outer)),
+                    TunnelLayer::new(TunnelKind::SixInFour, None, None),
+                ])
+            });
             r.state = [FlowState::Idle, FlowState::Evicted, FlowState::Reset][i];
             r.roles_from = [RolesFrom::Content, RolesFrom::Port, RolesFrom::Handshake][i];
             r.first_seen = [i64::MIN, -1, 253_402_300_800_000_000][i];

@@ -2,12 +2,14 @@
 //!
 //! Owns: the shape and the names of every output field. [`Format`] lists the output formats,
 //! each with one printer ([`Printer`]): `text` prints for a person, `json` prints JSON lines for
-//! tools; [`sink`] counts what they print. Every string that came from a packet is escaped before it gets here.
+//! tools, `eve` prints JSON lines in the shape of Suricata's EVE log; [`sink`] counts what they
+//! print. Every string that came from a packet is escaped before it gets here.
 //!
 //! Never: decides verdicts or reads packets.
 
 pub mod anomaly;
 pub mod cluster;
+pub mod eve;
 pub mod format;
 pub mod json;
 pub mod ndb;
@@ -25,6 +27,7 @@ pub use self::anomaly::{Anomalies, Anomaly};
 pub use self::format::{Format, Printer};
 use crate::classify::{Confidence, Verdict};
 use crate::decode::{Transport, TunnelLayer};
+use crate::flow::record::End;
 
 /// How a flow ended, or that it had not when the capture did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -148,6 +151,11 @@ pub struct FlowRecord {
     /// omitted from JSON, otherwise (and in verdicts announced while the flow runs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ndb: Option<Box<ndb::NdbSession>>,
+    /// Why the record was written: the flow went idle (or closed and lingered), was evicted, or
+    /// was still running (at the end of the capture, or for a verdict announced while it runs).
+    /// Not a JSON or text field (`state` says as much there); EVE's `flow.reason` comes from it.
+    #[serde(skip)]
+    pub end: End,
 }
 
 impl FlowRecord {
@@ -208,6 +216,7 @@ impl FlowRecord {
             roles_from: RolesFrom::Handshake,
             anomalies: Anomalies::default(),
             ndb: None,
+            end: End::Running,
         }
     }
 }
@@ -215,6 +224,12 @@ impl FlowRecord {
 /// Counters for the whole run (or, with `final` false, for the run so far).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
+    /// When the line stands: the capture time of the last packet read (a file: the same in
+    /// every run), or in a live capture the wall-clock time it was made; microseconds since the
+    /// Unix epoch. `None` when a file gave no packet. Each printer writes it in its own form
+    /// (JSON `timestamp` before the counters, EVE `timestamp` outside `stats`).
+    #[serde(skip)]
+    pub timestamp: Option<i64>,
     /// False for the periodic statistics of a running capture, true for the last one.
     #[serde(rename = "final")]
     pub is_final: bool,
@@ -295,6 +310,76 @@ pub struct Summary {
     /// read before it is reported. `None`, and omitted from JSON, when reading ended normally.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What changed since the previous statistics line of the run (for the first: since the
+    /// start); `None`, and omitted, for summaries not printed as statistics lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Delta>,
+}
+
+/// The counters of a statistics line that move, as they stand ([`Summary::counts`]) or as they
+/// changed between two lines ([`Delta::since`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Delta {
+    /// As [`Summary::packets_read`].
+    pub packets_read: u64,
+    /// As [`Summary::bytes_read`].
+    pub bytes_read: u64,
+    /// As [`Summary::packets_decoded`].
+    pub packets_decoded: u64,
+    /// As [`Summary::packets_watched`].
+    pub packets_watched: u64,
+    /// As [`Summary::packets_not_decoded`].
+    pub packets_not_decoded: u64,
+    /// As [`Summary::flows`].
+    pub flows: u64,
+    /// As [`Summary::flows_evicted`].
+    pub flows_evicted: u64,
+    /// As [`Summary::dropped_by_kernel`]: live captures, once libpcap has given statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by_kernel: Option<u64>,
+    /// As [`Summary::dropped_by_ndbsniff`]: live captures only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by_ndbsniff: Option<u64>,
+}
+
+impl Summary {
+    /// The counters a [`Delta`] follows, as they stand; `live` keeps the drop counters.
+    pub fn counts(&self, live: bool) -> Delta {
+        Delta {
+            packets_read: self.packets_read,
+            bytes_read: self.bytes_read,
+            packets_decoded: self.packets_decoded,
+            packets_watched: self.packets_watched,
+            packets_not_decoded: self.packets_not_decoded,
+            flows: self.flows,
+            flows_evicted: self.flows_evicted,
+            dropped_by_kernel: self.dropped_by_kernel.filter(|_| live),
+            dropped_by_ndbsniff: live.then_some(self.dropped_by_ndbsniff),
+        }
+    }
+}
+
+impl Delta {
+    /// The change from `earlier` (the counts of the previous line, or zero at the start) to
+    /// `self`. A counter that went down (libpcap's 32-bit drop counts wrap) counts as 0; a drop
+    /// counter known only now counts from 0.
+    pub fn since(&self, earlier: &Delta) -> Delta {
+        let opt =
+            |now: Option<u64>, then: Option<u64>| now.map(|n| n.saturating_sub(then.unwrap_or(0)));
+        Delta {
+            packets_read: self.packets_read.saturating_sub(earlier.packets_read),
+            bytes_read: self.bytes_read.saturating_sub(earlier.bytes_read),
+            packets_decoded: self.packets_decoded.saturating_sub(earlier.packets_decoded),
+            packets_watched: self.packets_watched.saturating_sub(earlier.packets_watched),
+            packets_not_decoded: self
+                .packets_not_decoded
+                .saturating_sub(earlier.packets_not_decoded),
+            flows: self.flows.saturating_sub(earlier.flows),
+            flows_evicted: self.flows_evicted.saturating_sub(earlier.flows_evicted),
+            dropped_by_kernel: opt(self.dropped_by_kernel, earlier.dropped_by_kernel),
+            dropped_by_ndbsniff: opt(self.dropped_by_ndbsniff, earlier.dropped_by_ndbsniff),
+        }
+    }
 }
 
 /// One server endpoint and everything seen talking to it: the answer to "what is on 3406?".
@@ -339,4 +424,69 @@ pub struct ServerRow {
     pub peers: ndb::Peers,
     /// The risks of its NDB sessions (text `RISKS`).
     pub risks: ndb::Risks,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_are_the_change_since_the_previous_line() {
+        let mut s = Summary {
+            packets_read: 10,
+            bytes_read: 1000,
+            packets_decoded: 9,
+            packets_watched: 8,
+            packets_not_decoded: 1,
+            flows: 3,
+            flows_evicted: 1,
+            dropped_by_ndbsniff: 2,
+            ..Summary::default()
+        };
+        // The first line: since the start, so the totals; files keep no drop counters.
+        let first = s.counts(false);
+        assert_eq!(first.since(&Delta::default()), first);
+        assert_eq!(first.dropped_by_ndbsniff, None);
+        assert_eq!(first.dropped_by_kernel, None);
+        s.packets_read = 25;
+        s.bytes_read = 1500;
+        s.flows = 3;
+        s.packets_not_decoded = 4;
+        let d = s.counts(false).since(&first);
+        assert_eq!(
+            d,
+            Delta {
+                packets_read: 15,
+                bytes_read: 500,
+                packets_decoded: 0,
+                packets_watched: 0,
+                packets_not_decoded: 3,
+                flows: 0,
+                flows_evicted: 0,
+                dropped_by_kernel: None,
+                dropped_by_ndbsniff: None,
+            }
+        );
+
+        // Live: the drop counters, from zero when libpcap's statistics arrive late, and a
+        // counter that went down (a wrapped 32-bit drop count) as no change.
+        let before = s.counts(true);
+        assert_eq!(before.dropped_by_ndbsniff, Some(2));
+        assert_eq!(before.dropped_by_kernel, None);
+        s.dropped_by_kernel = Some(40);
+        s.dropped_by_ndbsniff = 5;
+        let later = s.counts(true);
+        let d = later.since(&before);
+        assert_eq!(d.dropped_by_kernel, Some(40));
+        assert_eq!(d.dropped_by_ndbsniff, Some(3));
+        s.dropped_by_kernel = Some(3);
+        let d = s.counts(true).since(&later);
+        assert_eq!(d.dropped_by_kernel, Some(0));
+        let json = serde_json::to_value(d).unwrap();
+        assert_eq!(json["dropped_by_kernel"], 0);
+        let json = serde_json::to_value(first).unwrap();
+        assert!(
+            json.get("dropped_by_kernel").is_none() && json.get("dropped_by_ndbsniff").is_none()
+        );
+    }
 }

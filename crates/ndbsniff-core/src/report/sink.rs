@@ -4,9 +4,9 @@
 //! Owns: the bookkeeping every format shares: flows by verdict, anomalies, evictions, the
 //! distinct-server count (exact up to a bound, estimated beyond it) and, when the printer asks
 //! for it (text without `--flows`), the bounded server table (`--max-servers` rows, see
-//! [`super::servers`]). What is printed when is the printer's: JSON lines and `--flows` text rows
-//! as each record arrives, the text server table at the end, and in live text runs one line as
-//! soon as a server's verdict is decided or changes ([`super::text::TextPrinter`]).
+//! [`super::servers`]). What is printed when is the printer's: JSON and EVE lines and `--flows`
+//! text rows as each record arrives, the text server table at the end, and in live text runs one
+//! line as soon as a server's verdict is decided or changes ([`super::text::TextPrinter`]).
 //!
 //! Never: blocks a worker (it runs on the main thread) or prints a packet byte unescaped.
 
@@ -151,8 +151,8 @@ impl<'a> Sink<'a> {
         Ok(self.printer.summary_for_operator(summary))
     }
 
-    /// Periodic statistics, marked `"final": false`: written to the output (JSON), or returned
-    /// as one line for the operator's stderr (text).
+    /// Periodic statistics, marked `"final": false`: written to the output (JSON, EVE), or
+    /// returned as one line for the operator's stderr (text).
     pub fn interim(&mut self, summary: &Summary) -> io::Result<Option<String>> {
         self.printer.interim(self.out, summary, &self.clusters)
     }

@@ -54,6 +54,17 @@ pub fn write_rfc3339_us(out: &mut Vec<u8>, us: i64) {
     out.extend_from_slice(&t);
 }
 
+/// Appends `2024-03-01T12:00:00.000001+0000` to `out`: the same instant as
+/// [`write_rfc3339_us`] with the offset written as Suricata's EVE log writes it.
+pub fn write_eve_us(out: &mut Vec<u8>, us: i64) {
+    write_rfc3339_us(out, us);
+    // Both forms of write_rfc3339_us end in `Z`.
+    if out.last() == Some(&b'Z') {
+        out.pop();
+    }
+    out.extend_from_slice(b"+0000");
+}
+
 /// `2024-03-01T12:00:00.000001Z` for the given microseconds since the epoch.
 pub fn rfc3339_us(us: i64) -> String {
     let mut b = Vec::with_capacity(27);
@@ -95,6 +106,20 @@ mod tests {
             u32::MAX as i64 * 1_000_000,
         ] {
             assert!(rfc3339_us(us).ends_with('Z'));
+            let mut eve = Vec::new();
+            write_eve_us(&mut eve, us);
+            let eve = String::from_utf8(eve).unwrap();
+            assert!(eve.ends_with("+0000") && !eve.contains('Z'), "{eve}");
         }
+    }
+
+    #[test]
+    fn eve_form_has_a_numeric_offset() {
+        let mut b = Vec::new();
+        write_eve_us(&mut b, 1_709_294_400_000_001);
+        assert_eq!(b, b"2024-03-01T12:00:00.000001+0000");
+        b.clear();
+        write_eve_us(&mut b, -1);
+        assert_eq!(b, b"1969-12-31T23:59:59.999999+0000");
     }
 }
