@@ -65,10 +65,11 @@ fn snaplen_parser(s: &str) -> Result<i32, String> {
 #[command(name = "ndbsniff", version, about, after_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("source").args(["read", "interface", "list_interfaces", "generate"]).required(true)))]
 pub struct Cli {
-    /// Read packets from a .pcap or .pcapng file; `-` reads standard input (a pipe or FIFO is
-    /// read as a stream too).
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub read: Option<PathBuf>,
+    /// Read packets from a .pcap or .pcapng file (gzip or zstd too); `-` reads standard input
+    /// (a pipe or FIFO is read as a stream too). Repeat it, or name a directory (its capture
+    /// files in name order), to read several files as one, in capture-time order.
+    #[arg(short = 'r', long = "read", value_name = "FILE", action = clap::ArgAction::Append)]
+    pub read: Vec<PathBuf>,
 
     /// Capture live from this interface (`any` for all); needs root or CAP_NET_RAW+CAP_NET_ADMIN.
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
@@ -341,7 +342,7 @@ pub fn warnings(cli: &Cli, m: &clap::ArgMatches) -> Vec<String> {
     use clap::parser::ValueSource;
     let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
     let mut out = Vec::new();
-    if cli.read.is_some() {
+    if !cli.read.is_empty() {
         let live_only = [
             ("no_promiscuous", "-p"),
             ("snaplen", "-s"),

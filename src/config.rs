@@ -18,6 +18,9 @@ use crate::capture::{self, LiveOptions};
 #[derive(Clone, Debug)]
 pub enum Input {
     File(PathBuf),
+    /// Several `-r` arguments, or a directory: files (and directories, expanded when opened)
+    /// read as one in capture-time order.
+    Files(Vec<PathBuf>),
     Live(LiveOptions),
 }
 

@@ -45,14 +45,17 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, UsageError> {
     } else {
         Watch::ports(&cli.ports)
     };
-    let input = match (cli.read, cli.interface) {
-        (Some(path), None) => Input::File(path),
-        (None, Some(interface)) => Input::Live(LiveOptions {
+    let input = match (cli.read.as_slice(), cli.interface) {
+        ([path], None) if !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) => {
+            Input::File(path.clone())
+        }
+        ([], Some(interface)) => Input::Live(LiveOptions {
             interface,
             promiscuous: !cli.no_promiscuous,
             snaplen: cli.snaplen,
             buffer_bytes: cli.buffer_kib.map(|k| k.saturating_mul(1024)),
         }),
+        ([_, ..], None) => Input::Files(cli.read.clone()),
         _ => return Err(UsageError::NoSource),
     };
     let ((tcp_idle, udp_idle), idle_flag) = match cli.idle_timeout {

@@ -28,7 +28,18 @@ impl Progress {
         if !std::io::stderr().is_terminal() {
             return None;
         }
-        let total = crate::capture::plain_file_size(path);
+        Progress::of_size(crate::capture::plain_file_size(path))
+    }
+
+    /// A progress line for several files read as one: bytes and packets, no share or ETA.
+    pub fn for_files() -> Option<Progress> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        Progress::of_size(None)
+    }
+
+    fn of_size(total: Option<u64>) -> Option<Progress> {
         let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(4));
         let template = if total.is_some() {
             "{bytes}/{total_bytes} ({percent}%) read, {binary_bytes_per_sec}, {msg}, ETA {eta}"

@@ -87,8 +87,27 @@ impl Checked<'_> {
 fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
     let mut source = match &cfg.input {
         Input::File(p) => Source::open_file(p, cfg.reader)?,
+        Input::Files(args) => Source::open_files(&capture::expand_inputs(args)?, cfg.reader)?,
         Input::Live(opts) => Source::open_live(opts)?,
     };
+    // Each file of several gets the expression for its own link type; the report shows the
+    // first one's.
+    let mut shown = None;
+    for (i, part) in source.parts_mut().into_iter().enumerate() {
+        let expr = apply_filter(part, cfg)?;
+        if i == 0 {
+            shown = expr;
+        }
+    }
+    if let Some(w) = &cfg.write {
+        source.write_to(w)?;
+    }
+    Ok((source, shown))
+}
+
+/// Applies the user's expression and the port selection to one capture, for its link type;
+/// returns the expression in force.
+fn apply_filter(source: &mut Source, cfg: &Config) -> Result<Option<String>, RunError> {
     if let Some(user) = cfg.filter.as_deref() {
         // Checked alone first, so a mistake is reported in the user's own words.
         source.set_filter(user)?;
@@ -106,10 +125,7 @@ fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
             expr = plain;
         }
     }
-    if let Some(w) = &cfg.write {
-        source.write_to(w)?;
-    }
-    Ok((source, expr))
+    Ok(expr)
 }
 
 /// The file or interface, escaped as every printed name is.
@@ -117,6 +133,19 @@ fn source_name(cfg: &Config) -> String {
     match &cfg.input {
         Input::File(p) if p.as_os_str() == "-" => capture::STDIN_NAME.to_string(),
         Input::File(p) => escape::escape_path(p),
+        Input::Files(args) => {
+            let names: Vec<String> = args
+                .iter()
+                .map(|p| {
+                    if p.as_os_str() == "-" {
+                        capture::STDIN_NAME.to_string()
+                    } else {
+                        escape::escape_path(p)
+                    }
+                })
+                .collect();
+            names.join(", ")
+        }
         Input::Live(o) => escape::escape_name(&o.interface),
     }
 }
@@ -152,6 +181,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     // Before the sandbox: the progress line looks at the file's size and first bytes.
     let progress = match &cfg.input {
         Input::File(path) if cfg.progress => Progress::for_file(path),
+        Input::Files(_) if cfg.progress => Progress::for_files(),
         _ => None,
     };
     // Everything the run opens is open now: give up privileges, then confine what is left.
@@ -177,7 +207,12 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             source.snaplen
         ));
     }
-    let link_type = format!("{} ({})", capture::dlt_name(source.dlt), source.dlt);
+    let link_type = source
+        .link_types()
+        .iter()
+        .map(|&d| format!("{} ({d})", capture::dlt_name(d)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let link = source.link;
     let threads = cfg.threads.max(1);
     let memcap = Arc::new(memcap::MemCap::new(cfg.memcap));
@@ -380,6 +415,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         interrupted,
         true,
     );
+    summary.files = report.files.clone();
     stamp(&mut summary, &counters, &mut previous, live);
     let operator_summary = if out_failed.get().is_none() {
         sink.finish(&summary).ok().flatten()

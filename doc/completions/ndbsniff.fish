@@ -1,4 +1,4 @@
-complete -c ndbsniff -s r -l read -d 'Read packets from a .pcap or .pcapng file; `-` reads standard input (a pipe or FIFO is read as a stream too)' -r -F
+complete -c ndbsniff -s r -l read -d 'Read packets from a .pcap or .pcapng file (gzip or zstd too); `-` reads standard input (a pipe or FIFO is read as a stream too). Repeat it, or name a directory (its capture files in name order), to read several files as one, in capture-time order' -r -F
 complete -c ndbsniff -s i -l interface -d 'Capture live from this interface (`any` for all); needs root or CAP_NET_RAW+CAP_NET_ADMIN' -r
 complete -c ndbsniff -s s -l snapshot-length -d 'Snapshot length: bytes captured per frame (live); 0 means the maximum, as with tcpdump' -r
 complete -c ndbsniff -s B -l buffer-size -d 'Kernel capture buffer size in KiB (live; libpcap\'s default when not given)' -r

@@ -53,6 +53,15 @@ pub enum CaptureErrorKind {
     Open(io::Error),
     /// The path names a directory.
     Directory,
+    /// A directory given to `-r` holds no capture file.
+    NoCaptures,
+    /// Standard input (`-r -`) given more than once.
+    StdinTwice,
+    /// `-w` with several files of different link types (a pcap file holds one).
+    DumpMixedLinkTypes {
+        /// The link types, e.g. `EN10MB (1), LINUX_SLL (113)`.
+        types: String,
+    },
     /// The file is empty.
     Empty,
     /// The file is shorter than a capture file's magic number.
@@ -198,6 +207,14 @@ impl fmt::Display for CaptureErrorKind {
         match self {
             CaptureErrorKind::Open(e) => f.write_str(&io_message(e)),
             CaptureErrorKind::Directory => f.write_str("is a directory, not a capture file"),
+            CaptureErrorKind::NoCaptures => f.write_str(
+                "directory holds no capture file (pcap, pcapng, or gzip or zstd of one)",
+            ),
+            CaptureErrorKind::StdinTwice => f.write_str("standard input (-r -) given more than once"),
+            CaptureErrorKind::DumpMixedLinkTypes { types } => write!(
+                f,
+                "cannot write one pcap file from captures of link types {types}; write each                  capture on its own"
+            ),
             CaptureErrorKind::Empty => f.write_str("empty file, not a capture file"),
             CaptureErrorKind::TooShort { len } => {
                 write!(f, "only {len} bytes long, not a capture file")

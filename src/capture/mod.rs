@@ -14,6 +14,7 @@
 pub mod dump;
 pub mod error;
 pub mod filter;
+pub mod merge;
 pub mod pcapfile;
 
 use std::io::Read;
@@ -28,8 +29,10 @@ use crate::capture::dump::Dump;
 use crate::capture::pcapfile::{Damaged, Next, PcapFile};
 use crate::pipeline::Router;
 pub use error::{io_message, CaptureError, CaptureErrorKind, Damage, Step};
+pub use merge::expand_inputs;
 use ndbsniff_core::decode::LinkKind;
 use ndbsniff_core::escape::{escape_name, escape_path};
+pub use ndbsniff_core::report::FileSummary;
 
 /// The largest snapshot length (bytes captured per frame): libpcap's ceiling, the default of
 /// live captures (`-s`), and the one given to files read through libpcap.
@@ -50,6 +53,8 @@ pub struct CaptureReport {
     pub error: Option<CaptureError>,
     /// Writing the `-w` file failed (the capture stopped there).
     pub write_error: Option<CaptureError>,
+    /// Several files read as one: each file's counts and error, in the order given.
+    pub files: Vec<FileSummary>,
 }
 
 /// Counters the capture thread publishes while it runs, for periodic statistics.
@@ -227,6 +232,8 @@ enum Handle {
     File(Capture<pcap::Offline>, Option<Bpf>),
     Classic(Classic),
     Live(Capture<pcap::Active>),
+    /// Several files, merged by capture time ([`merge`]).
+    Merge(Vec<Source>),
 }
 
 /// A classic pcap file read in blocks by [`PcapFile`], with libpcap only compiling and running
@@ -279,6 +286,68 @@ pub struct Source {
 }
 
 impl Source {
+    /// Opens several capture files, read as one in capture-time order ([`merge`]); one file is
+    /// [`Source::open_file`]. At most one of them may be standard input.
+    pub fn open_files(
+        paths: &[std::path::PathBuf],
+        reader: Reader,
+    ) -> Result<Source, CaptureError> {
+        if let [one] = paths {
+            return Source::open_file(one, reader);
+        }
+        if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+            return Err(CaptureError::new(
+                STDIN_NAME.to_string(),
+                CaptureErrorKind::StdinTwice,
+            ));
+        }
+        let parts = paths
+            .iter()
+            .map(|p| Source::open_file(p, reader))
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = parts
+            .first()
+            .ok_or_else(|| CaptureError::new(String::new(), CaptureErrorKind::NoCaptures))?;
+        let (link, dlt) = (first.link, first.dlt);
+        let snaplen = parts.iter().map(|p| p.snaplen).max().unwrap_or(MAX_SNAPLEN);
+        let nanos = parts.iter().any(|p| p.nanos);
+        let names: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+        Ok(Source {
+            name: names.join(", "),
+            link,
+            dlt,
+            snaplen,
+            handle: Handle::Merge(parts),
+            classic_pcap: false,
+            nanos,
+            savefile: None,
+        })
+    }
+
+    /// The files of a merged source (or this one alone), each with its own link type: each
+    /// gets a filter of its own.
+    pub fn parts_mut(&mut self) -> Vec<&mut Source> {
+        if matches!(self.handle, Handle::Merge(_)) {
+            match &mut self.handle {
+                Handle::Merge(parts) => parts.iter_mut().collect(),
+                _ => Vec::new(),
+            }
+        } else {
+            vec![self]
+        }
+    }
+
+    /// The link types of its files (one for a single source), each once, in order.
+    pub fn link_types(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = match &self.handle {
+            Handle::Merge(parts) => parts.iter().map(|p| p.dlt).collect(),
+            _ => vec![self.dlt],
+        };
+        let mut seen = std::collections::HashSet::new();
+        v.retain(|d| seen.insert(*d));
+        v
+    }
+
     /// Opens a capture file and checks that its link type can be decoded.
     pub fn open_file(path: &Path, reader: Reader) -> Result<Source, CaptureError> {
         if is_stream(path) {
@@ -474,6 +543,12 @@ impl Source {
                 .dead
                 .compile(expr, true)
                 .map(|prog| m.filter = Some(Bpf(prog))),
+            Handle::Merge(parts) => {
+                for p in parts {
+                    p.set_filter(expr)?;
+                }
+                return Ok(());
+            }
         };
         r.map_err(|e| {
             CaptureError::new(
@@ -491,6 +566,24 @@ impl Source {
     pub fn write_to(&mut self, path: &Path) -> Result<(), CaptureError> {
         let linktype = match &self.handle {
             Handle::Classic(c) => c.file.linktype,
+            Handle::Merge(parts) => {
+                // One pcap file holds one link type.
+                let mut types: Vec<i32> = parts.iter().map(|p| p.dlt).collect();
+                types.dedup();
+                if types.len() > 1 {
+                    let names: Vec<String> = types
+                        .iter()
+                        .map(|&d| format!("{} ({d})", dlt_name(d)))
+                        .collect();
+                    return Err(CaptureError::new(
+                        escape_path(path),
+                        CaptureErrorKind::DumpMixedLinkTypes {
+                            types: names.join(", "),
+                        },
+                    ));
+                }
+                crate::capture::dump::dlt_to_linktype(self.dlt)
+            }
             _ => crate::capture::dump::dlt_to_linktype(self.dlt),
         };
         let snaplen = u32::try_from(self.snaplen).unwrap_or(crate::capture::pcapfile::MAX_CAPLEN);
@@ -540,6 +633,18 @@ impl Source {
             Handle::Classic(mut m) => {
                 read_classic(&mut m, router, limit, stop, counters, &mut savefile)
             }
+            Handle::Merge(parts) => {
+                let mut report =
+                    merge::read_merged(parts, router, limit, stop, counters, &mut savefile, nanos);
+                if let Some(dump) = savefile {
+                    let dump_name = dump.name.clone();
+                    if let Err(e) = dump.finish() {
+                        report.write_error =
+                            Some(CaptureError::new(dump_name, CaptureErrorKind::Write(e)));
+                    }
+                }
+                return report;
+            }
             Handle::Live(mut c) => {
                 use std::os::unix::io::AsRawFd;
                 let fd = c.as_raw_fd();
@@ -568,32 +673,8 @@ impl Source {
         // libpcap's reader names no position: the record after the last one delivered (and,
         // in a classic pcap file, the byte offset after it).
         let record = report.packets + 1;
-        report.error = failure.map(|f| {
-            let kind = match f {
-                Failure::Block(d) => {
-                    let Damaged {
-                        record,
-                        offset,
-                        damage,
-                    } = *d;
-                    CaptureErrorKind::Damaged {
-                        record,
-                        offset: Some(offset),
-                        damage,
-                    }
-                }
-                Failure::Libpcap(message) => CaptureErrorKind::Damaged {
-                    record,
-                    offset: classic_pcap.then_some(offset),
-                    damage: Damage::Libpcap(message),
-                },
-                Failure::MixedLinkTypes(message) => {
-                    CaptureErrorKind::MixedLinkTypes { record, message }
-                }
-                Failure::Live(message) => CaptureErrorKind::LiveRead { message },
-            };
-            CaptureError::new(name, kind)
-        });
+        report.error = failure
+            .map(|f| CaptureError::new(name, f.into_kind(record, classic_pcap.then_some(offset))));
         report
     }
 }
@@ -611,6 +692,34 @@ enum Failure {
 }
 
 impl Failure {
+    /// The error of a capture that stopped here: `record` is the one after the last delivered,
+    /// `offset` its byte offset when known (libpcap's reader names no position).
+    fn into_kind(self, record: u64, offset: Option<u64>) -> CaptureErrorKind {
+        match self {
+            Failure::Block(d) => {
+                let Damaged {
+                    record,
+                    offset,
+                    damage,
+                } = *d;
+                CaptureErrorKind::Damaged {
+                    record,
+                    offset: Some(offset),
+                    damage,
+                }
+            }
+            Failure::Libpcap(message) => CaptureErrorKind::Damaged {
+                record,
+                offset,
+                damage: Damage::Libpcap(message),
+            },
+            Failure::MixedLinkTypes(message) => {
+                CaptureErrorKind::MixedLinkTypes { record, message }
+            }
+            Failure::Live(message) => CaptureErrorKind::LiveRead { message },
+        }
+    }
+
     /// Sorts a libpcap read error: libpcap says in words only that a pcapng file's interfaces
     /// differ in link type, so its words are looked at here, where they come out of it.
     fn of_libpcap(e: &pcap::Error, live: bool) -> Failure {

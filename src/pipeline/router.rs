@@ -193,6 +193,12 @@ impl<'a> Router<'a> {
         self.block = Some(block);
     }
 
+    /// Frames from now on are of this link type (several files read as one).
+    #[inline]
+    pub fn set_link(&mut self, link: LinkKind) {
+        self.link = link;
+    }
+
     /// False once the workers have gone (nothing more can be processed).
     pub fn alive(&self) -> bool {
         !self.gone

@@ -221,6 +221,22 @@ impl FlowRecord {
     }
 }
 
+/// One file of several read as one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FileSummary {
+    /// The file, escaped as every printed name is.
+    pub source: String,
+    /// Its link type, e.g. `EN10MB (1)`.
+    pub link_type: String,
+    /// Frames read from it (after the filter).
+    pub packets_read: u64,
+    /// Their lengths on the wire, summed.
+    pub bytes_read: u64,
+    /// Why it stopped before its end, when it was damaged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Counters for the whole run (or, with `final` false, for the run so far).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
@@ -238,10 +254,15 @@ pub struct Summary {
     /// what was read until then. False when `-c`, `--duration` or a closed output ended it.
     /// Always present.
     pub interrupted: bool,
-    /// The file or interface read.
+    /// The file or interface read (several files: the `-r` arguments, joined by `, `).
     pub source: String,
-    /// libpcap's name for the link type, with its number, e.g. `EN10MB (1)`.
+    /// libpcap's name for the link type, with its number, e.g. `EN10MB (1)` (several files of
+    /// different link types: each, joined by `, `).
     pub link_type: String,
+    /// Several files read as one (`-r` more than once, or a directory): each file, in the order
+    /// given; empty, and omitted from JSON, for a single source.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileSummary>,
     /// The ports watched, e.g. `port 3406`, or `any port`.
     pub watching: String,
     /// The BPF expression in force (the user's, and the port selection).

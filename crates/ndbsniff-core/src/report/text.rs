@@ -614,6 +614,17 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         line.push_str(&format!(", filter: {f}"));
     }
     writeln!(out, "{line}")?;
+    for f in &s.files {
+        write!(
+            out,
+            "  file {}: {} packets read ({} bytes), link type {}",
+            f.source, f.packets_read, f.bytes_read, f.link_type
+        )?;
+        match &f.error {
+            Some(e) => writeln!(out, "; stopped early: {e}")?,
+            None => writeln!(out)?,
+        }
+    }
     if s.interrupted {
         writeln!(
             out,
