@@ -19,7 +19,7 @@ use ndbsniff_core::escape::escape_path;
 use super::dump::Dump;
 use super::pcapfile::Next;
 use super::{
-    dlt_name, is_stream, publish_counts, sniff_magic, timeval_us, Bpf, CaptureError,
+    dlt_name, is_stream, passes, publish_counts, sniff_magic, timeval_us, CaptureError,
     CaptureErrorKind, CaptureReport, Classic, Compression, Failure, FileSummary, Handle,
     LiveCounters, Source, PCAP_MAGICS,
 };
@@ -124,11 +124,8 @@ impl Part {
                 match c.next_packet() {
                     Ok(pkt) => {
                         self.offset += 16 + u64::from(pkt.header.caplen);
-                        if let Some(Bpf(prog)) = filter {
-                            if !prog.filter(pkt.data) {
-                                router.filtered(pkt.data);
-                                continue;
-                            }
+                        if !passes(filter.as_ref(), router, pkt.data) {
+                            continue;
                         }
                         head.ts_us = timeval_us(&pkt.header.ts, self.nanos);
                         #[allow(clippy::unnecessary_cast)]
@@ -193,11 +190,8 @@ fn pull_classic(
             .block()
             .get(rec.offset..rec.offset + rec.caplen as usize)
             .unwrap_or(&[]);
-        if let Some(Bpf(prog)) = &m.filter {
-            if !prog.filter(frame) {
-                router.filtered(frame);
-                continue;
-            }
+        if !passes(m.filter.as_ref(), router, frame) {
+            continue;
         }
         head.ts_us = rec.ts_us;
         head.ts_sec = rec.ts_sec;

@@ -812,11 +812,8 @@ fn read_loop<T: Activated + ?Sized>(
         match capture.next_packet() {
             Ok(pkt) => {
                 on_record(pkt.header.caplen);
-                if let Some(Bpf(prog)) = filter {
-                    if !prog.filter(pkt.data) {
-                        router.filtered(pkt.data);
-                        continue;
-                    }
+                if !passes(filter, router, pkt.data) {
+                    continue;
                 }
                 if let Some(dump) = savefile.as_mut() {
                     #[allow(clippy::unnecessary_cast)]
@@ -893,11 +890,8 @@ fn read_classic(
         let frame = block
             .get(rec.offset..rec.offset + rec.caplen as usize)
             .unwrap_or(&[]);
-        if let Some(Bpf(prog)) = &m.filter {
-            if !prog.filter(frame) {
-                router.filtered(frame);
-                continue;
-            }
+        if !passes(m.filter.as_ref(), router, frame) {
+            continue;
         }
         if let Some(dump) = savefile.as_mut() {
             if !dump.write(rec.ts_sec, rec.ts_frac, rec.origlen, frame) {
@@ -912,6 +906,19 @@ fn read_classic(
     router.finish();
     publish_counts(&report, counters);
     (report, failure)
+}
+
+/// Whether a frame passes the file's BPF program (run here, as libpcap runs it); one that does
+/// not goes to the router's tally of what the filter turned away.
+#[inline]
+fn passes(filter: Option<&Bpf>, router: &mut Router<'_>, frame: &[u8]) -> bool {
+    match filter {
+        Some(Bpf(prog)) if !prog.filter(frame) => {
+            router.filtered(frame);
+            false
+        }
+        _ => true,
+    }
 }
 
 fn publish_counts(report: &CaptureReport, counters: &LiveCounters) {
