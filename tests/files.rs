@@ -315,3 +315,25 @@ fn file_and_interface_names_are_escaped_wherever_printed() {
         );
     }
 }
+
+#[test]
+fn the_w_file_keeps_the_sources_snapshot_length() {
+    let dir = temp_dir("files-w-snaplen");
+    let src = root().join("testdata/ndb80-show-eth-v4-snaplen128.pcap");
+    for reader in ["auto", "libpcap"] {
+        let w = dir.join(format!("{reader}.pcap"));
+        let run = ndbsniff(&[
+            "-r",
+            src.to_str().unwrap(),
+            "--reader",
+            reader,
+            "-w",
+            w.to_str().unwrap(),
+            "-q",
+        ]);
+        run.expect_code(0);
+        let bytes = std::fs::read(&w).unwrap();
+        let snaplen = u32::from_ne_bytes(bytes[16..20].try_into().unwrap());
+        assert_eq!(snaplen, 128, "{reader}");
+    }
+}

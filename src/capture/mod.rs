@@ -91,6 +91,17 @@ pub fn libpcap_version() -> String {
     escape_name(&text.to_string_lossy())
 }
 
+/// The snapshot length libpcap read from a capture file's header (pcap) or first interface
+/// (pcapng): `pcap_snapshot`, which the pcap crate does not expose.
+fn snapshot_length<T: pcap::State + ?Sized>(capture: &Capture<T>) -> i32 {
+    extern "C" {
+        fn pcap_snapshot(p: *mut std::ffi::c_void) -> std::os::raw::c_int;
+    }
+    // SAFETY: the handle is open for as long as `capture` lives; pcap_snapshot only reads an
+    // int field of it.
+    unsafe { pcap_snapshot(capture.as_ptr().cast()) }
+}
+
 /// The name libpcap gives a DLT value, e.g. `EN10MB`, with a fallback for unknown numbers.
 pub fn dlt_name(dlt: i32) -> String {
     pcap::Linktype(dlt)
@@ -434,11 +445,16 @@ impl Source {
         let dlt = capture.get_datalink().0;
         let link = LinkKind::from_dlt(dlt)
             .ok_or_else(|| err(CaptureErrorKind::UnsupportedLinkType { dlt }))?;
+        // The file's own snapshot length, so a -w file keeps it.
+        let snaplen = match snapshot_length(&capture) {
+            n if n > 0 => n.min(MAX_SNAPLEN),
+            _ => MAX_SNAPLEN,
+        };
         Ok(Source {
             name,
             link,
             dlt,
-            snaplen: MAX_SNAPLEN,
+            snaplen,
             handle: Handle::File(capture, None),
             classic_pcap,
             nanos: true,
