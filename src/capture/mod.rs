@@ -14,6 +14,7 @@
 pub mod dump;
 pub mod error;
 pub mod filter;
+pub mod ngread;
 pub mod pcapfile;
 
 use std::io::Read;
