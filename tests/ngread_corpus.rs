@@ -61,7 +61,9 @@ fn read_libpcap(path: &Path) -> Result<Vec<Frame>, String> {
         match cap.next_packet() {
             Ok(p) => {
                 let ts = p.header.ts;
-                let us = i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_usec);
+                // time_t and suseconds_t are not i64 on every platform.
+                #[allow(clippy::unnecessary_cast)]
+                let us = ts.tv_sec as i64 * 1_000_000 + ts.tv_usec as i64;
                 out.push((us, p.data.to_vec(), p.header.len));
             }
             Err(pcap::Error::NoMorePackets) => return Ok(out),

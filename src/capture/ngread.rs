@@ -183,6 +183,8 @@ impl NgFile {
 
     /// The next packet, or the end, or the damage that stops the stream. Blocks that carry no
     /// packet are read (and applied, for section and interface descriptions) on the way.
+    // Not an `Iterator`: each frame borrows the reader's buffer until the next call.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> NgNext<'_> {
         if let Some(finished) = &self.finished {
             return match finished {
@@ -1216,6 +1218,74 @@ mod tests {
         assert_eq!(capacity, Some(f.buf.capacity()));
     }
 
+    #[test]
+    fn ngread_every_prefix_ends_at_a_block_or_names_the_cut_block() {
+        let bytes = two_sections();
+        // Where each block starts, from the lengths in the stream.
+        let mut starts = vec![0usize];
+        let mut big_endian = false;
+        while let Some(&at) = starts.last() {
+            if at >= bytes.len() {
+                break;
+            }
+            if read_u32(&bytes, at, false) == SHB {
+                big_endian = read_u32(&bytes, at + 8, false) != BYTE_ORDER_MAGIC;
+            }
+            starts.push(at + read_u32(&bytes, at + 4, big_endian) as usize);
+        }
+        assert_eq!(starts.last(), Some(&bytes.len()));
+        let mut last_frames = 0;
+        for cut in 1..=bytes.len() {
+            let (frames, end) = read_bytes(&bytes[..cut]);
+            assert!(frames.len() >= last_frames, "cut at {cut}");
+            last_frames = frames.len();
+            match (starts.iter().position(|&s| s == cut), end) {
+                (Some(_), None) => {}
+                (None, Some(d)) => {
+                    // The cut block is the last one starting before the cut.
+                    let i = starts.iter().rposition(|&s| s < cut).unwrap_or(0);
+                    assert_eq!(
+                        (d.block, d.offset),
+                        (i as u64 + 1, starts[i] as u64),
+                        "cut at {cut}"
+                    );
+                    assert!(
+                        d.what.starts_with("file ends inside a block"),
+                        "cut at {cut}: {d}"
+                    );
+                }
+                (at_block, end) => panic!("cut at {cut}: at a block {at_block:?}, end {end:?}"),
+            }
+        }
+        assert_eq!(last_frames, 5);
+    }
+
+    #[test]
+    fn ngread_mangled_bytes_never_panic_and_always_end() {
+        let bytes = two_sections();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut damaged = 0;
+        for _ in 0..3000 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % b.len() as u64) as usize;
+                b[at] = next() as u8;
+            }
+            let (frames, end) = read_bytes(&b);
+            // A packet block takes at least 16 bytes, and its data lies inside the stream.
+            assert!(frames.len() <= b.len() / 16);
+            assert!(frames.iter().all(|f| f.data.len() < b.len()));
+            damaged += usize::from(end.is_some());
+        }
+        assert!(damaged > 0);
+    }
+
     /// Every frame libpcap reads from a file, as owned values (µs timestamps), and whether it
     /// stopped with an error.
     fn libpcap_frames(path: &Path) -> (Vec<(i64, Vec<u8>, u32)>, bool) {
@@ -1228,7 +1298,9 @@ mod tests {
             match cap.next_packet() {
                 Ok(p) => {
                     let ts = p.header.ts;
-                    let us = i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_usec);
+                    // time_t and suseconds_t are not i64 on every platform.
+                    #[allow(clippy::unnecessary_cast)]
+                    let us = ts.tv_sec as i64 * 1_000_000 + ts.tv_usec as i64;
                     out.push((us, p.data.to_vec(), p.header.len));
                 }
                 Err(pcap::Error::NoMorePackets) => return (out, false),
