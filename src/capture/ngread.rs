@@ -1286,6 +1286,44 @@ mod tests {
         assert!(damaged > 0);
     }
 
+    #[test]
+    fn ngread_a_long_claim_in_a_short_stream_costs_what_arrives() {
+        let mut ng = start();
+        ng.raw(77, MAX_BLOCK, &[0; 200]);
+        let mut f = open(&ng.out);
+        assert!(matches!(f.next(), NgNext::Frame(_)));
+        let NgNext::Damaged(d) = f.next() else {
+            panic!("no damage")
+        };
+        assert_eq!(
+            d.what,
+            "file ends inside a block (got 208 of 16777216 bytes)"
+        );
+        assert!(
+            f.buf.capacity() < 1 << 16,
+            "{} bytes held",
+            f.buf.capacity()
+        );
+    }
+
+    #[test]
+    fn ngread_interfaces_per_section_are_bounded() {
+        let mut ng = Ng::new();
+        ng.shb(false);
+        for _ in 0..MAX_INTERFACES {
+            ng.idb(1, 0, &[]);
+        }
+        let at = ng.idb(1, 0, &[]);
+        let (frames, end) = read_bytes(&ng.out);
+        assert!(frames.is_empty());
+        let want = NgDamage {
+            block: MAX_INTERFACES as u64 + 2,
+            offset: at,
+            what: format!("more than {MAX_INTERFACES} interfaces in one section"),
+        };
+        assert_eq!(end, Some(want));
+    }
+
     /// Every frame libpcap reads from a file, as owned values (µs timestamps), and whether it
     /// stopped with an error.
     fn libpcap_frames(path: &Path) -> (Vec<(i64, Vec<u8>, u32)>, bool) {
