@@ -15,6 +15,7 @@ pub mod dump;
 pub mod error;
 pub mod filter;
 pub mod merge;
+pub mod ngread;
 pub mod pcapfile;
 
 use std::io::Read;
