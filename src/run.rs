@@ -17,7 +17,7 @@ use ndbsniff_core::report::sink::Sink;
 use ndbsniff_core::report::{Delta, Summary};
 use ndbsniff_core::{escape, flow, frag, memcap};
 
-use crate::capture::{self, filter, CaptureError, CaptureReport, LiveCounters, Source};
+use crate::capture::{self, CaptureError, CaptureReport, LiveCounters, Source};
 use crate::pipeline::{
     self, Event, Notice, Router, RouterCounters, RouterSetup, SweepMerger, Work, WorkerOut,
     WorkerShared,
@@ -90,42 +90,17 @@ fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
         Input::Files(args) => Source::open_files(&capture::expand_inputs(args)?, cfg.reader)?,
         Input::Live(opts) => Source::open_live(opts)?,
     };
-    // Each file of several gets the expression for its own link type; the report shows the
-    // first one's.
-    let mut shown = None;
-    for (i, part) in source.parts_mut().into_iter().enumerate() {
-        let expr = apply_filter(part, cfg)?;
-        if i == 0 {
-            shown = expr;
-        }
-    }
+    // Each file of several, and each link type of a pcapng file, gets the expression for its
+    // own link type; the report shows the first one's.
+    let plan = capture::FilterPlan {
+        ports: (!cfg.watch.is_any()).then(|| cfg.watch.port_list().to_vec()),
+        user: cfg.filter.clone(),
+    };
+    let shown = source.apply_plan(&plan)?;
     if let Some(w) = &cfg.write {
         source.write_to(w)?;
     }
     Ok((source, shown))
-}
-
-/// Applies the user's expression and the port selection to one capture, for its link type;
-/// returns the expression in force.
-fn apply_filter(source: &mut Source, cfg: &Config) -> Result<Option<String>, RunError> {
-    if let Some(user) = cfg.filter.as_deref() {
-        // Checked alone first, so a mistake is reported in the user's own words.
-        source.set_filter(user)?;
-    }
-    let ports = (!cfg.watch.is_any()).then(|| cfg.watch.port_list());
-    let tags = filter::Tags::for_link(source.link);
-    let mut expr = filter::build(ports, cfg.filter.as_deref(), tags);
-    if let Some(e) = &expr {
-        if source.set_filter(e).is_err() {
-            // A libpcap that rejects `vlan` here: the capture thread checks ports anyway.
-            let plain = filter::build(ports, cfg.filter.as_deref(), filter::Tags::None);
-            if let Some(plain) = &plain {
-                source.set_filter(plain)?;
-            }
-            expr = plain;
-        }
-    }
-    Ok(expr)
 }
 
 /// The file or interface, escaped as every printed name is.
@@ -416,6 +391,15 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         true,
     );
     summary.files = report.files.clone();
+    if !report.link_types.is_empty() {
+        // A pcapng file: every link type its interfaces had.
+        summary.link_type = report
+            .link_types
+            .iter()
+            .map(|&d| format!("{} ({d})", capture::dlt_name(d)))
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
     stamp(&mut summary, &counters, &mut previous, live);
     let operator_summary = if out_failed.get().is_none() {
         sink.finish(&summary).ok().flatten()

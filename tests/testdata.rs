@@ -263,9 +263,43 @@ fn output_is_the_same_with_several_workers() {
 
 #[test]
 fn memory_mapped_and_libpcap_readers_agree() {
-    same_output_with(
-        &["--threads", "1", "--reader", "libpcap"],
-        |c| c.expect != "error" && c.expect != "partial",
-        "--reader libpcap differs from the default reader",
-    );
+    for case in manifest()
+        .iter()
+        .filter(|c| c.expect != "error" && c.expect != "partial")
+    {
+        let one = run_case(case);
+        let path = format!("testdata/{}", case.file);
+        let mut args: Vec<&str> = vec!["-r", &path, "--format", "json", "--threads", "1"];
+        args.extend(["--reader", "libpcap"]);
+        args.extend(case.args.iter().map(String::as_str));
+        let other = common::ndbsniff(&args);
+        // A pcapng file of BSD loopback frames gets no port program from the pcapng reader
+        // (libpcap would compile its address-family test for this host's values only): the
+        // port test after decoding decides, and the statistics name no filter. All else agrees.
+        let loopback_ng = case.file.ends_with(".pcapng")
+            && ["NULL (0)", "LOOP (108)"]
+                .contains(&one.stats()["link_type"].as_str().unwrap_or(""));
+        if loopback_ng {
+            let strip = |run: &common::Run| -> Vec<serde_json::Value> {
+                run.json_lines()
+                    .into_iter()
+                    .map(|mut v| {
+                        if v["type"] == "stats" {
+                            v.as_object_mut().map(|o| o.remove("filter"));
+                        }
+                        v
+                    })
+                    .collect()
+            };
+            assert!(one.stats().get("filter").is_none(), "{}", case.file);
+            assert_eq!(strip(&one), strip(&other), "{}: readers differ", case.file);
+        } else {
+            assert_eq!(
+                one.stdout(),
+                other.stdout(),
+                "{}: --reader libpcap differs from the default reader",
+                case.file
+            );
+        }
+    }
 }

@@ -55,6 +55,13 @@ pub enum CaptureErrorKind {
     Directory,
     /// A directory given to `-r` holds no capture file.
     NoCaptures,
+    /// Frames of a pcapng file left out of the `-w` file: their link type is not its one.
+    NotWritten {
+        /// How many.
+        frames: u64,
+        /// The `-w` file's link type, e.g. `EN10MB (1)`.
+        linktype: String,
+    },
     /// Standard input (`-r -`) given more than once.
     StdinTwice,
     /// `-w` with several files of different link types (a pcap file holds one).
@@ -169,6 +176,13 @@ pub enum Damage {
     Read(io::Error),
     /// libpcap's reader stopped here (its words, escaped).
     Libpcap(String),
+    /// A pcapng block that cannot be read.
+    Pcapng {
+        /// The block, counted from 1.
+        block: u64,
+        /// What is wrong with it.
+        what: String,
+    },
 }
 
 impl fmt::Display for Damage {
@@ -189,6 +203,7 @@ impl fmt::Display for Damage {
             }
             Damage::Read(e) => write!(f, "read error: {}", io_message(e)),
             Damage::Libpcap(m) => f.write_str(m),
+            Damage::Pcapng { block, what } => write!(f, "pcapng block {block}: {what}"),
         }
     }
 }
@@ -207,6 +222,10 @@ impl fmt::Display for CaptureErrorKind {
         match self {
             CaptureErrorKind::Open(e) => f.write_str(&io_message(e)),
             CaptureErrorKind::Directory => f.write_str("is a directory, not a capture file"),
+            CaptureErrorKind::NotWritten { frames, linktype } => write!(
+                f,
+                "{frames} frames of other link types left out (a pcap file holds one link type: {linktype})"
+            ),
             CaptureErrorKind::NoCaptures => f.write_str(
                 "directory holds no capture file (pcap, pcapng, or gzip or zstd of one)",
             ),

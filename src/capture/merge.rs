@@ -13,11 +13,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ndbsniff_core::decode::LinkKind;
+use ndbsniff_core::decode::{LinkKind, SkipReason};
 use ndbsniff_core::escape::escape_path;
 
 use super::dump::Dump;
+use super::ngread::NgNext;
 use super::pcapfile::Next;
+use super::pcapng::{link_index, Pending};
 use super::{
     dlt_name, is_stream, passes, publish_counts, sniff_magic, timeval_us, CaptureError,
     CaptureErrorKind, CaptureReport, Classic, Compression, Failure, FileSummary, Handle,
@@ -64,6 +66,8 @@ fn looks_like_a_capture(p: &Path) -> bool {
 /// One frame of a file, copied out of it, waiting for its turn in the merge.
 #[derive(Default)]
 struct Head {
+    /// The frame's link type when it is not the file's (a pcapng interface's).
+    link: Option<LinkKind>,
     ts_us: i64,
     ts_sec: u32,
     /// The stored fraction: microseconds, or nanoseconds when the file has them.
@@ -116,6 +120,7 @@ impl Part {
         }
         router.set_link(self.link);
         let head = &mut self.head;
+        head.link = None;
         match &mut self.handle {
             Handle::Classic(m) => {
                 pull_classic(m, router, head, &mut self.has_head, &mut self.failure)
@@ -145,6 +150,69 @@ impl Part {
                         return;
                     }
                 }
+            },
+            Handle::Ng(ng) => loop {
+                // The frame read when the file was opened comes first.
+                match ng.pending.take() {
+                    Some(Pending::End) => return,
+                    Some(Pending::Damaged(d)) => {
+                        self.failure = Some(Failure::Pcapng(d));
+                        return;
+                    }
+                    Some(Pending::Frame(f)) => {
+                        let i = link_index(&mut ng.links, ng.plan.as_ref(), f.linktype);
+                        let l = &ng.links[i];
+                        let Some(kind) = l.kind else {
+                            self.packets += 1;
+                            self.bytes += u64::from(f.origlen);
+                            router.skip(SkipReason::UnsupportedLink);
+                            continue;
+                        };
+                        router.set_link(kind);
+                        if l.reject || !passes(l.filter.as_ref(), router, &f.data) {
+                            continue;
+                        }
+                        head.link = Some(kind);
+                        head.ts_us = f.ts_us;
+                        head.ts_sec = f.ts_sec;
+                        head.ts_frac = f.ts_nsec;
+                        head.origlen = f.origlen;
+                        head.data = f.data;
+                        self.has_head = true;
+                        return;
+                    }
+                    None => {}
+                }
+                let f = match ng.file.next() {
+                    NgNext::Frame(f) => f,
+                    NgNext::End => return,
+                    NgNext::Damaged(d) => {
+                        self.failure = Some(Failure::Pcapng(d));
+                        return;
+                    }
+                };
+                let i = link_index(&mut ng.links, ng.plan.as_ref(), f.linktype);
+                let l = &ng.links[i];
+                let Some(kind) = l.kind else {
+                    // A link type the decoder does not handle: read, counted, not decoded.
+                    self.packets += 1;
+                    self.bytes += u64::from(f.origlen);
+                    router.skip(SkipReason::UnsupportedLink);
+                    continue;
+                };
+                router.set_link(kind);
+                if l.reject || !passes(l.filter.as_ref(), router, f.data) {
+                    continue;
+                }
+                head.link = Some(kind);
+                head.ts_us = f.ts_us;
+                head.ts_sec = f.ts_sec;
+                head.ts_frac = f.ts_nsec;
+                head.origlen = f.origlen;
+                head.data.clear();
+                head.data.extend_from_slice(f.data);
+                self.has_head = true;
+                return;
             },
             // Opened files only: a live interface or a merge is never a part.
             Handle::Live(_) | Handle::Merge(_) => {}
@@ -232,8 +300,8 @@ pub(super) fn read_merged(
             .map(|(i, _)| i);
         let Some(i) = next else { break };
         let p = &mut parts[i];
-        if current != Some(i) {
-            router.set_link(p.link);
+        if current != Some(i) || p.head.link.is_some() {
+            router.set_link(p.head.link.unwrap_or(p.link));
             current = Some(i);
         }
         if let Some(dump) = savefile.as_mut() {

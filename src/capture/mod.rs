@@ -17,6 +17,7 @@ pub mod filter;
 pub mod merge;
 pub mod ngread;
 pub mod pcapfile;
+pub mod pcapng;
 
 use std::io::Read;
 use std::path::Path;
@@ -34,6 +35,7 @@ pub use merge::expand_inputs;
 use ndbsniff_core::decode::LinkKind;
 use ndbsniff_core::escape::{escape_name, escape_path};
 pub use ndbsniff_core::report::FileSummary;
+pub use pcapng::FilterPlan;
 
 /// The largest snapshot length (bytes captured per frame): libpcap's ceiling, the default of
 /// live captures (`-s`), and the one given to files read through libpcap.
@@ -56,6 +58,10 @@ pub struct CaptureReport {
     pub write_error: Option<CaptureError>,
     /// Several files read as one: each file's counts and error, in the order given.
     pub files: Vec<FileSummary>,
+    /// A pcapng file: the link types of its interfaces met, as libpcap's DLT values.
+    pub link_types: Vec<i32>,
+    /// Frames not written to the `-w` file because their link type is not the file's.
+    pub not_written: u64,
 }
 
 /// Counters the capture thread publishes while it runs, for periodic statistics.
@@ -219,6 +225,9 @@ pub fn is_stream(path: &Path) -> bool {
     path.as_os_str() == "-" || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
+/// The first bytes of a pcapng file (its Section Header Block's type).
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
 const PCAP_MAGICS: [[u8; 4]; 6] = [
     [0xd4, 0xc3, 0xb2, 0xa1],
     [0xa1, 0xb2, 0xc3, 0xd4],
@@ -246,6 +255,8 @@ enum Handle {
     Live(Capture<pcap::Active>),
     /// Several files, merged by capture time ([`merge`]).
     Merge(Vec<Source>),
+    /// A pcapng file (or stream) read without libpcap ([`pcapng`]).
+    Ng(Box<pcapng::Pcapng>),
 }
 
 /// A classic pcap file read in blocks by [`PcapFile`], with libpcap only compiling and running
@@ -376,7 +387,7 @@ impl Source {
                     .map_err(|e| CaptureError::new(name.clone(), CaptureErrorKind::Open(e)))?;
                 Box::new(f)
             };
-            return Source::open_stream(name, input);
+            return Source::open_stream(name, input, reader);
         }
         let name = escape_path(path);
         let err = |kind| CaptureError::new(name.clone(), kind);
@@ -391,9 +402,13 @@ impl Source {
         if Compression::of(magic).is_some() {
             // Decompressed on the way, as a stream.
             let f = std::fs::File::open(path).map_err(|e| err(CaptureErrorKind::Open(e)))?;
-            return Source::open_stream(name, Box::new(f));
+            return Source::open_stream(name, Box::new(f), reader);
         }
         let classic_pcap = capture_format(magic).map_err(err)?;
+        if magic == PCAPNG_MAGIC && reader == Reader::Auto {
+            let f = std::fs::File::open(path).map_err(|e| err(CaptureErrorKind::Open(e)))?;
+            return Source::open_pcapng(name, Box::new(f));
+        }
         if classic_pcap && reader == Reader::Auto {
             // NULL and LOOP stay with libpcap: it adjusts their address-family header for the
             // file's byte order before BPF sees it.
@@ -426,6 +441,76 @@ impl Source {
             }
         }
         Source::through_libpcap(name, path, classic_pcap)
+    }
+
+    /// A pcapng file or stream read by [`ngread::NgFile`]: each interface with its own link
+    /// type. A file whose first interface has a link type the decoder does not handle, and no
+    /// other interface before its first packet, is refused as libpcap's path refuses it.
+    fn open_pcapng(name: String, input: Box<dyn Read + Send>) -> Result<Source, CaptureError> {
+        let file = ngread::NgFile::open(input).map_err(|d| pcapng::open_error(&name, d))?;
+        let opened = pcapng::Pcapng::open(file);
+        let (dlt, snaplen) = opened.first.unwrap_or((1, pcapfile::MAX_CAPLEN));
+        let link = match LinkKind::from_dlt(dlt) {
+            Some(link) => link,
+            None if opened.reader.file.interfaces().len() <= 1 => {
+                return Err(CaptureError::new(
+                    name,
+                    CaptureErrorKind::UnsupportedLinkType { dlt },
+                ))
+            }
+            None => LinkKind::Ethernet,
+        };
+        Ok(Source {
+            name,
+            link,
+            dlt,
+            snaplen: i32::try_from(snaplen).unwrap_or(MAX_SNAPLEN),
+            handle: Handle::Ng(Box::new(opened.reader)),
+            classic_pcap: false,
+            nanos: true,
+            savefile: None,
+        })
+    }
+
+    /// Applies the port selection and the user's expression (`plan`) to this capture (each file
+    /// of several, and each link type of a pcapng file, gets its own program); returns the
+    /// expression in force (the first file's, the first interface's).
+    pub fn apply_plan(&mut self, plan: &FilterPlan) -> Result<Option<String>, CaptureError> {
+        match &mut self.handle {
+            Handle::Merge(parts) => {
+                let mut shown = None;
+                for (i, p) in parts.iter_mut().enumerate() {
+                    let expr = p.apply_plan(plan)?;
+                    if i == 0 {
+                        shown = expr;
+                    }
+                }
+                Ok(shown)
+            }
+            Handle::Ng(ng) => {
+                let expr = plan.candidates(self.link).into_iter().next();
+                ng.set_plan(plan, self.link, self.dlt).map_err(|e| {
+                    let what = plan.user.clone().or(expr).unwrap_or_default();
+                    pcapng::compile_error(&self.name, &what, &e)
+                })
+            }
+            _ => {
+                if let Some(user) = plan.user.as_deref() {
+                    // Checked alone first, so a mistake is reported in the user's own words.
+                    self.set_filter(user)?;
+                }
+                let candidates = plan.candidates(self.link);
+                let mut last = None;
+                for expr in candidates {
+                    match self.set_filter(&expr) {
+                        Ok(()) => return Ok(Some(expr)),
+                        // A libpcap that rejects `vlan` here: the next candidate has none.
+                        Err(e) => last = Some(e),
+                    }
+                }
+                last.map_or(Ok(None), Err)
+            }
+        }
     }
 
     /// A capture file (or `/dev/fd/N`) read by libpcap's own reader.
@@ -467,7 +552,11 @@ impl Source {
     /// (`-r <(…)`), or a gzip or zstd file (by its content, not its name), decompressed on the
     /// way. Its first bytes are checked here, then they and the rest are handed to libpcap
     /// through a pipe of its own, fed by a thread that copies (and decompresses) the input.
-    fn open_stream(name: String, mut input: Box<dyn Read + Send>) -> Result<Source, CaptureError> {
+    fn open_stream(
+        name: String,
+        mut input: Box<dyn Read + Send>,
+        reader: Reader,
+    ) -> Result<Source, CaptureError> {
         let err = |kind| CaptureError::new(name.clone(), kind);
         let mut magic = read_magic(&mut input, &name)?;
         if let Some(c) = Compression::of(magic) {
@@ -476,6 +565,10 @@ impl Source {
             magic = read_magic(&mut input, &name)?;
         }
         let classic_pcap = capture_format(magic).map_err(err)?;
+        if magic == PCAPNG_MAGIC && reader == Reader::Auto {
+            let input = Box::new(std::io::Cursor::new(magic).chain(input));
+            return Source::open_pcapng(name, input);
+        }
         let (rd, wr) = nix::unistd::pipe()
             .map_err(|e| err(CaptureErrorKind::Open(std::io::Error::from(e))))?;
         let mut feed = std::fs::File::from(wr);
@@ -566,6 +659,13 @@ impl Source {
                 }
                 return Ok(());
             }
+            Handle::Ng(ng) => {
+                let plan = FilterPlan {
+                    ports: None,
+                    user: Some(expr.to_string()),
+                };
+                ng.set_plan(&plan, self.link, self.dlt).map(|_| ())
+            }
         };
         r.map_err(|e| {
             CaptureError::new(
@@ -627,6 +727,7 @@ impl Source {
             classic_pcap,
             nanos,
             mut savefile,
+            dlt: self_dlt,
             ..
         } = self;
         let mut offset: u64 = 24;
@@ -649,6 +750,38 @@ impl Source {
             ),
             Handle::Classic(mut m) => {
                 read_classic(&mut m, router, limit, stop, counters, &mut savefile)
+            }
+            Handle::Ng(mut ng) => {
+                let dump_dlt = self_dlt;
+                let (mut report, damage) = pcapng::read_pcapng(
+                    &mut ng,
+                    router,
+                    pcapng::NgLoop {
+                        limit,
+                        stop,
+                        counters,
+                        savefile: &mut savefile,
+                        dump_dlt,
+                    },
+                );
+                report.error =
+                    damage.map(|d| CaptureError::new(name, pcapng::damaged(d, report.packets + 1)));
+                if let Some(dump) = savefile {
+                    let dump_name = dump.name.clone();
+                    if let Err(e) = dump.finish() {
+                        report.write_error =
+                            Some(CaptureError::new(dump_name, CaptureErrorKind::Write(e)));
+                    } else if report.not_written > 0 {
+                        report.write_error = Some(CaptureError::new(
+                            dump_name,
+                            CaptureErrorKind::NotWritten {
+                                frames: report.not_written,
+                                linktype: format!("{} ({dump_dlt})", dlt_name(dump_dlt)),
+                            },
+                        ));
+                    }
+                }
+                return report;
             }
             Handle::Merge(parts) => {
                 let mut report =
@@ -704,6 +837,8 @@ enum Failure {
     Libpcap(String),
     /// libpcap's file reader met a pcapng interface with another link type.
     MixedLinkTypes(String),
+    /// The pcapng reader found the file damaged.
+    Pcapng(ngread::NgDamage),
     /// Reading a live interface failed.
     Live(String),
 }
@@ -733,6 +868,7 @@ impl Failure {
             Failure::MixedLinkTypes(message) => {
                 CaptureErrorKind::MixedLinkTypes { record, message }
             }
+            Failure::Pcapng(d) => pcapng::damaged(d, record),
             Failure::Live(message) => CaptureErrorKind::LiveRead { message },
         }
     }

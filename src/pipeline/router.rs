@@ -193,6 +193,13 @@ impl<'a> Router<'a> {
         self.block = Some(block);
     }
 
+    /// A frame that is not decoded at all (a pcapng interface of a link type the decoder does
+    /// not handle): counted under `reason`.
+    pub fn skip(&mut self, reason: SkipReason) {
+        self.local.frames += 1;
+        self.local.skipped[reason.index()] += 1;
+    }
+
     /// Frames from now on are of this link type (several files read as one).
     #[inline]
     pub fn set_link(&mut self, link: LinkKind) {

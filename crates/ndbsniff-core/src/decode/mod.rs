@@ -103,11 +103,14 @@ pub enum SkipReason {
     /// Impossible tunnel header values (GRE with routing or an unknown version, a PPPoE
     /// session header of another version or code, …).
     MalformedTunnel,
+    /// A frame of a pcapng interface whose link type is not decoded (never returned by the
+    /// decoder: the capture counts it).
+    UnsupportedLink,
 }
 
 impl SkipReason {
     /// Every reason, in declaration order (so `ALL[r.index()] == r`).
-    pub const ALL: [SkipReason; 12] = [
+    pub const ALL: [SkipReason; 13] = [
         SkipReason::NotIp,
         SkipReason::NotTcpUdp,
         SkipReason::IpFragment,
@@ -120,6 +123,7 @@ impl SkipReason {
         SkipReason::TunnelTooDeep,
         SkipReason::TunnelFragment,
         SkipReason::MalformedTunnel,
+        SkipReason::UnsupportedLink,
     ];
 
     /// Stable kebab-case label used in reports.
@@ -137,6 +141,7 @@ impl SkipReason {
             SkipReason::TunnelTooDeep => "tunnel-too-deep",
             SkipReason::TunnelFragment => "tunnel-fragment",
             SkipReason::MalformedTunnel => "malformed-tunnel",
+            SkipReason::UnsupportedLink => "unsupported-link-type",
         }
     }
 
