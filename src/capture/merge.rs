@@ -19,7 +19,7 @@ use ndbsniff_core::escape::escape_path;
 use super::dump::Dump;
 use super::ngread::NgNext;
 use super::pcapfile::Next;
-use super::pcapng::{link_index, Pending};
+use super::pcapng::{link_index, LinkState, Pending};
 use super::{
     dlt_name, is_stream, passes, publish_counts, sniff_magic, timeval_us, CaptureError,
     CaptureErrorKind, CaptureReport, Classic, Compression, Failure, FileSummary, Handle,
@@ -153,66 +153,39 @@ impl Part {
             },
             Handle::Ng(ng) => loop {
                 // The frame read when the file was opened comes first.
-                match ng.pending.take() {
+                let pending = match ng.pending.take() {
                     Some(Pending::End) => return,
                     Some(Pending::Damaged(d)) => {
                         self.failure = Some(Failure::Pcapng(d));
                         return;
                     }
-                    Some(Pending::Frame(f)) => {
+                    Some(Pending::Frame(f)) => Some(f),
+                    None => None,
+                };
+                let taken = match &pending {
+                    Some(f) => {
                         let i = link_index(&mut ng.links, ng.plan.as_ref(), f.linktype);
-                        let l = &ng.links[i];
-                        let Some(kind) = l.kind else {
-                            self.packets += 1;
-                            self.bytes += u64::from(f.origlen);
-                            router.skip(SkipReason::UnsupportedLink);
-                            continue;
+                        let meta = (f.ts_us, f.ts_sec, f.ts_nsec, f.origlen);
+                        ng_frame(&ng.links[i], router, head, meta, &f.data, &mut self.packets)
+                    }
+                    None => {
+                        let f = match ng.file.next() {
+                            NgNext::Frame(f) => f,
+                            NgNext::End => return,
+                            NgNext::Damaged(d) => {
+                                self.failure = Some(Failure::Pcapng(d));
+                                return;
+                            }
                         };
-                        router.set_link(kind);
-                        if l.reject || !passes(l.filter.as_ref(), router, &f.data) {
-                            continue;
-                        }
-                        head.link = Some(kind);
-                        head.ts_us = f.ts_us;
-                        head.ts_sec = f.ts_sec;
-                        head.ts_frac = f.ts_nsec;
-                        head.origlen = f.origlen;
-                        head.data = f.data;
-                        self.has_head = true;
-                        return;
-                    }
-                    None => {}
-                }
-                let f = match ng.file.next() {
-                    NgNext::Frame(f) => f,
-                    NgNext::End => return,
-                    NgNext::Damaged(d) => {
-                        self.failure = Some(Failure::Pcapng(d));
-                        return;
+                        let i = link_index(&mut ng.links, ng.plan.as_ref(), f.linktype);
+                        let meta = (f.ts_us, f.ts_sec, f.ts_nsec, f.origlen);
+                        ng_frame(&ng.links[i], router, head, meta, f.data, &mut self.packets)
                     }
                 };
-                let i = link_index(&mut ng.links, ng.plan.as_ref(), f.linktype);
-                let l = &ng.links[i];
-                let Some(kind) = l.kind else {
-                    // A link type the decoder does not handle: read, counted, not decoded.
-                    self.packets += 1;
-                    self.bytes += u64::from(f.origlen);
-                    router.skip(SkipReason::UnsupportedLink);
-                    continue;
-                };
-                router.set_link(kind);
-                if l.reject || !passes(l.filter.as_ref(), router, f.data) {
-                    continue;
+                if taken {
+                    self.has_head = true;
+                    return;
                 }
-                head.link = Some(kind);
-                head.ts_us = f.ts_us;
-                head.ts_sec = f.ts_sec;
-                head.ts_frac = f.ts_nsec;
-                head.origlen = f.origlen;
-                head.data.clear();
-                head.data.extend_from_slice(f.data);
-                self.has_head = true;
-                return;
             },
             // Opened files only: a live interface or a merge is never a part.
             Handle::Live(_) | Handle::Merge(_) => {}
@@ -235,6 +208,36 @@ impl Part {
         };
         (report, error)
     }
+}
+
+/// One pcapng frame of link `l` into `head`: true when it is taken; false when its link type
+/// is not decoded (counted in `packets` and by the router) or the filter turned it away.
+fn ng_frame(
+    l: &LinkState,
+    router: &mut Router<'_>,
+    head: &mut Head,
+    (ts_us, ts_sec, ts_nsec, origlen): (i64, u32, u32, u32),
+    data: &[u8],
+    packets: &mut u64,
+) -> bool {
+    let Some(kind) = l.kind else {
+        // A link type the decoder does not handle: read, counted, not decoded.
+        *packets += 1;
+        router.skip(SkipReason::UnsupportedLink);
+        return false;
+    };
+    router.set_link(kind);
+    if l.reject || !passes(l.filter.as_ref(), router, data) {
+        return false;
+    }
+    head.link = Some(kind);
+    head.ts_us = ts_us;
+    head.ts_sec = ts_sec;
+    head.ts_frac = ts_nsec;
+    head.origlen = origlen;
+    head.data.clear();
+    head.data.extend_from_slice(data);
+    true
 }
 
 fn pull_classic(
