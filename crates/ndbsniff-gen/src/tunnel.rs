@@ -148,11 +148,35 @@ fn ip_version(ip: &[u8]) -> Option<u8> {
     ip.first().map(|b| b >> 4)
 }
 
+/// The IP packet inside an Ethernet frame (behind MPLS labels or a PPPoE header, if any).
+fn ip_in_ethernet(frame: &[u8]) -> io::Result<&[u8]> {
+    let short = || bad("short Ethernet frame");
+    let et = u16::from_be_bytes([
+        *frame.get(12).ok_or_else(short)?,
+        *frame.get(13).ok_or_else(short)?,
+    ]);
+    let rest = frame.get(14..).ok_or_else(short)?;
+    match et {
+        0x8847 | 0x8848 => {
+            let mut at = 0;
+            loop {
+                let entry = rest.get(at..at + 4).ok_or_else(short)?;
+                at += 4;
+                if entry[2] & 1 != 0 {
+                    return rest.get(at..).ok_or_else(short);
+                }
+            }
+        }
+        0x8864 => rest.get(8..).ok_or_else(short),
+        _ => Ok(rest),
+    }
+}
+
 /// The inner IP packet's (source, destination), from an IP packet or an Ethernet frame.
 fn inner_addrs(bytes: &[u8], carried: Carried) -> io::Result<(IpAddr, IpAddr)> {
     let ip = match carried {
         Carried::Ip => bytes,
-        Carried::Ethernet => bytes.get(14..).ok_or_else(|| bad("short Ethernet frame"))?,
+        Carried::Ethernet => ip_in_ethernet(bytes)?,
     };
     match ip_version(ip) {
         Some(4) => {
@@ -211,16 +235,47 @@ fn ipv6_around(out: &mut Vec<u8>, next: u8, src: u8, dst: u8, payload: &[u8]) ->
     Ok(())
 }
 
-/// UDP header (checksum 0, as VXLAN over IPv4 sends it; Geneve over IPv6 gets a zero checksum
-/// too, which RFC 6935 allows for tunnels).
-fn udp_around(out: &mut Vec<u8>, sport: u16, dport: u16, payload: &[u8]) -> io::Result<()> {
+/// UDP header with its checksum over the pseudo-header of the outer addresses (`pseudo`: source
+/// and destination address bytes).
+fn udp_around(
+    out: &mut Vec<u8>,
+    pseudo: &[u8],
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+) -> io::Result<()> {
     let len = u16::try_from(8 + payload.len()).map_err(|_| bad("outer UDP too long"))?;
+    let start = out.len();
     out.extend_from_slice(&sport.to_be_bytes());
     out.extend_from_slice(&dport.to_be_bytes());
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&[0, 0]);
     out.extend_from_slice(payload);
+    let mut sum = pseudo.to_vec();
+    sum.extend_from_slice(&[0, 17]);
+    sum.extend_from_slice(&len.to_be_bytes());
+    sum.extend_from_slice(&out[start..]);
+    let c = match internet_checksum(&sum) {
+        0 => 0xffff,
+        c => c,
+    };
+    out[start + 6..start + 8].copy_from_slice(&c.to_be_bytes());
     Ok(())
+}
+
+/// The outer addresses' bytes, for the UDP pseudo-header.
+fn v4_pair(src: u8, dst: u8) -> Vec<u8> {
+    vec![198, 51, 100, src, 198, 51, 100, dst]
+}
+
+fn v6_pair(src: u8, dst: u8) -> Vec<u8> {
+    let mut v = Vec::with_capacity(32);
+    for x in [src, dst] {
+        v.extend_from_slice(&[
+            0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, x,
+        ]);
+    }
+    v
 }
 
 /// Puts one layer around `bytes` (which are `carried`) into `out`; returns what `out` is.
@@ -245,7 +300,7 @@ fn wrap_one(layer: Wrap, carried: Carried, bytes: &[u8], out: &mut Vec<u8>) -> i
             body.extend_from_slice(&[0x08, 0, 0, 0, v[1], v[2], v[3], 0]);
             body.extend_from_slice(bytes);
             let mut udp = Vec::with_capacity(body.len() + 8);
-            udp_around(&mut udp, sport, 4789, &body)?;
+            udp_around(&mut udp, &v4_pair(src, dst), sport, 4789, &body)?;
             ipv4_around(out, 17, src, dst, &udp)?;
             Ok(Carried::Ip)
         }
@@ -256,7 +311,7 @@ fn wrap_one(layer: Wrap, carried: Carried, bytes: &[u8], out: &mut Vec<u8>) -> i
             body.extend_from_slice(&[0x01, 0x02, 0x01, 0x01, 0xde, 0xad, 0xbe, 0xef]);
             body.extend_from_slice(bytes);
             let mut udp = Vec::with_capacity(body.len() + 8);
-            udp_around(&mut udp, sport, 6081, &body)?;
+            udp_around(&mut udp, &v6_pair(src, dst), sport, 6081, &body)?;
             ipv6_around(out, 17, src, dst, &udp)?;
             Ok(Carried::Ip)
         }
