@@ -447,6 +447,8 @@ impl Source {
     /// type. A file whose first interface has a link type the decoder does not handle, and no
     /// other interface before its first packet, is refused as libpcap's path refuses it.
     fn open_pcapng(name: String, input: Box<dyn Read + Send>) -> Result<Source, CaptureError> {
+        // Blocks are read a few bytes at a time: a buffer keeps that from costing system calls.
+        let input = Box::new(std::io::BufReader::with_capacity(256 << 10, input));
         let file = ngread::NgFile::open(input).map_err(|d| pcapng::open_error(&name, d))?;
         let opened = pcapng::Pcapng::open(file);
         let (dlt, snaplen) = opened.first.unwrap_or((1, pcapfile::MAX_CAPLEN));
