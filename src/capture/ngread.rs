@@ -38,6 +38,9 @@ const OPB: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
+/// Blocks up to this length are read straight into the buffer (sized first); longer ones grow
+/// it by what arrives.
+const DIRECT_FILL: usize = 64 << 10;
 /// Every block: type, length, and the length again at the end.
 const MIN_BLOCK: u32 = 12;
 /// The `if_tsresol` option of an IDB, and `if_tsoffset`.
@@ -249,6 +252,24 @@ impl NgFile {
     /// arrived (fewer only at the end of the stream).
     fn fill(&mut self, n: usize) -> io::Result<usize> {
         let before = self.buf.len();
+        if n <= DIRECT_FILL {
+            // The common case, a packet's block: read straight into the buffer.
+            self.buf.resize(before + n, 0);
+            let mut got = 0;
+            while got < n {
+                match self.input.read(&mut self.buf[before + got..]) {
+                    Ok(0) => break,
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.buf.truncate(before + got);
+                        return Err(e);
+                    }
+                }
+            }
+            self.buf.truncate(before + got);
+            return Ok(got);
+        }
         // Grow by what actually arrives, so a block that claims 16 MiB in a short stream costs
         // only what the stream holds.
         (&mut self.input)
