@@ -186,10 +186,22 @@ fn interfaces_of_different_link_types_and_sections_are_read_as_their_own() {
     // The user's expression applies on every link type (each interface's program is compiled
     // when it first appears, after the sandbox is in place): only the IPv6 flow, on the Linux
     // cooked interface, is IPv6.
-    let v6 = ndbsniff(&["-r", path.to_str().unwrap(), "--format", "json", "-f", "ip6"]);
+    let v6 = ndbsniff(&[
+        "-r",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "-f",
+        "ip6",
+    ]);
     v6.expect_code(0);
     let servers: Vec<Value> = v6.flows().iter().map(|f| f["server"].clone()).collect();
-    assert_eq!(servers, [Value::from("[2001:db8:1::10]:3406")], "{}", v6.describe());
+    assert_eq!(
+        servers,
+        [Value::from("[2001:db8:1::10]:3406")],
+        "{}",
+        v6.describe()
+    );
     // From standard input, the same.
     let piped = common::ndbsniff_stdin(&["-r", "-", "--format", "json"], ng.out.clone());
     piped.expect_code(0);
