@@ -223,6 +223,10 @@ struct TrafficArgs {
     /// Mean idle time between the exchanges of a connection, in ms [default: 800].
     #[arg(long)]
     think_ms: Option<f64>,
+    /// All flows open at once: every flow starts in the first second and each connection's
+    /// exchanges are spread evenly over this many seconds (instead of --rate and --think-ms).
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["rate", "think_ms"])]
+    all_concurrent: Option<f64>,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -399,6 +403,7 @@ fn traffic_spec(a: &TrafficArgs) -> TrafficSpec {
         share_udp: a.share_udp.unwrap_or(d.share_udp),
         flow_rate: a.rate.unwrap_or(d.flow_rate),
         think_ms: a.think_ms.unwrap_or(d.think_ms),
+        all_concurrent_s: a.all_concurrent,
         seed: a.seed,
         ..d
     }

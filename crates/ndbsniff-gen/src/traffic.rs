@@ -97,6 +97,11 @@ pub struct TrafficSpec {
     pub flow_rate: f64,
     /// Mean idle time between two exchanges of one connection, in milliseconds.
     pub think_ms: f64,
+    /// All flows open at once: when set, every flow starts within the first second (evenly
+    /// spaced) and each connection's exchanges are spaced evenly over this many seconds, so the
+    /// connections are all open for most of the capture (`flow_rate` and `think_ms` are then
+    /// not used). Conversations scheduled whole (NDB, look-alikes, DNS) stay short.
+    pub all_concurrent_s: Option<f64>,
     /// Seed of every random choice.
     pub seed: u64,
 }
@@ -118,6 +123,7 @@ impl TrafficSpec {
             share_udp: 0.05,
             flow_rate: 4_000.0,
             think_ms: 800.0,
+            all_concurrent_s: None,
             seed: 1,
         }
     }
@@ -154,6 +160,14 @@ impl TrafficSpec {
         }
         if !(self.think_ms.is_finite() && self.think_ms >= 0.0) {
             return Err("the think time must be zero or more".into());
+        }
+        if let Some(s) = self.all_concurrent_s {
+            if !(s.is_finite() && s > 0.0 && s <= 86_400.0) {
+                return Err(
+                    "the all-concurrent span must be a positive number of seconds, at most a day"
+                        .into(),
+                );
+            }
         }
         Ok(())
     }
@@ -440,6 +454,8 @@ struct Conn {
     expected: i64,
     close: Close,
     closed: bool,
+    /// All-concurrent traffic: when its last exchange is due (its exchanges are paced to it).
+    end_ns: Option<u64>,
 }
 
 /// Generator state shared by all flows: catalogue, address counters, steering totals.
@@ -519,6 +535,10 @@ impl<'a> Gen<'a> {
     }
 
     fn interarrival_ns(&mut self) -> u64 {
+        if self.spec.all_concurrent_s.is_some() {
+            // Every flow within the first second, evenly.
+            return 1_000_000_000 / self.spec.flows.max(1);
+        }
         let mean = 1e9 / self.spec.flow_rate;
         (mean * exponential(&mut self.rng, 0.0, 20.0)) as u64
     }
@@ -608,7 +628,14 @@ impl<'a> Gen<'a> {
         let conns_left = (flows_left * (1.0 - whole_share)).max(1.0);
         let mean = (packets_left - flows_left * whole_share * whole_mean) / conns_left
             - self.usual_overshoot();
-        let budget = mean.max(MIN_CONNECTION) * exponential(r, 0.1, 8.0);
+        // All-concurrent traffic: every connection the mean size, so that each is long enough
+        // to span the capture.
+        let spread = if self.spec.all_concurrent_s.is_some() {
+            1.0
+        } else {
+            exponential(r, 0.1, 8.0)
+        };
+        let budget = mean.max(MIN_CONNECTION) * spread;
         budget.max(MIN_CONNECTION) as u64
     }
 
@@ -763,6 +790,10 @@ impl<'a> Gen<'a> {
             expected,
             close,
             closed: false,
+            end_ns: self
+                .spec
+                .all_concurrent_s
+                .map(|span| start_ns.saturating_add((span * 1e9) as u64)),
         };
         let packets = self.piece(&mut conn, true);
         let flow = PlacedFlow {
@@ -782,7 +813,16 @@ impl<'a> Gen<'a> {
         if conn.closed {
             return None;
         }
-        let start = now_ns.saturating_add(self.think_ns(&mut conn.rng));
+        let wait = match conn.end_ns {
+            // Paced: the time left to its end shared out over the exchanges its budget has left.
+            Some(end) => {
+                let left = conn.budget.saturating_sub(conn.packets) as f64;
+                let exchanges = (left / self.exchange_estimate()).max(1.0);
+                ((end.saturating_sub(now_ns)) as f64 / exchanges) as u64
+            }
+            None => self.think_ns(&mut conn.rng),
+        };
+        let start = now_ns.saturating_add(wait);
         Some((start, self.piece(conn, false)))
     }
 
@@ -1253,6 +1293,31 @@ mod tests {
     }
 
     #[test]
+    fn all_concurrent_traffic_keeps_every_connection_open_at_once() {
+        // Connections only (no conversation scheduled whole), spread over 30 s.
+        let s = TrafficSpec {
+            share_3406: 0.0,
+            share_udp: 0.0,
+            all_concurrent_s: Some(30.0),
+            ..TrafficSpec::new(Profile::Small, 96_000, 4_000)
+        };
+        let (_, st) = generate_in_memory(&s).unwrap();
+        assert_eq!(st.flows, 4_000);
+        assert!(st.concurrent_max >= 3_900, "{st:?}");
+        assert!((20.0..=40.0).contains(&st.duration_s()), "{st:?}");
+        // The ordinary profile, for contrast, comes and goes.
+        let (_, usual) = generate_in_memory(&TrafficSpec {
+            all_concurrent_s: None,
+            ..s
+        })
+        .unwrap();
+        assert!(
+            usual.concurrent_max < st.concurrent_max * 3 / 4,
+            "{usual:?}"
+        );
+    }
+
+    #[test]
     fn bad_specs_are_refused() {
         let ok = TrafficSpec::new(Profile::Small, 100, 10);
         assert!(ok.validate().is_ok());
@@ -1280,6 +1345,14 @@ mod tests {
             },
             TrafficSpec {
                 think_ms: f64::NAN,
+                ..ok.clone()
+            },
+            TrafficSpec {
+                all_concurrent_s: Some(0.0),
+                ..ok.clone()
+            },
+            TrafficSpec {
+                all_concurrent_s: Some(f64::INFINITY),
                 ..ok.clone()
             },
         ] {
