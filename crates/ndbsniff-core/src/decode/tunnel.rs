@@ -524,6 +524,13 @@ mod tests {
     }
 
     #[test]
+    fn a_tunnel_stack_is_small_and_fixed() {
+        let size = std::mem::size_of::<Tunnel>();
+        eprintln!("tunnel stack: {size} bytes");
+        assert!(size <= 400, "the tunnel stack grew to {size} bytes");
+    }
+
+    #[test]
     fn vxlan_carries_an_ethernet_frame() {
         let inner = eth(ET_IPV4, &ipv4_tcp());
         let vxlan = cat(&[&[0x08, 0, 0, 0, 0x00, 0x10, 0x92, 0], &inner]);

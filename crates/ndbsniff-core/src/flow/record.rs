@@ -162,7 +162,7 @@ impl Flow {
             last_seen: self.last_us,
             state: self.state(key.transport, end),
             vlan: self.vlan,
-            tunnel: self.tunnel.clone(),
+            tunnel: self.tunnel.as_ref().map(|t| t.layers().into()),
             roles_from,
             anomalies: self.anomalies,
             ndb: None,

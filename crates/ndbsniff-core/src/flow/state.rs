@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::audit::{Handover, Lazy, Session, Trail};
 use crate::classify::{NdbProbe, ProbeResult, ProbeState, Verdict};
-use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport, TunnelLayer};
+use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport, Tunnel};
 use crate::flow::checksum;
 use crate::flow::key::FlowKey;
 use crate::flow::stream::{Checksum, Fed, Segment, StreamPrefix};
@@ -287,8 +287,9 @@ pub struct Flow {
     isn: [u32; 2],
     /// The first VLAN id seen on the flow.
     pub vlan: Option<u16>,
-    /// The tunnel layers of the flow's first tunnelled packet (exactly as many as it had).
-    pub tunnel: Option<Box<[TunnelLayer]>>,
+    /// The tunnel layers of the flow's first tunnelled packet. Boxed whole (one thin pointer in
+    /// the table entry, one allocation for a tunnelled flow only).
+    pub tunnel: Option<Box<Tunnel>>,
     /// A SYN without ACK was sent by this side.
     pub syn: [bool; 2],
     /// A SYN+ACK was sent by this side.
