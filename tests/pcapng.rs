@@ -202,6 +202,28 @@ fn interfaces_of_different_link_types_and_sections_are_read_as_their_own() {
         "{}",
         v6.describe()
     );
+    // -w writes one pcap file of the first interface's link type: the other frames are left
+    // out, counted, and the run says so (exit 3); what was written is the Ethernet flow.
+    let w = dir.join("eth.pcap");
+    let run = ndbsniff(&[
+        "-r",
+        path.to_str().unwrap(),
+        "-w",
+        w.to_str().unwrap(),
+        "-q",
+    ]);
+    run.expect_code(3);
+    let left_out = s.len() + r.len();
+    assert!(
+        run.stderr().contains(&format!(
+            "{left_out} frames of other link types left out (a pcap file holds one link type: EN10MB (1))"
+        )),
+        "{}",
+        run.describe()
+    );
+    let written = run_json(&w);
+    written.expect_code(0);
+    assert_eq!(written.stats()["packets_read"], e.len() as u64);
     // From standard input, the same.
     let piped = common::ndbsniff_stdin(&["-r", "-", "--format", "json"], ng.out.clone());
     piped.expect_code(0);
@@ -244,4 +266,52 @@ fn a_snapshot_length_per_interface_cuts_its_frames() {
     assert_eq!(f.len(), 1, "{}", run.describe());
     let whole = ndbsniff(&["-r", "testdata/ndb80-show-eth-v4.pcap", "--format", "json"]);
     assert_eq!(f[0]["bytes_to_server"], whole.flows()[0]["bytes_to_server"]);
+}
+
+#[test]
+fn interfaces_of_a_link_type_not_decoded_are_counted_or_refused() {
+    let eth = frames("testdata/ndb80-show-eth-v4.pcap");
+    let mut ng = Ng {
+        out: Vec::new(),
+        big: false,
+    };
+    ng.section(false);
+    ng.interface(1, 262_144, None);
+    ng.interface(127, 262_144, None); // 802.11 radiotap
+    for (sec, us, f, orig) in &eth {
+        let units = u64::from(*sec) * 1_000_000 + u64::from(*us);
+        ng.packet(0, units, f, *orig, 262_144);
+        ng.packet(1, units, &[0u8; 40], 40, 262_144);
+    }
+    let dir = temp_dir("pcapng-unsupported");
+    let path = dir.join("radio.pcapng");
+    std::fs::write(&path, &ng.out).unwrap();
+    let run = run_json(&path);
+    run.expect_code(0);
+    let stats = run.stats();
+    assert_eq!(stats["packets_read"], 2 * eth.len() as u64);
+    assert_eq!(
+        stats["not_decoded"]["unsupported-link-type"],
+        eth.len() as u64
+    );
+    assert_eq!(stats["link_type"], "EN10MB (1), IEEE802_11_RADIO (127)");
+    assert_eq!(run.flows().len(), 1, "{}", run.describe());
+    // Its only interface of such a link type: refused, as a pcap file of it is.
+    let mut only = Ng {
+        out: Vec::new(),
+        big: false,
+    };
+    only.section(false);
+    only.interface(127, 262_144, None);
+    only.packet(0, 1, &[0u8; 40], 40, 262_144);
+    let path = dir.join("only-radio.pcapng");
+    std::fs::write(&path, &only.out).unwrap();
+    let run = run_json(&path);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("unsupported link type IEEE802_11_RADIO (127)"),
+        "{}",
+        run.describe()
+    );
 }

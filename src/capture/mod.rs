@@ -1,8 +1,10 @@
 //! Capture sources and the capture thread.
 //!
-//! Owns: opening a `.pcap`/`.pcapng` file or a live interface with libpcap, applying the BPF
-//! filter, optionally writing what passes it to a pcap file (`-w`, [`crate::capture::dump`]), and handing
-//! every frame to the [`Router`], which decodes it and batches it for the flow workers.
+//! Owns: opening a `.pcap`/`.pcapng` file (or several, [`merge`]) or a live interface, applying
+//! the BPF filter (one program per link type, [`pcapng::FilterPlan`]), optionally writing what
+//! passes it to a pcap file (`-w`, [`crate::capture::dump`]), and handing every frame to the
+//! [`Router`], which decodes it and batches it for the flow workers. Live capture and
+//! `--reader libpcap` go through libpcap; pcapng files are read by [`ngread`] ([`pcapng`]).
 //! Offline replay is lossless: the capture thread blocks when a worker's queue is full. Live
 //! capture never blocks: a batch a worker cannot take is dropped and counted. Classic pcap files
 //! are read in large blocks ([`crate::capture::pcapfile`]) whose frames the workers read in place.
@@ -347,19 +349,6 @@ impl Source {
         })
     }
 
-    /// The files of a merged source (or this one alone), each with its own link type: each
-    /// gets a filter of its own.
-    pub fn parts_mut(&mut self) -> Vec<&mut Source> {
-        if matches!(self.handle, Handle::Merge(_)) {
-            match &mut self.handle {
-                Handle::Merge(parts) => parts.iter_mut().collect(),
-                _ => Vec::new(),
-            }
-        } else {
-            vec![self]
-        }
-    }
-
     /// The link types of its files (one for a single source), each once, in order.
     pub fn link_types(&self) -> Vec<i32> {
         let mut v: Vec<i32> = match &self.handle {
@@ -646,8 +635,9 @@ impl Source {
         }
     }
 
-    /// Applies a BPF filter expression (libpcap syntax).
-    pub fn set_filter(&mut self, expr: &str) -> Result<(), CaptureError> {
+    /// Applies a BPF filter expression (libpcap syntax) as it is: to every file of several, and
+    /// to every link type of a pcapng file. [`Source::apply_plan`] is what a run uses.
+    fn set_filter(&mut self, expr: &str) -> Result<(), CaptureError> {
         let r = match &mut self.handle {
             Handle::File(c, filter) => c.compile(expr, true).map(|prog| *filter = Some(Bpf(prog))),
             Handle::Live(c) => c.filter(expr, true),

@@ -248,7 +248,9 @@ impl<'a> Router<'a> {
         if self.watched_seen {
             return;
         }
-        if let Ok(Decoded::Packet(view)) = decode::decode_frame(self.link, frame) {
+        if let Ok(Decoded::Packet(view)) =
+            decode::decode_frame_in(self.link, frame, &mut self.tunnel)
+        {
             self.off_port.observe(&view);
         }
     }

@@ -38,7 +38,7 @@ use serde::Serialize;
 
 use super::cluster::ClusterMap;
 use super::format::{Options, Printer, Totals};
-use super::json::{ip_addr, string, ClusterLine, CommandLine};
+use super::json::{anomalies, ip_addr, member, string, verdict_fields, ClusterLine, CommandLine};
 use super::ndb::Command;
 use super::time::write_eve_us;
 use super::{FlowRecord, FlowState, Summary};
@@ -302,44 +302,19 @@ fn record_line(b: &mut Vec<u8>, r: &FlowRecord, with_flow: bool) {
         b.extend_from_slice(flow_reason(r).as_bytes());
         b.extend_from_slice(b"\"}");
         if let Some(ndb) = &r.ndb {
-            b.extend_from_slice(b",\"ndb\":");
-            // Writing into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *b, &**ndb);
+            member(b, "ndb", &**ndb);
         }
     }
-    b.extend_from_slice(b",\"ndbsniff\":{\"verdict\":\"");
-    b.extend_from_slice(r.verdict.as_str().as_bytes());
-    b.extend_from_slice(b"\",\"confidence\":\"");
-    b.extend_from_slice(r.confidence.as_str().as_bytes());
-    b.extend_from_slice(b"\",\"evidence\":");
-    string(b, &r.evidence);
-    if let Some(h) = r.hint {
-        b.extend_from_slice(b",\"hint\":");
-        string(b, h);
-    }
-    if let Some(u) = r.upgrade {
-        b.extend_from_slice(b",\"upgrade\":");
-        string(b, u);
-    }
+    b.extend_from_slice(b",\"ndbsniff\":{");
+    verdict_fields(b, r);
     b.extend_from_slice(b",\"roles_from\":\"");
     b.extend_from_slice(r.roles_from.as_str().as_bytes());
     b.extend_from_slice(b"\",\"state\":\"");
     b.extend_from_slice(r.state.as_str().as_bytes());
     b.push(b'"');
-    if !r.anomalies.is_empty() {
-        b.extend_from_slice(b",\"anomalies\":[");
-        for (i, a) in r.anomalies.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            string(b, a.as_str());
-        }
-        b.push(b']');
-    }
+    anomalies(b, r);
     if let Some(t) = &r.tunnel {
-        b.extend_from_slice(b",\"tunnel\":");
-        // Writing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *b, t);
+        member(b, "tunnel", t);
     }
     b.extend_from_slice(b"}}\n");
 }

@@ -194,20 +194,8 @@ fn record_line(b: &mut Vec<u8>, kind: &str, r: &FlowRecord) {
     socket_addr(b, r.client);
     b.extend_from_slice(b"\",\"server\":\"");
     socket_addr(b, r.server);
-    b.extend_from_slice(b"\",\"verdict\":\"");
-    b.extend_from_slice(r.verdict.as_str().as_bytes());
-    b.extend_from_slice(b"\",\"confidence\":\"");
-    b.extend_from_slice(r.confidence.as_str().as_bytes());
-    b.extend_from_slice(b"\",\"evidence\":");
-    string(b, &r.evidence);
-    if let Some(h) = r.hint {
-        b.extend_from_slice(b",\"hint\":");
-        string(b, h);
-    }
-    if let Some(u) = r.upgrade {
-        b.extend_from_slice(b",\"upgrade\":");
-        string(b, u);
-    }
+    b.extend_from_slice(b"\",");
+    verdict_fields(b, r);
     for (name, v) in [
         (&b",\"packets_to_server\":"[..], r.packets_to_server),
         (b",\"packets_to_client\":", r.packets_to_client),
@@ -229,31 +217,59 @@ fn record_line(b: &mut Vec<u8>, kind: &str, r: &FlowRecord) {
         b.extend_from_slice(num.format(v).as_bytes());
     }
     if let Some(t) = &r.tunnel {
-        b.extend_from_slice(b",\"tunnel\":");
-        // Writing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *b, t);
+        member(b, "tunnel", t);
     }
     b.extend_from_slice(b",\"roles_from\":\"");
     b.extend_from_slice(r.roles_from.as_str().as_bytes());
     b.push(b'"');
-    if !r.anomalies.is_empty() {
-        b.extend_from_slice(b",\"anomalies\":[");
-        for (i, a) in r.anomalies.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            b.push(b'"');
-            b.extend_from_slice(a.as_str().as_bytes());
-            b.push(b'"');
-        }
-        b.push(b']');
-    }
+    anomalies(b, r);
     if let Some(ndb) = &r.ndb {
-        b.extend_from_slice(b",\"ndb\":");
-        // Writing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *b, &**ndb);
+        member(b, "ndb", &**ndb);
     }
     b.extend_from_slice(b"}\n");
+}
+
+/// `"verdict":…,"confidence":…,"evidence":…`, then `hint` and `upgrade` when present: the
+/// verdict members of a flow record, as JSON and EVE (under `ndbsniff`) both write them.
+pub(super) fn verdict_fields(b: &mut Vec<u8>, r: &FlowRecord) {
+    b.extend_from_slice(b"\"verdict\":\"");
+    b.extend_from_slice(r.verdict.as_str().as_bytes());
+    b.extend_from_slice(b"\",\"confidence\":\"");
+    b.extend_from_slice(r.confidence.as_str().as_bytes());
+    b.extend_from_slice(b"\",\"evidence\":");
+    string(b, &r.evidence);
+    if let Some(h) = r.hint {
+        b.extend_from_slice(b",\"hint\":");
+        string(b, h);
+    }
+    if let Some(u) = r.upgrade {
+        b.extend_from_slice(b",\"upgrade\":");
+        string(b, u);
+    }
+}
+
+/// `,"anomalies":[…]` when the record has any.
+pub(super) fn anomalies(b: &mut Vec<u8>, r: &FlowRecord) {
+    if r.anomalies.is_empty() {
+        return;
+    }
+    b.extend_from_slice(b",\"anomalies\":[");
+    for (i, a) in r.anomalies.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        string(b, a.as_str());
+    }
+    b.push(b']');
+}
+
+/// `,"name":` and `value` as serde writes it.
+pub(super) fn member<T: Serialize + ?Sized>(b: &mut Vec<u8>, name: &str, value: &T) {
+    b.extend_from_slice(b",\"");
+    b.extend_from_slice(name.as_bytes());
+    b.extend_from_slice(b"\":");
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *b, value);
 }
 
 /// A JSON string, escaped by serde_json.
