@@ -408,38 +408,85 @@ fn control_server(listener: TcpListener) {
     })
 }
 
+/// An NDB management session against `control_server` on a free loopback port, watched by a
+/// live ndbsniff run of `format` with statistics every `interval` seconds; `requests` are sent
+/// and each answered before it returns.
+struct ControlSession {
+    sniffer: Sniffer,
+    rx: mpsc::Receiver<String>,
+    server: thread::JoinHandle<()>,
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+    port: u16,
+}
+
+impl ControlSession {
+    fn start(format: &str, interval: &str, requests: &[&str]) -> ControlSession {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let port_s = port.to_string();
+        let (sniffer, rx) = start_reading(&[
+            "-i",
+            "lo",
+            "--port",
+            &port_s,
+            "--format",
+            format,
+            "--stats-interval",
+            interval,
+        ]);
+        let server = thread::spawn(move || control_server(listener));
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let mut writer = stream.try_clone().expect("clone stream");
+        let mut reader = BufReader::new(stream);
+        for req in requests {
+            writer.write_all(req.as_bytes()).expect("send");
+            assert!(!read_message(&mut reader).is_empty(), "no reply to {req:?}");
+        }
+        ControlSession {
+            sniffer,
+            rx,
+            server,
+            writer,
+            reader,
+            port,
+        }
+    }
+
+    /// Closes the session, stops the run (exit 0 checked) and returns the lines it wrote since
+    /// the ones already taken from `rx`.
+    fn finish(self) -> Vec<serde_json::Value> {
+        drop(self.writer);
+        drop(self.reader);
+        let _ = self.server.join();
+        thread::sleep(Duration::from_millis(300));
+        let (_, stderr, code) = self.sniffer.interrupt();
+        assert_eq!(code, Some(0), "{stderr:?}");
+        let mut rest = Vec::new();
+        while let Ok(l) = self.rx.recv_timeout(Duration::from_millis(300)) {
+            rest.push(serde_json::from_str(&l).expect("valid JSON line"));
+        }
+        rest
+    }
+}
+
 #[test]
 fn live_json_announces_control_commands_and_the_cluster_map_while_running() {
     let name = "live_json_announces_control_commands_and_the_cluster_map_while_running";
     if let Some(why) = skip_reason() {
         return common::skip(name, &why);
     }
-    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let port_s = port.to_string();
-    let (sniffer, rx) = start_reading(&[
-        "-i",
-        "lo",
-        "--port",
-        &port_s,
-        "--format",
+    let session = ControlSession::start(
         "json",
-        "--stats-interval",
         "0.3",
-    ]);
-    let server = thread::spawn(move || control_server(listener));
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let mut writer = stream.try_clone().expect("clone stream");
-    let mut reader = BufReader::new(stream);
-    for req in [
-        "check connection\n\n",
-        "get status\n\n",
-        "check connection\n\n",
-        "stop v2\nnode: 2\nabort: 0\nforce: 0\n\n",
-    ] {
-        writer.write_all(req.as_bytes()).expect("send");
-        assert!(!read_message(&mut reader).is_empty(), "no reply to {req:?}");
-    }
+        &[
+            "check connection\n\n",
+            "get status\n\n",
+            "check connection\n\n",
+            "stop v2\nnode: 2\nabort: 0\nforce: 0\n\n",
+        ],
+    );
+    let (rx, port) = (&session.rx, session.port);
     // The session is still open: the stop must be announced now, and the next statistics
     // tick carries a cluster map that holds it.
     let mut seen = Vec::new();
@@ -480,16 +527,7 @@ fn live_json_announces_control_commands_and_the_cluster_map_while_running() {
     let map = interim_map.unwrap_or_else(|| panic!("no interim ndb_cluster line: {seen:?}"));
     assert_eq!(map["control"][0]["command"], "stop v2", "{map}");
 
-    drop(writer);
-    drop(reader);
-    let _ = server.join();
-    thread::sleep(Duration::from_millis(300));
-    let (_, stderr, code) = sniffer.interrupt();
-    assert_eq!(code, Some(0), "{stderr:?}");
-    let mut rest: Vec<serde_json::Value> = Vec::new();
-    while let Ok(l) = rx.recv_timeout(Duration::from_millis(300)) {
-        rest.push(serde_json::from_str(&l).expect("valid JSON line"));
-    }
+    let rest = session.finish();
     let flow = rest
         .iter()
         .find(|v| v["type"] == "flow" && v["verdict"] == "ndb-mgm")
@@ -526,31 +564,16 @@ fn live_eve_announces_in_eves_shape_and_stats_deltas_add_up() {
     if let Some(why) = skip_reason() {
         return common::skip(name, &why);
     }
-    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let port_s = port.to_string();
-    let (sniffer, rx) = start_reading(&[
-        "-i",
-        "lo",
-        "--port",
-        &port_s,
-        "--format",
+    let session = ControlSession::start(
         "eve",
-        "--stats-interval",
         "0.2",
-    ]);
-    let server = thread::spawn(move || control_server(listener));
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let mut writer = stream.try_clone().expect("clone stream");
-    let mut reader = BufReader::new(stream);
-    for req in [
-        "check connection\n\n",
-        "get status\n\n",
-        "stop v2\nnode: 2\nabort: 0\nforce: 0\n\n",
-    ] {
-        writer.write_all(req.as_bytes()).expect("send");
-        assert!(!read_message(&mut reader).is_empty(), "no reply to {req:?}");
-    }
+        &[
+            "check connection\n\n",
+            "get status\n\n",
+            "stop v2\nnode: 2\nabort: 0\nforce: 0\n\n",
+        ],
+    );
+    let (rx, port) = (&session.rx, session.port);
     // While the session runs: its verdict, its stop command and two statistics lines.
     let mut lines: Vec<serde_json::Value> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -566,15 +589,7 @@ fn live_eve_announces_in_eves_shape_and_stats_deltas_add_up() {
             lines.push(serde_json::from_str(&line).expect("valid JSON line"));
         }
     }
-    drop(writer);
-    drop(reader);
-    let _ = server.join();
-    thread::sleep(Duration::from_millis(300));
-    let (_, stderr, code) = sniffer.interrupt();
-    assert_eq!(code, Some(0), "{stderr:?}");
-    while let Ok(l) = rx.recv_timeout(Duration::from_millis(300)) {
-        lines.push(serde_json::from_str(&l).expect("valid JSON line"));
-    }
+    lines.extend(session.finish());
     let verdict = lines
         .iter()
         .find(|v| v["event_type"] == "ndb_verdict")
