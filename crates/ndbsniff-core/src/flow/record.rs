@@ -23,9 +23,9 @@ impl Flow {
             (_, End::Evicted) => FlowState::Evicted,
             (Transport::Udp, End::Idle) => FlowState::Idle,
             (Transport::Udp, End::Running) => FlowState::Open,
-            (Transport::Tcp, _) if self.rst => FlowState::Reset,
-            (Transport::Tcp, _) if self.fin[0] && self.fin[1] => FlowState::Closed,
-            (Transport::Tcp, _) if self.fin[0] || self.fin[1] => FlowState::HalfClosed,
+            (Transport::Tcp, _) if self.rst() => FlowState::Reset,
+            (Transport::Tcp, _) if self.fin(0) && self.fin(1) => FlowState::Closed,
+            (Transport::Tcp, _) if self.fin(0) || self.fin(1) => FlowState::HalfClosed,
             (Transport::Tcp, End::Idle) => FlowState::Idle,
             (Transport::Tcp, End::Running) => FlowState::Open,
         }
@@ -39,12 +39,12 @@ impl Flow {
         watch: &Watch,
     ) -> (usize, RolesFrom) {
         for i in 0..2 {
-            if self.syn[i] && !self.syn[1 - i] {
+            if self.syn(i) && !self.syn(1 - i) {
                 return (i, RolesFrom::Handshake);
             }
         }
         for i in 0..2 {
-            if self.synack[i] && !self.synack[1 - i] {
+            if self.synack(i) && !self.synack(1 - i) {
                 return (1 - i, RolesFrom::Handshake);
             }
         }
@@ -77,10 +77,7 @@ impl Flow {
     /// [`Flow::record`] for a flow that is done with: its verdict is moved, not copied, and
     /// an `ndb-mgm` flow's record carries the audit of its session.
     pub fn into_record(mut self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
-        let result = match self.decided.take() {
-            Some(r) => *r,
-            None => self.result(),
-        };
+        let result = self.result();
         let ndb = self.take_ndb(result.verdict);
         let roles = self.client_index(key, &result, watch);
         let c = roles.0;

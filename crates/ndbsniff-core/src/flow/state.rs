@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use crate::audit::{Handover, Lazy, Session, Trail};
-use crate::classify::{NdbProbe, ProbeResult, ProbeState, Verdict};
+use crate::classify::{Confidence, NdbProbe, ProbeResult, ProbeState, Role, Verdict};
 use crate::decode::{tcp_flags, PacketView, TcpInfo, Transport, Tunnel};
 use crate::flow::checksum;
 use crate::flow::key::FlowKey;
@@ -272,6 +272,103 @@ impl<'a> Seen<'a> {
     }
 }
 
+/// The TCP flags a flow has seen: per side (bit << side) SYN, SYN+ACK, FIN and whether its
+/// initial sequence number is kept, and RST from either side.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tcp(u16);
+
+impl Tcp {
+    const SYN: u16 = 1;
+    const SYNACK: u16 = 1 << 2;
+    const FIN: u16 = 1 << 4;
+    const ISN: u16 = 1 << 6;
+    const RST: u16 = 1 << 8;
+
+    /// Side `idx` has `bit` (one of the per-side bits).
+    #[inline]
+    fn has(self, bit: u16, idx: usize) -> bool {
+        self.0 & (bit << idx) != 0
+    }
+
+    /// Sets the per-side bits in `bits` for side `idx`.
+    #[inline]
+    fn set(&mut self, bits: u16, idx: usize) {
+        self.0 |= bits << idx;
+    }
+}
+
+/// A decided flow's verdict, packed: the probe's answer in a few bytes and the evidence of both
+/// directions in one string of exactly its length. Hundreds of thousands of flows may be open at
+/// once, each decided long before it ends; a [`ProbeResult`] (88 bytes, with two growable
+/// strings) for each was the largest cost after the table itself (BENCHMARKS.md, "Where the
+/// memory goes at high concurrency").
+#[derive(Debug)]
+pub(crate) struct Decided {
+    /// Direction 0's evidence, then direction 1's.
+    evidence: Box<str>,
+    /// Where direction 1's evidence starts in `evidence`.
+    split: u32,
+    /// Which directions have evidence (an empty string is evidence too).
+    has: [bool; 2],
+    verdict: Verdict,
+    confidence: Confidence,
+    roles: [Option<Role>; 2],
+    /// The hint of an `unknown` flow, or the upgrade of an `ndb-mgm` one: the probe gives
+    /// `unknown` flows no upgrade and `ndb-mgm` flows no hint.
+    tag: Option<&'static str>,
+    /// An `ndb-mgm` flow's session, followed after the verdict.
+    pub(crate) session: Option<Box<Session>>,
+}
+
+impl Decided {
+    /// Packs the probe's result (and the session of an `ndb-mgm` flow).
+    fn pack(r: ProbeResult, session: Option<Box<Session>>) -> Box<Decided> {
+        let [e0, e1] = &r.evidence;
+        let mut evidence = String::with_capacity(
+            e0.as_ref().map_or(0, String::len) + e1.as_ref().map_or(0, String::len),
+        );
+        evidence.push_str(e0.as_deref().unwrap_or(""));
+        let split = u32::try_from(evidence.len()).unwrap_or(u32::MAX);
+        evidence.push_str(e1.as_deref().unwrap_or(""));
+        let ndb = r.verdict == Verdict::NdbMgm;
+        Box::new(Decided {
+            evidence: evidence.into_boxed_str(),
+            split,
+            has: [e0.is_some(), e1.is_some()],
+            verdict: r.verdict,
+            confidence: r.confidence,
+            roles: r.roles,
+            tag: if ndb { r.upgrade } else { r.hint },
+            session,
+        })
+    }
+
+    /// The probe's result as it was packed.
+    pub(crate) fn result(&self) -> ProbeResult {
+        let split = (self.split as usize).min(self.evidence.len());
+        let (e0, e1) = self.evidence.split_at(split);
+        let ndb = self.verdict == Verdict::NdbMgm;
+        ProbeResult {
+            verdict: self.verdict,
+            confidence: self.confidence,
+            evidence: [
+                self.has[0].then(|| e0.to_string()),
+                self.has[1].then(|| e1.to_string()),
+            ],
+            roles: self.roles,
+            hint: if ndb { None } else { self.tag },
+            upgrade: if ndb { self.tag } else { None },
+        }
+    }
+
+    /// Heap bytes: this, the evidence and the session.
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Decided>()
+            + self.evidence.len()
+            + self.session.as_ref().map_or(0, |s| s.heap_bytes())
+    }
+}
+
 /// Everything known about one conversation. Direction index 0 = sent by `key.lo`, 1 = by `key.hi`.
 #[derive(Debug)]
 pub struct Flow {
@@ -290,22 +387,14 @@ pub struct Flow {
     /// The tunnel layers of the flow's first tunnelled packet. Boxed whole (one thin pointer in
     /// the table entry, one allocation for a tunnelled flow only).
     pub tunnel: Option<Box<Tunnel>>,
-    /// A SYN without ACK was sent by this side.
-    pub syn: [bool; 2],
-    /// A SYN+ACK was sent by this side.
-    pub synack: [bool; 2],
-    /// A FIN was sent by this side.
-    pub fin: [bool; 2],
-    /// Either side sent a RST.
-    pub rst: bool,
-    isn_seen: [bool; 2],
+    /// TCP flags seen, per side ([`Tcp`] bits).
+    tcp: Tcp,
     /// Everything reassembly found wrong so far (kept after the verdict).
     pub anomalies: Anomalies,
     inspect: Option<Box<Inspect>>,
-    /// The verdict, once the probe has decided (then `inspect` is gone).
-    pub(crate) decided: Option<Box<ProbeResult>>,
-    /// An `ndb-mgm` flow's session, followed after the verdict.
-    pub(crate) session: Option<Box<Session>>,
+    /// The verdict, once the probe has decided (then `inspect` is gone), with an `ndb-mgm`
+    /// flow's session.
+    pub(crate) decided: Option<Box<Decided>>,
 }
 
 impl Flow {
@@ -319,15 +408,10 @@ impl Flow {
             isn: [0; 2],
             vlan,
             tunnel: None,
-            syn: [false; 2],
-            synack: [false; 2],
-            fin: [false; 2],
-            rst: false,
-            isn_seen: [false; 2],
+            tcp: Tcp::default(),
             anomalies: Anomalies::NONE,
             inspect: None,
             decided: None,
-            session: None,
         }
     }
 
@@ -357,17 +441,24 @@ impl Flow {
         if view.transport == Transport::Tcp {
             let syn = flags & tcp_flags::SYN != 0;
             let ack = flags & tcp_flags::ACK != 0;
-            self.syn[idx] |= syn && !ack;
-            self.synack[idx] |= syn && ack;
-            self.fin[idx] |= flags & tcp_flags::FIN != 0;
-            self.rst |= flags & tcp_flags::RST != 0;
-            if syn && !self.isn_seen[idx] {
-                self.isn_seen[idx] = true;
+            let mut seen = 0;
+            if syn {
+                seen |= if ack { Tcp::SYNACK } else { Tcp::SYN };
+            }
+            if flags & tcp_flags::FIN != 0 {
+                seen |= Tcp::FIN;
+            }
+            if syn && !self.tcp.has(Tcp::ISN, idx) {
+                seen |= Tcp::ISN;
                 self.isn[idx] = view.tcp.seq;
             }
+            self.tcp.set(seen, idx);
+            if flags & tcp_flags::RST != 0 {
+                self.tcp.0 |= Tcp::RST;
+            }
         }
-        if self.decided.is_some() {
-            if let Some(session) = self.session.as_mut() {
+        if let Some(decided) = self.decided.as_mut() {
+            if let Some(session) = decided.session.as_mut() {
                 let data = view.payload_len > 0 && !view.payload.is_empty();
                 match view.transport {
                     Transport::Tcp => {
@@ -390,7 +481,7 @@ impl Flow {
             (false, Some(ins)) if syn => ins,
             (false, _) => return false,
             (true, _) => {
-                let isn = [0, 1].map(|i| self.isn_seen[i].then_some(self.isn[i]));
+                let isn = [0, 1].map(|i| self.tcp.has(Tcp::ISN, i).then_some(self.isn[i]));
                 let ins = self
                     .inspect
                     .get_or_insert_with(|| Inspect::new(ctx.prefix, isn, ctx.mem));
@@ -413,25 +504,46 @@ impl Flow {
         };
         if done {
             let result = ins.probe.result();
-            if let Some(ins) = self.inspect.take() {
-                if result.verdict == Verdict::NdbMgm {
-                    self.session = Some(ins.into_session(ts_us, ctx.announce_ndb));
+            let session = match self.inspect.take() {
+                Some(ins) if result.verdict == Verdict::NdbMgm => {
+                    Some(ins.into_session(ts_us, ctx.announce_ndb))
                 }
-            }
-            self.decided = Some(Box::new(result));
+                _ => None,
+            };
+            self.decided = Some(Decided::pack(result, session));
         }
         done
     }
 
     /// FIN from both sides, or RST: the conversation is over.
     pub fn ended(&self) -> bool {
-        self.rst || (self.fin[0] && self.fin[1])
+        self.rst() || (self.fin(0) && self.fin(1))
+    }
+
+    /// Side `idx` sent a SYN without ACK.
+    pub fn syn(&self, idx: usize) -> bool {
+        self.tcp.has(Tcp::SYN, idx)
+    }
+
+    /// Side `idx` sent a SYN+ACK.
+    pub fn synack(&self, idx: usize) -> bool {
+        self.tcp.has(Tcp::SYNACK, idx)
+    }
+
+    /// Side `idx` sent a FIN.
+    pub fn fin(&self, idx: usize) -> bool {
+        self.tcp.has(Tcp::FIN, idx)
+    }
+
+    /// Either side sent a RST.
+    pub fn rst(&self) -> bool {
+        self.tcp.0 & Tcp::RST != 0
     }
 
     /// The probe's decision, taken now if it had not decided yet.
     pub fn result(&self) -> ProbeResult {
         match (&self.decided, &self.inspect) {
-            (Some(r), _) => (**r).clone(),
+            (Some(d), _) => d.result(),
             (None, Some(ins)) => ins.probe.result(),
             (None, None) => NdbProbe::new(0).result(),
         }
@@ -446,7 +558,7 @@ impl Flow {
             return None;
         }
         let last = self.last_us;
-        if let Some(mut s) = self.session.take() {
+        if let Some(mut s) = self.decided.as_mut().and_then(|d| d.session.take()) {
             let refused = s.refused();
             return Some((s.report(last), refused));
         }
@@ -472,7 +584,7 @@ impl Flow {
 
     /// Live runs: commands of this flow's session to announce now.
     pub(crate) fn take_notes(&mut self) -> Vec<crate::report::ndb::Command> {
-        match self.session.as_mut() {
+        match self.decided.as_mut().and_then(|d| d.session.as_mut()) {
             Some(s) if s.has_notes() => s.take_notes(),
             _ => Vec::new(),
         }
@@ -487,16 +599,8 @@ impl Flow {
                     .map(StreamPrefix::heap_bytes)
                     .sum::<usize>()
         });
-        let decided = self.decided.as_ref().map_or(0, |d| {
-            std::mem::size_of::<ProbeResult>()
-                + d.evidence
-                    .iter()
-                    .flatten()
-                    .map(String::capacity)
-                    .sum::<usize>()
-        });
-        let session = self.session.as_ref().map_or(0, |s| s.heap_bytes());
-        inspect + decided + session
+        let decided = self.decided.as_ref().map_or(0, |d| d.heap_bytes());
+        inspect + decided
     }
 
     /// Bytes this flow holds reserved from the budget (reassembly buffers, the audit).
@@ -507,7 +611,8 @@ impl Flow {
                 + i.streams[1].charged()
                 + i.trail.as_ref().map_or(0, |t| t.reserved())
         });
-        inspect + self.session.as_ref().map_or(0, |s| s.reserved())
+        let session = self.decided.as_ref().and_then(|d| d.session.as_ref());
+        inspect + session.map_or(0, |s| s.reserved())
     }
 }
 
