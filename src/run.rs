@@ -199,7 +199,6 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         .collect();
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Work>(threads * 2 + 2);
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
-    let (decided_tx, decided_rx) = crossbeam_channel::bounded::<Notice>(16 * 1024);
     let live_counters = LiveCounters::default();
     let router_counters = RouterCounters::default();
     let counters = Counters {
@@ -225,6 +224,14 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         announce: sink.wants_decided(),
         announce_ndb: live,
     };
+    // Verdicts and NDB commands announced while flows run. A bounded channel allocates all its
+    // slots at once (a record each): 16 Ki of them only for runs that announce anything.
+    let notices = if shared.announce || shared.announce_ndb {
+        16 * 1024
+    } else {
+        1
+    };
+    let (decided_tx, decided_rx) = crossbeam_channel::bounded::<Notice>(notices);
     let watching = match cfg.watch.port_list() {
         _ if cfg.watch.is_any() => "any port".to_string(),
         [p] => format!("port {p}"),
