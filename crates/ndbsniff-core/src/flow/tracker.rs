@@ -383,22 +383,39 @@ fn evict_oldest(
     limits: &Limits,
     events: &mut Vec<FlowEvent>,
 ) -> usize {
-    let mut ages: Vec<(i64, FlowKey)> = map.iter().map(|(k, f)| (f.last_us, *k)).collect();
+    // The n oldest are the flows last seen before the n-th smallest time, then as many of
+    // those last seen at that time as are still wanted, in key order. Only the times are
+    // ordered here (8 bytes a flow, not a key each), then the map is walked once.
+    let mut ages: Vec<i64> = map.iter().map(|(_, f)| f.last_us).collect();
     let n = (limits.part_max / 16).clamp(1, ages.len().max(1));
-    let order =
-        |a: &(i64, FlowKey), b: &(i64, FlowKey)| a.0.cmp(&b.0).then_with(|| key_order(&a.1, &b.1));
-    if ages.len() > n {
-        ages.select_nth_unstable_by(n - 1, order);
-        ages.truncate(n);
+    if ages.is_empty() {
+        return 0;
     }
-    ages.sort_unstable_by(order);
-    let mut out = Vec::with_capacity(ages.len());
-    for (_, key) in ages {
+    let cut = *ages.select_nth_unstable(n - 1).1;
+    drop(ages);
+    let mut out: Removed = Vec::with_capacity(n);
+    let mut ties: Vec<FlowKey> = Vec::new();
+    for shard in &mut map.shards {
+        out.extend(shard.extract_if(|(_, f)| f.last_us < cut));
+        ties.extend(
+            shard
+                .iter()
+                .filter(|(_, f)| f.last_us == cut)
+                .map(|(k, _)| *k),
+        );
+    }
+    ties.sort_unstable_by(key_order);
+    for key in ties.into_iter().take(n.saturating_sub(out.len())) {
         let hash = limits.keys.hash(&key);
         if let Some(entry) = map.find_entry(hash, &key) {
             out.push(entry.remove().0);
         }
     }
+    out.sort_unstable_by(|a, b| {
+        a.1.last_us
+            .cmp(&b.1.last_us)
+            .then_with(|| key_order(&a.0, &b.0))
+    });
     let gone = out.len();
     events.push(FlowEvent::Evicted(out));
     if wheel.entries() > 2 * map.len() + 1024 {
