@@ -10,7 +10,7 @@ export LC_ALL=C
 
 usage() {
   cat <<'EOF'
-usage: benches/peers.sh FILE [--port P | --any-port] [--runs N] [--no-tshark]
+usage: benches/peers.sh FILE [--port P | --any-port] [--runs N] [--no-tshark] [--max-flows N]
 
   FILE         a pcap or pcapng capture
   --port P     port of the port-mode rows (BPF-filtered read, ndbsniff default mode);
@@ -18,6 +18,7 @@ usage: benches/peers.sh FILE [--port P | --any-port] [--runs N] [--no-tshark]
   --any-port   leave the port-mode rows out; every row then does whole-file work
   --runs N     timed runs per peer (default 3); best and median are reported
   --no-tshark  skip tshark even when it is installed (it is by far the slowest)
+  --max-flows N  passed to every ndbsniff row (a SYN flood's file: the bound under test)
 
 Environment: NDBSNIFF=/path/to/ndbsniff uses that binary instead of building one.
 EOF
@@ -28,6 +29,7 @@ port=3406
 any_port=0
 runs=3
 no_tshark=0
+max_flows=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --port)
@@ -42,6 +44,12 @@ while [ $# -gt 0 ]; do
       shift 2
       ;;
     --no-tshark) no_tshark=1; shift ;;
+    --max-flows)
+      [ $# -ge 2 ] || { usage >&2; exit 2; }
+      [[ $2 =~ ^[1-9][0-9]*$ ]] || { echo "peers.sh: --max-flows needs a positive integer" >&2; exit 2; }
+      max_flows=(--max-flows "$2")
+      shift 2
+      ;;
     -h | --help) usage; exit 0 ;;
     -*) echo "peers.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     *)
@@ -262,13 +270,13 @@ else
 fi
 
 if [ -n "$ndbsniff" ]; then
-  add_peer "ndbsniff any-port, 1 thread" "$ndbsniff" -r "$file" --any-port --format json --threads 1
-  add_peer "ndbsniff any-port, 2 threads" "$ndbsniff" -r "$file" --any-port --format json --threads 2
+  add_peer "ndbsniff any-port, 1 thread" "$ndbsniff" -r "$file" --any-port --format json --threads 1 "${max_flows[@]}"
+  add_peer "ndbsniff any-port, 2 threads" "$ndbsniff" -r "$file" --any-port --format json --threads 2 "${max_flows[@]}"
   if [ "$any_port" -eq 0 ]; then
     if [ "$port" -eq 3406 ]; then
-      add_peer "ndbsniff port $port (default)" "$ndbsniff" -r "$file" --format json
+      add_peer "ndbsniff port $port (default)" "$ndbsniff" -r "$file" --format json "${max_flows[@]}"
     else
-      add_peer "ndbsniff port $port" "$ndbsniff" -r "$file" --port "$port" --format json
+      add_peer "ndbsniff port $port" "$ndbsniff" -r "$file" --port "$port" --format json "${max_flows[@]}"
     fi
   fi
 fi
