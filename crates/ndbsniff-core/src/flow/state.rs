@@ -272,17 +272,19 @@ impl<'a> Seen<'a> {
     }
 }
 
-/// The TCP flags a flow has seen: per side (bit << side) SYN, SYN+ACK, FIN and whether its
-/// initial sequence number is kept, and RST from either side.
+/// A flow's marks: the TCP flags it has seen, per side (bit << side) SYN, SYN+ACK, FIN and
+/// whether its initial sequence number is kept, RST from either side; and whether its verdict
+/// carries an NDB session to follow (so packets of other decided flows never read the verdict).
 #[derive(Clone, Copy, Debug, Default)]
-struct Tcp(u16);
+struct Marks(u16);
 
-impl Tcp {
+impl Marks {
     const SYN: u16 = 1;
     const SYNACK: u16 = 1 << 2;
     const FIN: u16 = 1 << 4;
     const ISN: u16 = 1 << 6;
     const RST: u16 = 1 << 8;
+    const SESSION: u16 = 1 << 9;
 
     /// Side `idx` has `bit` (one of the per-side bits).
     #[inline]
@@ -387,8 +389,8 @@ pub struct Flow {
     /// The tunnel layers of the flow's first tunnelled packet. Boxed whole (one thin pointer in
     /// the table entry, one allocation for a tunnelled flow only).
     pub tunnel: Option<Box<Tunnel>>,
-    /// TCP flags seen, per side ([`Tcp`] bits).
-    tcp: Tcp,
+    /// TCP flags seen, per side, and whether the verdict has a session ([`Marks`]).
+    marks: Marks,
     /// Everything reassembly found wrong so far (kept after the verdict).
     pub anomalies: Anomalies,
     inspect: Option<Box<Inspect>>,
@@ -408,7 +410,7 @@ impl Flow {
             isn: [0; 2],
             vlan,
             tunnel: None,
-            tcp: Tcp::default(),
+            marks: Marks::default(),
             anomalies: Anomalies::NONE,
             inspect: None,
             decided: None,
@@ -443,22 +445,27 @@ impl Flow {
             let ack = flags & tcp_flags::ACK != 0;
             let mut seen = 0;
             if syn {
-                seen |= if ack { Tcp::SYNACK } else { Tcp::SYN };
+                seen |= if ack { Marks::SYNACK } else { Marks::SYN };
             }
             if flags & tcp_flags::FIN != 0 {
-                seen |= Tcp::FIN;
+                seen |= Marks::FIN;
             }
-            if syn && !self.tcp.has(Tcp::ISN, idx) {
-                seen |= Tcp::ISN;
+            if syn && !self.marks.has(Marks::ISN, idx) {
+                seen |= Marks::ISN;
                 self.isn[idx] = view.tcp.seq;
             }
-            self.tcp.set(seen, idx);
+            self.marks.set(seen, idx);
             if flags & tcp_flags::RST != 0 {
-                self.tcp.0 |= Tcp::RST;
+                self.marks.0 |= Marks::RST;
             }
         }
-        if let Some(decided) = self.decided.as_mut() {
-            if let Some(session) = decided.session.as_mut() {
+        if self.decided.is_some() {
+            let session = if self.marks.0 & Marks::SESSION != 0 {
+                self.decided.as_mut().and_then(|d| d.session.as_mut())
+            } else {
+                None
+            };
+            if let Some(session) = session {
                 let data = view.payload_len > 0 && !view.payload.is_empty();
                 match view.transport {
                     Transport::Tcp => {
@@ -481,7 +488,7 @@ impl Flow {
             (false, Some(ins)) if syn => ins,
             (false, _) => return false,
             (true, _) => {
-                let isn = [0, 1].map(|i| self.tcp.has(Tcp::ISN, i).then_some(self.isn[i]));
+                let isn = [0, 1].map(|i| self.marks.has(Marks::ISN, i).then_some(self.isn[i]));
                 let ins = self
                     .inspect
                     .get_or_insert_with(|| Inspect::new(ctx.prefix, isn, ctx.mem));
@@ -510,6 +517,9 @@ impl Flow {
                 }
                 _ => None,
             };
+            if session.is_some() {
+                self.marks.0 |= Marks::SESSION;
+            }
             self.decided = Some(Decided::pack(result, session));
         }
         done
@@ -522,22 +532,22 @@ impl Flow {
 
     /// Side `idx` sent a SYN without ACK.
     pub fn syn(&self, idx: usize) -> bool {
-        self.tcp.has(Tcp::SYN, idx)
+        self.marks.has(Marks::SYN, idx)
     }
 
     /// Side `idx` sent a SYN+ACK.
     pub fn synack(&self, idx: usize) -> bool {
-        self.tcp.has(Tcp::SYNACK, idx)
+        self.marks.has(Marks::SYNACK, idx)
     }
 
     /// Side `idx` sent a FIN.
     pub fn fin(&self, idx: usize) -> bool {
-        self.tcp.has(Tcp::FIN, idx)
+        self.marks.has(Marks::FIN, idx)
     }
 
     /// Either side sent a RST.
     pub fn rst(&self) -> bool {
-        self.tcp.0 & Tcp::RST != 0
+        self.marks.0 & Marks::RST != 0
     }
 
     /// The probe's decision, taken now if it had not decided yet.
@@ -584,6 +594,9 @@ impl Flow {
 
     /// Live runs: commands of this flow's session to announce now.
     pub(crate) fn take_notes(&mut self) -> Vec<crate::report::ndb::Command> {
+        if self.marks.0 & Marks::SESSION == 0 {
+            return Vec::new();
+        }
         match self.decided.as_mut().and_then(|d| d.session.as_mut()) {
             Some(s) if s.has_notes() => s.take_notes(),
             _ => Vec::new(),
