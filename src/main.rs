@@ -306,6 +306,11 @@ fn main() -> ExitCode {
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options: freed pages go back to the kernel after one second instead of ten, which
-/// keeps peak memory of long replays down at no measurable cost in speed (BENCHMARKS.md).
+/// keeps peak memory of long replays down at no measurable cost in speed; allocations of 2 MiB
+/// and more (the flow table's larger shards) come from jemalloc's own arena for large requests,
+/// which gives freed pages back at once, so the tables a shard outgrew do not stay resident
+/// while it keeps growing. Below 2 MiB, buffers a flood allocates and frees many times a second
+/// would cost a page fault per page each time (BENCHMARKS.md, "Where the memory goes").
 #[export_name = "_rjem_malloc_conf"]
-pub static MALLOC_CONF: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+pub static MALLOC_CONF: &[u8; 64] =
+    b"dirty_decay_ms:1000,muzzy_decay_ms:0,oversize_threshold:2097152\0";
