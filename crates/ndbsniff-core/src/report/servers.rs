@@ -379,6 +379,23 @@ fn update(agg: &mut Agg, rec: &FlowRecord, clients_total: &mut usize) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn what_a_server_costs() {
+        // The text table's row (map entry and its place in the interest order), and what every
+        // format pays per server while it is counted exactly. `cargo test --release -p
+        // ndbsniff-core what_a_server_costs -- --nocapture` prints them (BENCHMARKS.md).
+        let row = std::mem::size_of::<(ServerKey, Agg)>() + std::mem::size_of::<Interest>();
+        let counted = std::mem::size_of::<ServerKey>();
+        eprintln!(
+            "server row: {row} bytes, its evidence and tunnel text, and {} bytes a client beyond \
+             the first; counted server: {counted} bytes; sketch: {} bytes",
+            std::mem::size_of::<IpAddr>(),
+            Hll::M
+        );
+        assert!(row <= 320, "a server row grew to {row} bytes");
+        assert!(counted <= 32);
+    }
+
     fn rec(server: SocketAddr, client: SocketAddr, verdict: Verdict, t: i64) -> FlowRecord {
         FlowRecord::for_tests(server, client, verdict, t)
     }
