@@ -302,6 +302,7 @@ fn main() -> ExitCode {
 
 // Flows are allocated on the flow workers and freed on the sink thread; jemalloc's
 // thread caches make that much cheaper than the system allocator (BENCHMARKS.md).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -311,6 +312,7 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// which gives freed pages back at once, so the tables a shard outgrew do not stay resident
 /// while it keeps growing. Below 2 MiB, buffers a flood allocates and frees many times a second
 /// would cost a page fault per page each time (BENCHMARKS.md, "Where the memory goes").
+#[cfg(not(feature = "system-allocator"))]
 #[export_name = "_rjem_malloc_conf"]
 pub static MALLOC_CONF: &[u8; 64] =
     b"dirty_decay_ms:1000,muzzy_decay_ms:0,oversize_threshold:2097152\0";
