@@ -12,6 +12,8 @@
 //! sink is behind).
 
 use crossbeam_channel::{Receiver, Sender};
+use ndbsniff_core::flow::key::FlowKey;
+use ndbsniff_core::flow::state::Flow;
 use ndbsniff_core::flow::tracker::{FlowEvent, Removed, Tracker};
 use ndbsniff_core::Watch;
 
@@ -50,21 +52,33 @@ struct SweepReport {
 
 impl SweepReport {
     /// Records sweep `seq`'s removed flows, sending full messages as they fill.
-    fn add(&mut self, events: &Sender<Event>, seq: u64, mut flows: Removed) {
-        while !flows.is_empty() {
-            let room = FLOWS_PER_EVENT - self.flows;
-            let rest = if flows.len() > room {
-                flows.split_off(room)
-            } else {
-                Vec::new()
-            };
-            self.flows += flows.len();
-            self.sweeps.push((seq, flows));
-            flows = rest;
-            if self.flows >= FLOWS_PER_EVENT {
-                // This sweep may go on in the next message: only those before it are done.
-                self.upto = self.upto.max(seq);
-                self.send(events);
+    fn add(&mut self, events: &Sender<Event>, seq: u64, flows: Removed) {
+        let room = FLOWS_PER_EVENT - self.flows;
+        if flows.len() <= room {
+            // Most sweeps: the flows go on as they are.
+            if !flows.is_empty() {
+                self.flows += flows.len();
+                self.sweeps.push((seq, flows));
+                if self.flows >= FLOWS_PER_EVENT {
+                    self.upto = self.upto.max(seq);
+                    self.send(events);
+                }
+            }
+        } else {
+            let mut flows = flows.into_iter();
+            loop {
+                let room = FLOWS_PER_EVENT - self.flows;
+                let part = take_flows(&mut flows, room);
+                if part.is_empty() {
+                    break;
+                }
+                self.flows += part.len();
+                self.sweeps.push((seq, part));
+                if self.flows >= FLOWS_PER_EVENT {
+                    // This sweep may go on in the next message: only those before it are done.
+                    self.upto = self.upto.max(seq);
+                    self.send(events);
+                }
             }
         }
         self.upto = self.upto.max(seq + 1);
@@ -83,6 +97,13 @@ impl SweepReport {
             upto: self.upto,
         }));
     }
+}
+
+/// The next (at most) `n` removed flows, in order. Each flow is moved once; cutting the tail off
+/// a large sweep or eviction with `split_off` for every message would copy what is left again
+/// each time (quadratic in the flows removed at once).
+fn take_flows(flows: &mut std::vec::IntoIter<(FlowKey, Flow)>, n: usize) -> Removed {
+    flows.by_ref().take(n).collect()
 }
 
 /// A flow worker: accounts every packet of its part of the table (`tracker`), sweeps it when
@@ -124,13 +145,18 @@ pub fn worker(
                 match ev {
                     FlowEvent::Decided(r) => drop(out.decided.try_send(Notice::Decided(r))),
                     FlowEvent::Ndb(n) => drop(out.decided.send(Notice::Ndb(n))),
-                    FlowEvent::Evicted(mut flows) => {
-                        while flows.len() > FLOWS_PER_EVENT {
-                            let rest = flows.split_off(FLOWS_PER_EVENT);
-                            drop(out.events.send(Event::Evicted(flows)));
-                            flows = rest;
-                        }
+                    FlowEvent::Evicted(flows) if flows.len() <= FLOWS_PER_EVENT => {
                         drop(out.events.send(Event::Evicted(flows)));
+                    }
+                    FlowEvent::Evicted(flows) => {
+                        let mut flows = flows.into_iter();
+                        loop {
+                            let part = take_flows(&mut flows, FLOWS_PER_EVENT);
+                            if part.is_empty() {
+                                break;
+                            }
+                            drop(out.events.send(Event::Evicted(part)));
+                        }
                     }
                 }
             }
@@ -145,4 +171,67 @@ pub fn worker(
         let _ = recycle.try_send(work);
     }
     tracker
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndbsniff_core::decode::Transport;
+    use ndbsniff_core::flow::key::Endpoint;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// `n` removed flows, their first-packet times 0, 1, 2, … in order.
+    fn removed(n: usize) -> Removed {
+        (0..n)
+            .map(|i| {
+                let ep = |port| Endpoint {
+                    addr: IpAddr::V4(Ipv4Addr::from(i as u32)),
+                    port,
+                };
+                let key = FlowKey {
+                    lo: ep(1),
+                    hi: ep(2),
+                    transport: Transport::Tcp,
+                };
+                (key, Flow::first_seen(i as i64))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_large_sweep_goes_out_in_full_messages_in_order() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut report = SweepReport {
+            worker: 0,
+            sweeps: Vec::new(),
+            flows: 0,
+            upto: 0,
+            sent_upto: 0,
+        };
+        report.add(&tx, 0, removed(10));
+        let big = 3 * FLOWS_PER_EVENT + 7;
+        report.add(&tx, 1, removed(big));
+        report.send(&tx);
+        drop(tx);
+        let mut seen: Vec<(u64, i64)> = Vec::new();
+        let mut last_upto = 0;
+        for ev in rx.iter() {
+            let Event::Swept { sweeps, upto, .. } = ev else {
+                panic!("only sweeps were reported");
+            };
+            let n: usize = sweeps.iter().map(|(_, f)| f.len()).sum();
+            assert!(n <= FLOWS_PER_EVENT, "a message of {n} flows");
+            assert!(upto >= last_upto);
+            last_upto = upto;
+            for (seq, flows) in sweeps {
+                seen.extend(flows.iter().map(|(_, f)| (seq, f.first_us)));
+            }
+        }
+        assert_eq!(last_upto, 2, "both sweeps are done");
+        let want: Vec<(u64, i64)> = (0..10)
+            .map(|t| (0, t))
+            .chain((0..big as i64).map(|t| (1, t)))
+            .collect();
+        assert_eq!(seen, want, "every flow once, in order");
+    }
 }
