@@ -105,3 +105,16 @@ impl Pkt {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_packet_record_fits_in_two_cache_lines() {
+        // Every packet's record is written by the capture thread and read by a flow worker on
+        // another core: its size is cache lines moved per packet. `cargo test --release -p
+        // ndbsniff-core a_packet_record -- --nocapture` prints it (BENCHMARKS.md).
+        let size = std::mem::size_of::<super::Pkt>();
+        eprintln!("packet record: {size} bytes");
+        assert!(size <= 128, "a packet record grew to {size} bytes");
+    }
+}
