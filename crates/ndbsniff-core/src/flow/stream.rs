@@ -41,7 +41,7 @@ pub const MAX_LIMIT: usize = 1 << 30;
 pub const MAX_REREADS: u16 = 32;
 
 /// Size of the first allocation of the byte buffer (or the limit, if smaller).
-const FIRST_ALLOCATION: usize = 256;
+const FIRST_ALLOCATION: usize = 64;
 
 /// Half the sequence space: forward distances at or beyond this count as "before".
 const HALF_SEQ_SPACE: u32 = 1 << 31;
