@@ -74,14 +74,23 @@ impl Flow {
         self.record_of(self.result(), key, watch, end)
     }
 
-    /// [`Flow::record`] for a flow that is done with: its verdict is moved, not copied, and
-    /// an `ndb-mgm` flow's record carries the audit of its session.
+    /// [`Flow::record`] for a flow that is done with: an `ndb-mgm` flow's record carries the
+    /// audit of its session, and a decided flow's evidence is written into the record straight
+    /// from where it is kept.
     pub fn into_record(mut self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
-        let result = self.result();
+        let mut result = match self.decided.as_deref() {
+            Some(d) => d.meta(),
+            None => self.result(),
+        };
         let ndb = self.take_ndb(result.verdict);
         let roles = self.client_index(key, &result, watch);
         let c = roles.0;
-        let mut rec = self.record_with(result, key, roles, end);
+        let owned = std::mem::take(&mut result.evidence);
+        let evidence = match self.decided.as_deref() {
+            Some(d) => d.evidence(),
+            None => [owned[0].as_deref(), owned[1].as_deref()],
+        };
+        let mut rec = self.record_with(result, evidence, key, roles, end);
         if let Some((mut session, refused)) = ndb {
             if refused {
                 rec.anomalies.insert(crate::report::Anomaly::Memcap);
@@ -111,27 +120,37 @@ impl Flow {
         )
     }
 
-    fn record_of(&self, result: ProbeResult, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
-        let roles = self.client_index(key, &result, watch);
-        self.record_with(result, key, roles, end)
-    }
-
-    /// The record, the client's index and what told it already known.
-    fn record_with(
+    fn record_of(
         &self,
         mut result: ProbeResult,
+        key: &FlowKey,
+        watch: &Watch,
+        end: End,
+    ) -> FlowRecord {
+        let roles = self.client_index(key, &result, watch);
+        let owned = std::mem::take(&mut result.evidence);
+        let evidence = [owned[0].as_deref(), owned[1].as_deref()];
+        self.record_with(result, evidence, key, roles, end)
+    }
+
+    /// The record, the client's index and what told it already known; `evidence` is each
+    /// direction's (the result's own is not read).
+    fn record_with(
+        &self,
+        result: ProbeResult,
+        evidence: [Option<&str>; 2],
         key: &FlowKey,
         (c, roles_from): (usize, RolesFrom),
         end: End,
     ) -> FlowRecord {
         let s = 1 - c;
-        let evidence = match (result.evidence[c].take(), result.evidence[s].take()) {
+        let evidence = match (evidence[c], evidence[s]) {
             (Some(ce), Some(se)) => {
                 let mut e = String::with_capacity(ce.len() + se.len() + 20);
                 e.push_str("client: ");
-                e.push_str(&ce);
+                e.push_str(ce);
                 e.push_str(" | server: ");
-                e.push_str(&se);
+                e.push_str(se);
                 e
             }
             (Some(ce), None) => format!("client: {ce}"),

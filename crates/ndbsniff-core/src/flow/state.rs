@@ -347,20 +347,29 @@ impl Decided {
 
     /// The probe's result as it was packed.
     pub(crate) fn result(&self) -> ProbeResult {
-        let split = (self.split as usize).min(self.evidence.len());
-        let (e0, e1) = self.evidence.split_at(split);
+        let mut r = self.meta();
+        r.evidence = self.evidence().map(|e| e.map(str::to_string));
+        r
+    }
+
+    /// The probe's result without its evidence (see [`Decided::evidence`]).
+    pub(crate) fn meta(&self) -> ProbeResult {
         let ndb = self.verdict == Verdict::NdbMgm;
         ProbeResult {
             verdict: self.verdict,
             confidence: self.confidence,
-            evidence: [
-                self.has[0].then(|| e0.to_string()),
-                self.has[1].then(|| e1.to_string()),
-            ],
+            evidence: [None, None],
             roles: self.roles,
             hint: if ndb { None } else { self.tag },
             upgrade: if ndb { self.tag } else { None },
         }
+    }
+
+    /// Each direction's evidence.
+    pub(crate) fn evidence(&self) -> [Option<&str>; 2] {
+        let split = (self.split as usize).min(self.evidence.len());
+        let (e0, e1) = self.evidence.split_at(split);
+        [self.has[0].then_some(e0), self.has[1].then_some(e1)]
     }
 
     /// Heap bytes: this, the evidence and the session.

@@ -438,7 +438,7 @@ const DRAIN_WINDOW: usize = 16 * 1024;
 /// never holds every record at once. The trackers are given back by the workers that owned
 /// them (none may be running).
 ///
-/// The order is built a window of first-packet times at a time (about [`DRAIN_WINDOW`] flows,
+/// The order is built a window of first-packet times at a time (about `DRAIN_WINDOW` flows,
 /// more only when that many share one microsecond): beside the table it needs 8 bytes a flow
 /// and one window's keys, not a key for every flow.
 pub fn drain_each(parts: Vec<Tracker>, watch: &Watch, mut emit: impl FnMut(FlowRecord)) {
