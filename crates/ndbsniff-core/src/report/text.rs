@@ -649,6 +649,9 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if s.received_by_kernel.is_some() || s.dropped_by_ndbsniff > 0 {
         writeln!(out, "{}", drops_line(s))?;
     }
+    for (i, t) in s.capture_threads.iter().enumerate() {
+        writeln!(out, "{}", capture_thread_line(i, t))?;
+    }
     if let Some(line) = reassembly_line(s) {
         writeln!(out, "{line}")?;
     }
@@ -739,6 +742,19 @@ pub fn drops_line(s: &Summary) -> String {
         opt(s.dropped_by_kernel),
         opt(s.dropped_by_interface),
         s.dropped_by_ndbsniff
+    )
+}
+
+/// One capture thread's socket of several, as the drops line counts the run's.
+pub fn capture_thread_line(i: usize, t: &super::CaptureThreadSummary) -> String {
+    let opt = |v: Option<u64>| v.map_or_else(|| "n/a".to_string(), |n| n.to_string());
+    format!(
+        "  capture thread {i}: {} packets captured, {} received by filter, {} dropped by kernel, {} dropped by interface, {} dropped by ndbsniff",
+        t.packets_read,
+        opt(t.received_by_kernel),
+        opt(t.dropped_by_kernel),
+        opt(t.dropped_by_interface),
+        t.dropped_by_ndbsniff
     )
 }
 
