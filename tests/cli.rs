@@ -479,7 +479,10 @@ fn capture_threads_are_a_usage_error_outside_live_capture_and_out_of_range() {
     for n in ["0", "65"] {
         let run = ndbsniff(&["-r", file, "--capture-threads", n]);
         run.expect_code(2);
-        one_line_error(&run, &format!("invalid value '{n}' for '--capture-threads <N>'"));
+        one_line_error(
+            &run,
+            &format!("invalid value '{n}' for '--capture-threads <N>'"),
+        );
     }
     // Refused before any interface is opened: no privilege needed to hear it.
     let run = ndbsniff(&["-i", "lo", "--capture-threads", "2", "-w", "x.pcap"]);

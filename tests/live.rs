@@ -834,8 +834,7 @@ fn live_capture_threads_keep_every_flow_whole_as_one_thread_sees_it() {
         "{:?}",
         two.0.stderr_seen
     );
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", two.0.pid())).expect("status");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", two.0.pid())).expect("status");
     for (name, want) in [("CapEff", "0000000000000000"), ("Seccomp", "2")] {
         let got = status
             .lines()
@@ -917,32 +916,35 @@ fn live_capture_threads_keep_every_flow_whole_as_one_thread_sees_it() {
 }
 
 #[test]
-fn live_capture_threads_count_no_packet_queued_before_the_join_twice() {
-    let test = "live_capture_threads_count_no_packet_queued_before_the_join_twice";
+fn live_capture_threads_read_no_packet_twice() {
+    let test = "live_capture_threads_read_no_packet_twice";
     if let Some(why) = fanout_skip_reason() {
         return common::skip(test, &why);
     }
     // Datagrams from a new socket each (a flow of one packet each) go to a bound port from
-    // before the run opens its sockets until after it listens: the ones in every socket's ring
-    // before they joined one group must not come out of two of them.
+    // before the run opens its sockets until after it listens. Each socket gets its share once
+    // they are joined (unjoined, each would read every packet), and none of those every socket
+    // held before the join comes out of two of them.
     let sink = std::net::UdpSocket::bind(("127.0.0.1", 0)).expect("bind UDP");
     let port = sink.local_addr().expect("address").port();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sender = {
         let done = std::sync::Arc::clone(&done);
         thread::spawn(move || {
-            // Every socket stays open, so no source port is used twice (at most 900: under
-            // the usual limit of 1024 descriptors).
-            let mut sockets = Vec::new();
-            while !done.load(std::sync::atomic::Ordering::Relaxed) && sockets.len() < 900 {
-                if let Ok(s) = std::net::UdpSocket::bind(("127.0.0.1", 0)) {
+            // Each from an address of its own in 127.1.0.0/16 and up (all loopback), so no
+            // two datagrams share a flow.
+            let mut sent = 0u32;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) && sent < 1 << 20 {
+                let [_, b, c, d] = sent.to_be_bytes();
+                let from = std::net::Ipv4Addr::new(127, 1 + b, c, d);
+                if let Ok(s) = std::net::UdpSocket::bind((from, 0)) {
                     if s.send_to(b"x", ("127.0.0.1", port)).is_ok() {
-                        sockets.push(s);
+                        sent += 1;
                     }
                 }
-                thread::sleep(Duration::from_millis(1));
+                thread::sleep(Duration::from_micros(50));
             }
-            sockets
+            sent
         })
     };
     thread::sleep(Duration::from_millis(100));
@@ -961,8 +963,7 @@ fn live_capture_threads_count_no_packet_queued_before_the_join_twice() {
     );
     thread::sleep(Duration::from_millis(300));
     done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let sockets = sender.join().expect("sender");
-    let sent = sockets.len();
+    let sent = sender.join().expect("sender");
     thread::sleep(Duration::from_millis(300));
     let stdout = interrupt_collected(sniffer, reader);
     let lines = json_lines(&stdout);
@@ -972,7 +973,7 @@ fn live_capture_threads_count_no_packet_queued_before_the_join_twice() {
         assert_eq!(f.len(), 1, "{client} reported more than once: {f:?}");
         assert_eq!((f[0].1, f[0].2), (1, 0), "{client}: {f:?}");
     }
-    drop((sink, sockets));
+    drop(sink);
 }
 
 #[test]
@@ -1024,7 +1025,9 @@ fn live_capture_threads_stop_together_at_the_count() {
         .expect("final stats");
     assert_eq!(stats["packets_read"], 300, "{stats}");
     assert_eq!(stats["interrupted"], false, "{stats}");
-    let per = stats["capture_threads"].as_array().expect("capture_threads");
+    let per = stats["capture_threads"]
+        .as_array()
+        .expect("capture_threads");
     let sum: u64 = per.iter().filter_map(|t| t["packets_read"].as_u64()).sum();
     assert_eq!(sum, 300, "{stats}");
 }
