@@ -34,12 +34,13 @@ in_ns ip link set lo up
 in_ns ip link set fo0 up
 in_ns ip link set fo1 up
 
-# Each thread's time on a CPU (ns), summed by name: capture*, flow-*, and the main thread.
+# Each thread's time on a CPU (ns), summed by role: capture*, flow-*, and the main thread (the
+# task whose id is the process's).
 cpu_by_role() {
   local pid=$1
   for t in /proc/"$pid"/task/*; do
-    printf '%s %s\n' "$(cat "$t/comm")" "$(cut -d' ' -f1 "$t/schedstat")"
-  done | awk '{ r = ($1 ~ /^capture/) ? "capture" : ($1 ~ /^flow-/) ? "flow" : ($1 == "ndbsniff") ? "main" : "other"; s[r] += $2 }
+    printf '%s %s %s\n' "${t##*/}" "$(cat "$t/comm")" "$(cut -d' ' -f1 "$t/schedstat")"
+  done | awk -v pid="$pid" '{ r = ($1 == pid) ? "main" : ($2 ~ /^capture/) ? "capture" : ($2 ~ /^flow-/) ? "flow" : "other"; s[r] += $3 }
               END { printf "%d %d %d\n", s["capture"], s["flow"], s["main"] }'
 }
 
@@ -57,7 +58,8 @@ for n in $THREADS; do
     in_ns tcpreplay -i fo0 $rate "$FILE" > "$OUT/replay.txt" 2>&1 || cat "$OUT/replay.txt" >&2
     sleep 2
     # `ip netns exec` may run ndbsniff as its child: signal ndbsniff itself.
-    npid=$(pgrep -P "$pid" -x ndbsniff || echo "$pid")
+    npid=$(pgrep -P "$pid" | head -1)
+    npid=${npid:-$pid}
     read -r cap_ns flow_ns main_ns < <(cpu_by_role "$npid")
     kill -INT "$npid"
     wait "$pid" || true

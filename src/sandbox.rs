@@ -508,7 +508,7 @@ mod tests {
                 }
                 // Either may be read; another descriptor may not be received from.
                 let mut r = [0u8; 1];
-                let recv = |fd| {
+                let mut recv = |fd| {
                     libc::recvfrom(
                         fd,
                         r.as_mut_ptr().cast(),

@@ -768,15 +768,18 @@ fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A flow's verdict, and its packets and bytes to the server and to the client.
+type FlowCounts = (String, u64, u64, u64, u64);
+
 /// The flows of `lines` whose server has port `port`, by client: (verdict, packets and bytes
 /// each way). A client seen twice is a flow split in two.
 fn flows_on(
     lines: &[serde_json::Value],
     transport: &str,
     port: u16,
-) -> std::collections::BTreeMap<String, Vec<(String, u64, u64, u64, u64)>> {
+) -> std::collections::BTreeMap<String, Vec<FlowCounts>> {
     let server = format!("127.0.0.1:{port}");
-    let mut by_client: std::collections::BTreeMap<String, Vec<_>> = Default::default();
+    let mut by_client: std::collections::BTreeMap<String, Vec<FlowCounts>> = Default::default();
     for f in lines.iter().filter(|v| v["type"] == "flow") {
         if f["server"] != server.as_str() || f["transport"] != transport {
             continue;
