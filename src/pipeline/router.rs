@@ -483,18 +483,28 @@ mod tests {
         }
 
         fn router(&self, lane: Sender<Work>, live: bool) -> Router<'_> {
+            self.router_since(vec![lane], live, Instant::now())
+        }
+
+        /// A router feeding `lanes`, its live sweep clock started at `clock_start`.
+        fn router_since(
+            &self,
+            lanes: Vec<Sender<Work>>,
+            live: bool,
+            clock_start: Instant,
+        ) -> Router<'_> {
             let (_, recycled) = crossbeam_channel::bounded(1);
             Router::new(RouterSetup {
                 link: LinkKind::Ethernet,
                 watch: &self.watch,
                 table: &self.table,
-                lanes: vec![lane],
+                lanes,
                 recycled,
                 counters: &self.counters,
                 live,
                 memcap: &self.memcap,
                 frag: frag::Limits::default(),
-                clock_start: Instant::now(),
+                clock_start,
             })
         }
     }
@@ -558,6 +568,38 @@ mod tests {
             rig.counters.watched.load(Ordering::Relaxed),
             2 * WORK_PACKETS as u64
         );
+    }
+
+    #[test]
+    fn live_marks_of_routers_sharing_a_clock_are_numbered_by_its_seconds() {
+        let rig = Rig::new();
+        // Two capture threads' routers, one lane each, whose run began 3.5 s ago: the first
+        // tick of each marks second 3, whenever each of them gets to it.
+        let start = Instant::now() - Duration::from_millis(3500);
+        let lane = || crossbeam_channel::bounded::<Work>(WORK_QUEUE);
+        let ((tx_a, rx_a), (tx_b, rx_b)) = (lane(), lane());
+        let mut a = rig.router_since(vec![tx_a], true, start);
+        let mut b = rig.router_since(vec![tx_b], true, start);
+        a.tick();
+        b.tick();
+        let seqs = |rx: &Receiver<Work>| -> Vec<u64> {
+            rx.try_iter()
+                .flat_map(|w| w.sweeps.into_iter().map(|(_, at)| at.seq))
+                .collect()
+        };
+        assert_eq!((seqs(&rx_a), seqs(&rx_b)), (vec![3], vec![3]));
+        // Within the same second nothing more is marked, however often they tick.
+        a.next_tick = Instant::now();
+        a.tick();
+        assert!(seqs(&rx_a).is_empty());
+        // A router whose worker held a mark back (here: told the next second is due now)
+        // numbers the next one by the clock, never below what it marked before.
+        a.next_tick = Instant::now();
+        a.next_live_sweep = Instant::now();
+        a.tick();
+        assert_eq!(seqs(&rx_a), vec![4], "the mark after 3 is numbered past it");
+        a.finish();
+        b.finish();
     }
 
     #[test]

@@ -784,6 +784,47 @@ mod tests {
     }
 
     #[test]
+    fn each_capture_threads_socket_gets_a_line_under_the_drops_line() {
+        let socket = |read, dropped| super::super::CaptureThreadSummary {
+            packets_read: read,
+            received_by_kernel: Some(read + dropped),
+            dropped_by_kernel: Some(dropped),
+            dropped_by_interface: Some(0),
+            dropped_by_ndbsniff: 0,
+        };
+        let mut s = Summary {
+            source: "eth0".into(),
+            packets_read: 30,
+            received_by_kernel: Some(33),
+            dropped_by_kernel: Some(3),
+            dropped_by_interface: Some(0),
+            ..Summary::default()
+        };
+        let one = summary_text(&s);
+        assert!(!one.contains("capture thread"), "{one}");
+        s.capture_threads = vec![socket(10, 0), socket(20, 3)];
+        let text = summary_text(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        let drops = lines
+            .iter()
+            .position(|l| l.starts_with("30 packets captured, 33 received by filter"))
+            .expect("the drops line");
+        assert_eq!(
+            &lines[drops + 1..drops + 3],
+            [
+                "  capture thread 0: 10 packets captured, 10 received by filter, 0 dropped by kernel, 0 dropped by interface, 0 dropped by ndbsniff",
+                "  capture thread 1: 20 packets captured, 23 received by filter, 3 dropped by kernel, 0 dropped by interface, 0 dropped by ndbsniff",
+            ]
+        );
+        // JSON: the member only when there are several.
+        let json = serde_json::to_value(&s).expect("serialises");
+        assert_eq!(json["capture_threads"][1]["dropped_by_kernel"], 3);
+        s.capture_threads.clear();
+        let json = serde_json::to_value(&s).expect("serialises");
+        assert!(json.get("capture_threads").is_none());
+    }
+
+    #[test]
     fn flow_rows_are_cut_to_the_width_when_one_is_given() {
         let rec = |s| {
             let mut r = FlowRecord::for_tests(
