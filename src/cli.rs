@@ -184,8 +184,18 @@ pub struct Cli {
     pub count: Option<u64>,
 
     /// Flow worker threads, which track and classify the flows [default: cores - 1, at least 1].
+    /// With --capture-threads N, the total over all capture threads (at least N): each capture
+    /// thread gets an equal share of them, the first ones one more when they do not divide.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
+
+    /// Live capture (Linux): read the interface with N capture threads, each on its own socket,
+    /// which the kernel's AF_PACKET fanout gives whole flows (both directions) by a flow hash;
+    /// each thread decodes and routes for its own flow workers, and one report merges them.
+    /// 1 to 64; not with -r, nor with -w above 1.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=ndbsniff::capture::fanout::MAX_THREADS as u64))]
+    pub capture_threads: usize,
 
     /// Bytes of each TCP direction reassembled and inspected per flow.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_PREFIX_BYTES as u32, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]

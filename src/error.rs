@@ -47,12 +47,18 @@ pub enum UsageError {
         /// The flag, e.g. `--idle-timeout`.
         flag: &'static str,
     },
+    /// `--capture-threads` above 1 where it cannot apply.
+    CaptureThreads {
+        /// Why not.
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             UsageError::NoSource => f.write_str("give exactly one of -r FILE or -i IFACE"),
+            UsageError::CaptureThreads { why } => write!(f, "--capture-threads {why}"),
             UsageError::Seconds { flag, value } => {
                 write!(f, "{flag} must be a number of seconds >= 0, not {value}")
             }

@@ -54,10 +54,27 @@ fn config(cli: cli::Cli, stop: Arc<AtomicBool>) -> Result<Config, UsageError> {
             promiscuous: !cli.no_promiscuous,
             snaplen: cli.snaplen,
             buffer_bytes: cli.buffer_kib.map(|k| k.saturating_mul(1024)),
+            capture_threads: cli.capture_threads,
         }),
         ([_, ..], None) => Input::Files(cli.read.clone()),
         _ => return Err(UsageError::NoSource),
     };
+    if cli.capture_threads > 1 {
+        let why = match &input {
+            Input::Live(_) if !ndbsniff::capture::fanout::SUPPORTED => Some(
+                "needs AF_PACKET fanout, which only Linux has; this build is for another system",
+            ),
+            Input::Live(_) if cli.write.is_some() => Some(
+                "cannot be used with -w: each capture thread reads its own share of the packets, \
+                 and one pcap file is written from one",
+            ),
+            Input::Live(_) => None,
+            _ => Some("applies to live capture (-i) only; a capture file is read by one thread"),
+        };
+        if let Some(why) = why {
+            return Err(UsageError::CaptureThreads { why });
+        }
+    }
     let ((tcp_idle, udp_idle), idle_flag) = match cli.idle_timeout {
         Some(both) => ((both, both), ("--idle-timeout", "--idle-timeout")),
         None => (

@@ -14,7 +14,7 @@ use ndbsniff_core::flow::table::FlowTable;
 use ndbsniff_core::flow::tracker::{self, Removed, Tracker};
 use ndbsniff_core::report::format::Options;
 use ndbsniff_core::report::sink::Sink;
-use ndbsniff_core::report::{Delta, Summary};
+use ndbsniff_core::report::{CaptureThreadSummary, Delta, Summary};
 use ndbsniff_core::{escape, flow, frag, memcap};
 
 use crate::capture::{self, CaptureError, CaptureReport, LiveCounters, Source};
@@ -83,12 +83,33 @@ impl Checked<'_> {
     }
 }
 
-/// Opens the capture, applies the filter, and returns the BPF expression text in force.
-fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
-    let mut source = match &cfg.input {
-        Input::File(p) => Source::open_file(p, cfg.reader)?,
-        Input::Files(args) => Source::open_files(&capture::expand_inputs(args)?, cfg.reader)?,
-        Input::Live(opts) => Source::open_live(opts)?,
+/// Opens the capture (a live one with several capture threads: one source each), applies the
+/// filter, and returns the BPF expression text in force.
+fn open_source(cfg: &Config) -> Result<(Vec<Source>, Option<String>), RunError> {
+    let mut sources = match &cfg.input {
+        Input::File(p) => vec![Source::open_file(p, cfg.reader)?],
+        Input::Files(args) => vec![Source::open_files(
+            &capture::expand_inputs(args)?,
+            cfg.reader,
+        )?],
+        Input::Live(opts) if opts.capture_threads > 1 => {
+            // The command line says so first; a library caller hears it here.
+            let why = if !capture::fanout::SUPPORTED {
+                Some("needs AF_PACKET fanout, which only Linux has")
+            } else if cfg.write.is_some() {
+                Some("cannot be used with -w")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(RunError::Usage(crate::error::UsageError::CaptureThreads {
+                    why,
+                }));
+            }
+            let n = opts.capture_threads.min(capture::fanout::MAX_THREADS);
+            Source::open_live_fanout(opts, n)?
+        }
+        Input::Live(opts) => vec![Source::open_live(opts)?],
     };
     // Each file of several, and each link type of a pcapng file, gets the expression for its
     // own link type; the report shows the first one's.
@@ -96,11 +117,27 @@ fn open_source(cfg: &Config) -> Result<(Source, Option<String>), RunError> {
         ports: (!cfg.watch.is_any()).then(|| cfg.watch.port_list().to_vec()),
         user: cfg.filter.clone(),
     };
-    let shown = source.apply_plan(&plan)?;
-    if let Some(w) = &cfg.write {
+    let mut shown = None;
+    for (i, source) in sources.iter_mut().enumerate() {
+        let expr = source.apply_plan(&plan)?;
+        if i == 0 {
+            shown = expr;
+        }
+    }
+    if let (Some(w), [source]) = (&cfg.write, sources.as_mut_slice()) {
         source.write_to(w)?;
     }
-    Ok((source, shown))
+    Ok((sources, shown))
+}
+
+/// How many of `workers` flow workers each of `captures` capture threads feeds: an equal share,
+/// the first ones one more when they do not divide, and at least one each.
+fn shares(workers: usize, captures: usize) -> Vec<usize> {
+    let captures = captures.max(1);
+    let workers = workers.max(captures);
+    (0..captures)
+        .map(|i| workers / captures + usize::from(i < workers % captures))
+        .collect()
 }
 
 /// The file or interface, escaped as every printed name is.
@@ -151,7 +188,8 @@ fn give_up_privileges(user: Option<&str>) -> Result<(), RunError> {
 /// the `-w` file failed. A reader of the output that goes away (broken pipe) stops the run
 /// quietly: `Ok`, nothing more written.
 pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
-    let (source, expr) = open_source(cfg)?;
+    let (sources, expr) = open_source(cfg)?;
+    let source = &sources[0];
     let live = source.is_live();
     // Before the sandbox: the progress line looks at the file's size and first bytes.
     let progress = match &cfg.input {
@@ -165,7 +203,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     }
     if cfg.sandbox {
         let needs = sandbox::Needs {
-            live_fd: source.live_fd(),
+            live_fds: sources.iter().filter_map(Source::live_fd).collect(),
             open_read_only: matches!(&cfg.input, Input::Live(o) if o.promiscuous),
         };
         match sandbox::install(needs).map_err(RunError::Sandbox)? {
@@ -173,9 +211,15 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             sandbox::Installed::Unsupported(why) => note(format_args!("{why}")),
         }
     }
+    let captures = sources.len();
     if live {
+        let threads_note = if captures > 1 {
+            format!(", {captures} capture threads (AF_PACKET fanout by flow hash)")
+        } else {
+            String::new()
+        };
         note(format_args!(
-            "listening on {}, link-type {} ({}), snapshot length {} bytes",
+            "listening on {}, link-type {} ({}), snapshot length {} bytes{threads_note}",
             source.name,
             capture::dlt_name(source.dlt),
             source.dlt,
@@ -189,7 +233,14 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         .collect::<Vec<_>>()
         .join(", ");
     let link = source.link;
-    let threads = cfg.threads.max(1);
+    // Each capture thread feeds its own flow workers: a contiguous range of the table's parts.
+    let shares = shares(cfg.threads, captures);
+    let threads: usize = shares.iter().sum();
+    let owner: Vec<usize> = shares
+        .iter()
+        .enumerate()
+        .flat_map(|(c, &n)| std::iter::repeat_n(c, n))
+        .collect();
     let memcap = Arc::new(memcap::MemCap::new(cfg.memcap));
     let table = FlowTable::new(cfg.prefix_bytes, threads, cfg.max_flows)
         .with_timeouts(cfg.timeouts)
@@ -197,9 +248,13 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     let lanes: Vec<_> = (0..threads)
         .map(|_| crossbeam_channel::bounded::<Work>(pipeline::WORK_QUEUE))
         .collect();
-    let (recycle_tx, recycle_rx) = crossbeam_channel::bounded::<Work>(threads * 2 + 2);
+    // Batches go back to the router that filled them.
+    let (recycle_tx, recycle_rx): (Vec<_>, Vec<_>) = shares
+        .iter()
+        .map(|&n| crossbeam_channel::bounded::<Work>(n * 2 + 2))
+        .unzip();
     let (event_tx, event_rx) = crossbeam_channel::bounded::<Event>(pipeline::EVENT_QUEUE);
-    let live_counters = LiveCounters::default();
+    let live_counters: Vec<LiveCounters> = (0..captures).map(|_| LiveCounters::default()).collect();
     let router_counters = RouterCounters::default();
     let counters = Counters {
         capture: &live_counters,
@@ -263,11 +318,11 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
 
     let report: Result<(CaptureReport, Vec<Tracker>, bool), RunError> = thread::scope(|s| {
         let shared = &shared;
-        let mut senders = Vec::with_capacity(threads);
+        let mut senders: Vec<Vec<_>> = shares.iter().map(|&n| Vec::with_capacity(n)).collect();
         let mut workers = Vec::with_capacity(threads);
         for (i, ((tx, rx), part)) in lanes.into_iter().zip(table.trackers()).enumerate() {
-            senders.push(tx);
-            let recycle = recycle_tx.clone();
+            senders[owner[i]].push(tx);
+            let recycle = recycle_tx[owner[i]].clone();
             let out = WorkerOut {
                 events: event_tx.clone(),
                 decided: decided_tx.clone(),
@@ -285,25 +340,39 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         drop(recycle_tx);
         drop(event_tx);
         drop(decided_tx);
-        let mut router = Router::new(RouterSetup {
-            link,
-            watch: &cfg.watch,
-            table: &table,
-            lanes: senders,
-            recycled: recycle_rx,
-            counters: &router_counters,
-            live,
-            memcap: &memcap,
-            frag: cfg.frag,
-        });
-        let (count, live_counts) = (cfg.count, &live_counters);
-        let capture = thread::Builder::new()
-            .name("capture".into())
-            .spawn_scoped(s, move || source.run(&mut router, count, stop, live_counts))
-            .map_err(|error| RunError::Thread {
-                thread: "capture".into(),
-                error,
-            })?;
+        let clock_start = Instant::now();
+        let mut captures = Vec::with_capacity(sources.len());
+        let routes = senders.into_iter().zip(recycle_rx).zip(&live_counters);
+        for (c, (source, ((lanes, recycled), live_counts))) in
+            sources.into_iter().zip(routes).enumerate()
+        {
+            let mut router = Router::new(RouterSetup {
+                link,
+                watch: &cfg.watch,
+                table: &table,
+                lanes,
+                recycled,
+                counters: &router_counters,
+                live,
+                memcap: &memcap,
+                frag: cfg.frag,
+                clock_start,
+            });
+            let count = cfg.count;
+            let name = if shares.len() > 1 {
+                format!("capture-{c}")
+            } else {
+                "capture".to_string()
+            };
+            let capture = thread::Builder::new()
+                .name(name.clone())
+                .spawn_scoped(s, move || source.run(&mut router, count, stop, live_counts))
+                .map_err(|error| RunError::Thread {
+                    thread: name.clone(),
+                    error,
+                })?;
+            captures.push((name, capture));
+        }
         // The sink runs here, on the main thread, until every worker has hung up.
         let started = Instant::now();
         let mut next_stats = cfg.stats_interval.map(|d| started + d);
@@ -364,8 +433,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
             if let Some(p) = &progress {
                 let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
                 p.update(
-                    get(&live_counters.packets),
-                    get(&live_counters.bytes),
+                    get(&live_counters[0].packets),
+                    get(&live_counters[0].bytes),
                     sink.flow_count,
                 );
             }
@@ -377,7 +446,13 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         merger.finish(|flows| emit(&mut sink, flows, End::Idle));
         // Every thread has ended (the workers hung up, the capture fed them); each worker gives
         // back its part of the table with what it still holds.
-        let (report, parts) = join_threads(capture, workers)?;
+        let (reports, parts) = join_threads(captures, workers)?;
+        // Several capture threads: the first's report, with the first error any of them met.
+        let mut reports = reports.into_iter();
+        let mut report = reports.next().unwrap_or_default();
+        for other in reports {
+            report.error = report.error.or(other.error);
+        }
         // A stop that came after the capture thread had finished cut nothing short.
         let interrupted = stop.load(Ordering::SeqCst) && !stopped_here;
         Ok((report, parts, interrupted))
@@ -437,35 +512,44 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
     }
 }
 
-/// Joins the capture thread and the workers (named, e.g. `flow-0`), returning the capture's
-/// report and what each worker returned, in order. A panic in any of them is an internal error
-/// ([`RunError::Panicked`], the capture's first), never a clean-looking end.
+/// A thread of the run, by name (`capture`, `capture-1`, `flow-0`).
+type Named<'s, T> = (String, thread::ScopedJoinHandle<'s, T>);
+
+/// Joins the capture threads and the workers, returning each capture's report and what each
+/// worker returned, in order. A panic in any of them is an internal error
+/// ([`RunError::Panicked`], a capture thread's first), never a clean-looking end.
 fn join_threads<T, W>(
-    capture: thread::ScopedJoinHandle<'_, T>,
-    workers: Vec<(String, thread::ScopedJoinHandle<'_, W>)>,
-) -> Result<(T, Vec<W>), RunError> {
-    let report = capture.join();
-    let mut panicked = None;
-    let mut returned = Vec::with_capacity(workers.len());
-    for (name, worker) in workers {
-        match worker.join() {
-            Ok(w) => returned.push(w),
-            Err(payload) => {
+    captures: Vec<Named<'_, T>>,
+    workers: Vec<Named<'_, W>>,
+) -> Result<(Vec<T>, Vec<W>), RunError> {
+    /// Joins one thread; a panic is kept in `panicked` (the first one).
+    fn join<V>(panicked: &mut Option<RunError>, (name, h): Named<'_, V>) -> Option<V> {
+        h.join()
+            .map_err(|payload| {
                 panicked.get_or_insert_with(|| RunError::panicked(&name, &*payload));
-            }
-        }
+            })
+            .ok()
     }
-    let report = report.map_err(|payload| RunError::panicked("capture", &*payload))?;
+    let mut panicked = None;
+    let reports: Vec<T> = captures
+        .into_iter()
+        .filter_map(|t| join(&mut panicked, t))
+        .collect();
+    let returned: Vec<W> = workers
+        .into_iter()
+        .filter_map(|t| join(&mut panicked, t))
+        .collect();
     match panicked {
         Some(e) => Err(e),
-        None => Ok((report, returned)),
+        None => Ok((reports, returned)),
     }
 }
 
 /// Where a run's counters live while it runs, for [`summarize`].
 #[derive(Clone, Copy)]
 struct Counters<'a> {
-    capture: &'a LiveCounters,
+    /// One per capture thread.
+    capture: &'a [LiveCounters],
     router: &'a RouterCounters,
     /// The flow table, with the reassembly memcap and checksum counts.
     table: &'a FlowTable,
@@ -482,9 +566,11 @@ fn stamp(summary: &mut Summary, counters: &Counters<'_>, previous: &mut Delta, l
         now.ok()
             .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
     } else {
-        // Acquire: a frame counted here has its time published (see `LiveCounters`).
-        let read = counters.capture.packets.load(Ordering::Acquire);
-        (read > 0).then(|| counters.capture.last_us.load(Ordering::Relaxed))
+        // Acquire: a frame counted here has its time published (see `LiveCounters`). A file
+        // is read by one capture thread.
+        let c = &counters.capture[0];
+        let read = c.packets.load(Ordering::Acquire);
+        (read > 0).then(|| c.last_us.load(Ordering::Relaxed))
     };
     let counts = summary.counts(live);
     summary.delta = Some(counts.since(previous));
@@ -505,19 +591,46 @@ fn summarize(
         table,
     } = *counters;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let kernel = capture.have_kernel_stats.load(Ordering::Relaxed);
+    let sum = |f: fn(&LiveCounters) -> &AtomicU64| capture.iter().map(|c| get(f(c))).sum::<u64>();
+    let kernel = capture
+        .iter()
+        .any(|c| c.have_kernel_stats.load(Ordering::Relaxed));
+    let per_thread: Vec<CaptureThreadSummary> = if capture.len() > 1 {
+        capture
+            .iter()
+            .map(|c| {
+                let kernel = c.have_kernel_stats.load(Ordering::Relaxed);
+                CaptureThreadSummary {
+                    packets_read: get(&c.packets),
+                    received_by_kernel: kernel.then(|| get(&c.kernel_received)),
+                    dropped_by_kernel: kernel.then(|| get(&c.kernel_dropped)),
+                    dropped_by_interface: kernel.then(|| get(&c.interface_dropped)),
+                    dropped_by_ndbsniff: get(&c.dropped_by_ndbsniff),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // The interface's own drops: every socket reports the same count, so not a sum.
+    let interface_dropped = capture
+        .iter()
+        .map(|c| get(&c.interface_dropped))
+        .max()
+        .unwrap_or(0);
     let mut s = Summary {
         is_final,
         interrupted,
-        packets_read: get(&capture.packets),
-        bytes_read: get(&capture.bytes),
+        packets_read: sum(|c| &c.packets),
+        bytes_read: sum(|c| &c.bytes),
         packets_decoded: get(&router.decoded),
         packets_watched: get(&router.watched),
         packets_other_ports: get(&router.other_ports),
-        received_by_kernel: kernel.then(|| get(&capture.kernel_received)),
-        dropped_by_kernel: kernel.then(|| get(&capture.kernel_dropped)),
-        dropped_by_interface: kernel.then(|| get(&capture.interface_dropped)),
-        dropped_by_ndbsniff: get(&capture.dropped_by_ndbsniff),
+        received_by_kernel: kernel.then(|| sum(|c| &c.kernel_received)),
+        dropped_by_kernel: kernel.then(|| sum(|c| &c.kernel_dropped)),
+        dropped_by_interface: kernel.then_some(interface_dropped),
+        dropped_by_ndbsniff: sum(|c| &c.dropped_by_ndbsniff),
+        capture_threads: per_thread,
         flows: sink.flow_count,
         flows_by_verdict: sink.by_verdict.clone(),
         unknown_by_hint: sink.by_hint.clone(),
@@ -560,6 +673,16 @@ mod tests {
     }
 
     #[test]
+    fn flow_workers_are_shared_out_among_capture_threads() {
+        assert_eq!(shares(4, 1), [4]);
+        assert_eq!(shares(4, 2), [2, 2]);
+        assert_eq!(shares(5, 2), [3, 2]);
+        // Each capture thread gets at least one.
+        assert_eq!(shares(1, 3), [1, 1, 1]);
+        assert_eq!(shares(0, 1), [1]);
+    }
+
+    #[test]
     fn a_panicked_capture_or_worker_thread_is_an_internal_error() {
         let outcome = |capture_panics: bool, worker_panics: bool| {
             thread::scope(|s| {
@@ -584,10 +707,10 @@ mod tests {
                         (name, worker)
                     })
                     .collect();
-                join_threads(capture, workers)
+                join_threads(vec![("capture".to_string(), capture)], workers)
             })
         };
-        assert!(matches!(outcome(false, false), Ok((7, ref w)) if w.len() == 2));
+        assert!(matches!(outcome(false, false), Ok((ref c, ref w)) if c == &[7] && w.len() == 2));
         let e = outcome(false, true).expect_err("a worker panicked");
         assert!(matches!(&e, RunError::Panicked { thread, .. } if thread == "flow-1"));
         let exit = Exit::error(&e);

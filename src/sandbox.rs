@@ -25,10 +25,11 @@
 use std::fmt;
 
 /// What the rest of the run needs beyond the common list.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Needs {
-    /// The live capture's socket: polled, read and asked for statistics, never written to.
-    pub live_fd: Option<i32>,
+    /// The live capture's sockets (one per capture thread): polled, read and asked for
+    /// statistics, never written to.
+    pub live_fds: Vec<i32>,
     /// Open files read-only (libpcap's interface drop counters in promiscuous mode).
     pub open_read_only: bool,
 }
@@ -147,11 +148,16 @@ mod imp {
     }
 
     /// Rules allowing a call on any descriptor but `fd` (argument 0).
-    fn not_fd(fd: Option<i32>) -> Result<Vec<SeccompRule>, SandboxError> {
-        match fd {
-            Some(fd) => Ok(vec![rule(vec![cond(0, SeccompCmpOp::Ne, fd as u64)?])?]),
-            None => Ok(Vec::new()),
+    /// Argument 0 is none of `fds` (any descriptor when there are none).
+    fn not_fd(fds: &[i32]) -> Result<Vec<SeccompRule>, SandboxError> {
+        if fds.is_empty() {
+            return Ok(Vec::new());
         }
+        let conds = fds
+            .iter()
+            .map(|&fd| cond(0, SeccompCmpOp::Ne, fd as u64))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(vec![rule(conds)?])
     }
 
     /// The allow-list: every call the run makes from here on, with argument checks where an
@@ -179,7 +185,7 @@ mod imp {
             libc::SYS_pwrite64,
             libc::SYS_pwritev,
         ] {
-            m.insert(nr, not_fd(needs.live_fd)?);
+            m.insert(nr, not_fd(&needs.live_fds)?);
         }
         // fstat on a descriptor is fstatat/statx with AT_EMPTY_PATH.
         let empty_path = libc::AT_EMPTY_PATH as u64;
@@ -195,7 +201,7 @@ mod imp {
             libc::FIONREAD as u64,
             libc::TIOCGWINSZ as u64,
         ];
-        if needs.live_fd.is_some() {
+        if !needs.live_fds.is_empty() {
             #[allow(clippy::unnecessary_cast)]
             ioctls.push(libc::SIOCGIFFLAGS as u64);
         }
@@ -252,15 +258,23 @@ mod imp {
         // SAFETY: getpid has no preconditions.
         let pid = unsafe { libc::getpid() } as u64;
         m.insert(libc::SYS_tgkill, one_of(0, &[pid])?);
-        if let Some(fd) = needs.live_fd {
+        if !needs.live_fds.is_empty() {
+            let fds = &needs.live_fds;
+            // One rule per socket: any of them.
             let on_capture = || -> Result<Vec<SeccompRule>, SandboxError> {
-                Ok(vec![rule(vec![cond(0, SeccompCmpOp::Eq, fd as u64)?])?])
+                fds.iter()
+                    .map(|&fd| rule(vec![cond(0, SeccompCmpOp::Eq, fd as u64)?]))
+                    .collect()
             };
             let sol_packet = || -> Result<Vec<SeccompRule>, SandboxError> {
-                Ok(vec![rule(vec![
-                    cond(0, SeccompCmpOp::Eq, fd as u64)?,
-                    cond(1, SeccompCmpOp::Eq, libc::SOL_PACKET as u64)?,
-                ])?])
+                fds.iter()
+                    .map(|&fd| {
+                        rule(vec![
+                            cond(0, SeccompCmpOp::Eq, fd as u64)?,
+                            cond(1, SeccompCmpOp::Eq, libc::SOL_PACKET as u64)?,
+                        ])
+                    })
+                    .collect()
             };
             m.insert(libc::SYS_ppoll, any());
             #[cfg(target_arch = "x86_64")]
@@ -480,14 +494,37 @@ mod tests {
     }
 
     #[test]
-    fn a_live_capture_socket_can_be_read_but_not_written() {
+    fn live_capture_sockets_can_be_read_but_not_written() {
         fn check() -> i32 {
             // SAFETY: plain system calls on constant arguments; descriptor 3 is whatever the
             // test harness has open there (or nothing): only the filter's answer is looked at.
             unsafe {
                 let b = [0u8; 1];
-                if libc::write(77, b.as_ptr().cast(), 1) != -1 || errno() != libc::EPERM {
-                    return 1;
+                // Both capture sockets (of two capture threads) are refused.
+                for fd in [77, 79] {
+                    if libc::write(fd, b.as_ptr().cast(), 1) != -1 || errno() != libc::EPERM {
+                        return 1;
+                    }
+                }
+                // Either may be read; another descriptor may not be received from.
+                let mut r = [0u8; 1];
+                let mut recv = |fd| {
+                    libc::recvfrom(
+                        fd,
+                        r.as_mut_ptr().cast(),
+                        1,
+                        0,
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                    )
+                };
+                for fd in [77, 79] {
+                    if recv(fd) != -1 || errno() != libc::EBADF {
+                        return 5;
+                    }
+                }
+                if recv(78) != -1 || errno() != libc::EPERM {
+                    return 6;
                 }
                 // Allowed through the filter: the kernel answers for a descriptor not open.
                 if libc::write(78, b.as_ptr().cast(), 1) != -1 || errno() != libc::EBADF {
@@ -507,7 +544,7 @@ mod tests {
             }
         }
         let needs = Needs {
-            live_fd: Some(77),
+            live_fds: vec![77, 79],
             open_read_only: true,
         };
         assert_eq!(in_sandboxed_child(needs, check), (Some(0), None));

@@ -461,3 +461,32 @@ fn traffic_only_on_other_ports_gets_a_hint_line() {
         assert!(notes(&run).is_empty(), "{}", run.describe());
     }
 }
+
+#[test]
+fn capture_threads_are_a_usage_error_outside_live_capture_and_out_of_range() {
+    let file = "testdata/http-on-3406.pcap";
+    let run = ndbsniff(&["-r", file, "--capture-threads", "2"]);
+    run.expect_code(2);
+    one_line_error(
+        &run,
+        "--capture-threads applies to live capture (-i) only; a capture file is read by one thread",
+    );
+    // Several files too; one thread is what a file always has.
+    let run = ndbsniff(&["-r", file, "-r", file, "--capture-threads", "3"]);
+    run.expect_code(2);
+    one_line_error(&run, "--capture-threads applies to live capture (-i) only");
+    ndbsniff(&["-r", file, "--capture-threads", "1"]).expect_code(0);
+    for n in ["0", "65"] {
+        let run = ndbsniff(&["-r", file, "--capture-threads", n]);
+        run.expect_code(2);
+        one_line_error(
+            &run,
+            &format!("invalid value '{n}' for '--capture-threads <N>'"),
+        );
+    }
+    // Refused before any interface is opened: no privilege needed to hear it.
+    let run = ndbsniff(&["-i", "lo", "--capture-threads", "2", "-w", "x.pcap"]);
+    run.expect_code(2);
+    one_line_error(&run, "--capture-threads cannot be used with -w");
+    assert!(!std::path::Path::new("x.pcap").exists());
+}

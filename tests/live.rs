@@ -665,3 +665,372 @@ fn live_eve_announces_in_eves_shape_and_stats_deltas_add_up() {
         "{stats_at} < {latest_flow_end}"
     );
 }
+
+/// Why `--capture-threads 2` cannot be tested here (besides [`skip_reason`]): the kernel
+/// refuses AF_PACKET fanout on lo.
+fn fanout_skip_reason() -> Option<String> {
+    if let Some(why) = skip_reason() {
+        return Some(why);
+    }
+    let probe = common::ndbsniff(&[
+        "-i",
+        "lo",
+        "--capture-threads",
+        "2",
+        "--duration",
+        "0.2",
+        "--format",
+        "json",
+    ]);
+    match probe.code() {
+        Some(0) => None,
+        _ if probe.stderr().contains("fanout") => Some(format!(
+            "the kernel refuses AF_PACKET fanout: {}",
+            probe.stderr().trim()
+        )),
+        _ => panic!("--capture-threads 2 on lo failed: {}", probe.describe()),
+    }
+}
+
+/// A TCP listener on a free loopback port, kept bound, that answers each connection's one
+/// line with `ok` and closes it; it serves `connections` connections, then returns.
+fn echo_server(connections: usize) -> (u16, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind echo server");
+    let port = listener.local_addr().expect("address").port();
+    let server = thread::spawn(move || {
+        for _ in 0..connections {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut writer = stream.try_clone().expect("clone");
+            let mut line = String::new();
+            let _ = BufReader::new(stream).read_line(&mut line);
+            let _ = writer.write_all(b"ok\n");
+        }
+    });
+    (port, server)
+}
+
+/// `connections` short connections to `port`, four clients at a time.
+fn echo_clients(port: u16, connections: usize) {
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            thread::spawn(move || {
+                for i in (c..connections).step_by(4) {
+                    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                    s.write_all(format!("hello {i}\n").as_bytes())
+                        .expect("send");
+                    let mut reply = String::new();
+                    let _ = s.read_to_string(&mut reply);
+                    assert_eq!(reply, "ok\n");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("client thread");
+    }
+}
+
+/// Starts ndbsniff with `args` and `env` and waits for its "listening on lo" line; its standard
+/// output is read meanwhile by a thread (a report larger than a pipe holds would otherwise stop
+/// the run from ending), whose join gives all of it.
+fn start_collecting(args: &[&str], env: &[(&str, &str)]) -> (Sniffer, thread::JoinHandle<String>) {
+    let mut sniffer = Sniffer::start(args, env);
+    let mut stdout = sniffer.child.stdout.take().expect("stdout");
+    let reader = thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
+    assert!(
+        sniffer
+            .wait_stderr("listening on lo", Duration::from_secs(10))
+            .is_some(),
+        "{:?}",
+        sniffer.stderr_seen
+    );
+    (sniffer, reader)
+}
+
+/// Interrupts a run of [`start_collecting`]; its standard output once it ended with status 0.
+fn interrupt_collected(sniffer: Sniffer, reader: thread::JoinHandle<String>) -> String {
+    let (_, stderr, code) = sniffer.interrupt();
+    assert_eq!(code, Some(0), "{stderr:?}");
+    reader.join().expect("stdout reader")
+}
+
+/// The JSON lines of a run's standard output.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+        .collect()
+}
+
+/// A flow's verdict, and its packets and bytes to the server and to the client.
+type FlowCounts = (String, u64, u64, u64, u64);
+
+/// The flows of `lines` whose server has port `port`, by client: (verdict, packets and bytes
+/// each way). A client seen twice is a flow split in two.
+fn flows_on(
+    lines: &[serde_json::Value],
+    transport: &str,
+    port: u16,
+) -> std::collections::BTreeMap<String, Vec<FlowCounts>> {
+    let server = format!("127.0.0.1:{port}");
+    let mut by_client: std::collections::BTreeMap<String, Vec<FlowCounts>> = Default::default();
+    for f in lines.iter().filter(|v| v["type"] == "flow") {
+        if f["server"] != server.as_str() || f["transport"] != transport {
+            continue;
+        }
+        let n = |k: &str| f[k].as_u64().unwrap_or(u64::MAX);
+        by_client
+            .entry(f["client"].as_str().unwrap_or("?").to_string())
+            .or_default()
+            .push((
+                f["verdict"].as_str().unwrap_or("?").to_string(),
+                n("packets_to_server"),
+                n("packets_to_client"),
+                n("bytes_to_server"),
+                n("bytes_to_client"),
+            ));
+    }
+    by_client
+}
+
+#[test]
+fn live_capture_threads_keep_every_flow_whole_as_one_thread_sees_it() {
+    let test = "live_capture_threads_keep_every_flow_whole_as_one_thread_sees_it";
+    if let Some(why) = fanout_skip_reason() {
+        return common::skip(test, &why);
+    }
+    const CONNECTIONS: usize = 200;
+    const NDB_SESSIONS: usize = 3;
+    let (echo_port, echo) = echo_server(CONNECTIONS);
+    let ndb_listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind NDB server");
+    let ndb_port = ndb_listener.local_addr().expect("address").port();
+    let args = |threads: &'static str| {
+        vec![
+            "-i",
+            "lo",
+            "--any-port",
+            "--format",
+            "json",
+            "--capture-threads",
+            threads,
+            "--threads",
+            "3",
+        ]
+    };
+    // Both see the same packets: the one-thread run is what each flow should look like. The
+    // two-thread one drops privileges (to nobody) and runs under the system-call filter, as a
+    // run does by default.
+    let nobody = [("SUDO_UID", "65534"), ("SUDO_GID", "65534")];
+    let one = start_collecting(&args("1"), &nobody);
+    let two = start_collecting(&args("2"), &nobody);
+    assert!(
+        two.0
+            .stderr_seen
+            .iter()
+            .any(|l| l.contains("2 capture threads (AF_PACKET fanout")),
+        "{:?}",
+        two.0.stderr_seen
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", two.0.pid())).expect("status");
+    for (name, want) in [("CapEff", "0000000000000000"), ("Seccomp", "2")] {
+        let got = status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .map(str::trim);
+        assert_eq!(got, Some(want), "{name} while capturing:\n{status}");
+    }
+
+    echo_clients(echo_port, CONNECTIONS);
+    echo.join().expect("echo server");
+    let ndb = thread::spawn(move || {
+        for _ in 0..NDB_SESSIONS {
+            ndb_server(ndb_listener.try_clone().expect("clone listener"));
+        }
+    });
+    for _ in 0..NDB_SESSIONS {
+        ndb_client(ndb_port);
+    }
+    ndb.join().expect("NDB server");
+    thread::sleep(Duration::from_millis(500));
+
+    let mut runs = Vec::new();
+    for (sniffer, reader) in [one, two] {
+        runs.push(json_lines(&interrupt_collected(sniffer, reader)));
+    }
+    let stats: Vec<&serde_json::Value> = runs
+        .iter()
+        .map(|lines| {
+            lines
+                .iter()
+                .rev()
+                .find(|v| v["type"] == "stats")
+                .expect("final stats")
+        })
+        .collect();
+    for s in &stats {
+        // A packet the kernel dropped for one run and not the other would make them differ.
+        assert_eq!(s["dropped_by_kernel"], 0, "{s}");
+        assert_eq!(s["dropped_by_ndbsniff"], 0, "{s}");
+    }
+    for port in [echo_port, ndb_port] {
+        let want = flows_on(&runs[0], "tcp", port);
+        let got = flows_on(&runs[1], "tcp", port);
+        let expected = if port == echo_port {
+            CONNECTIONS
+        } else {
+            NDB_SESSIONS
+        };
+        assert_eq!(want.len(), expected, "one thread, port {port}: {want:?}");
+        for (client, flows) in &got {
+            assert_eq!(flows.len(), 1, "{client} split in several flows: {flows:?}");
+        }
+        assert_eq!(got, want, "port {port}: two capture threads against one");
+        let verdict = if port == echo_port {
+            "unknown"
+        } else {
+            "ndb-mgm"
+        };
+        assert!(
+            got.values().all(|f| f[0].0 == verdict),
+            "port {port}: {got:?}"
+        );
+    }
+    // The sockets' counters add up to the totals, and both had traffic.
+    let two = stats[1];
+    assert!(stats[0].get("capture_threads").is_none(), "{}", stats[0]);
+    let per = two["capture_threads"].as_array().expect("capture_threads");
+    assert_eq!(per.len(), 2, "{two}");
+    for key in ["packets_read", "received_by_kernel", "dropped_by_kernel"] {
+        let sum: u64 = per.iter().map(|t| t[key].as_u64().expect(key)).sum();
+        assert_eq!(Some(sum), two[key].as_u64(), "{key}: {two}");
+    }
+    for t in per {
+        assert!(
+            t["packets_read"].as_u64() > Some(0),
+            "a socket got nothing: {two}"
+        );
+    }
+}
+
+#[test]
+fn live_capture_threads_read_no_packet_twice() {
+    let test = "live_capture_threads_read_no_packet_twice";
+    if let Some(why) = fanout_skip_reason() {
+        return common::skip(test, &why);
+    }
+    // Datagrams from a new socket each (a flow of one packet each) go to a bound port from
+    // before the run opens its sockets until after it listens. Each socket gets its share once
+    // they are joined (unjoined, each would read every packet), and none of those every socket
+    // held before the join comes out of two of them.
+    let sink = std::net::UdpSocket::bind(("127.0.0.1", 0)).expect("bind UDP");
+    let port = sink.local_addr().expect("address").port();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let done = std::sync::Arc::clone(&done);
+        thread::spawn(move || {
+            // Each from an address of its own in 127.1.0.0/16 and up (all loopback), so no
+            // two datagrams share a flow.
+            let mut sent = 0u32;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) && sent < 1 << 20 {
+                let [_, b, c, d] = sent.to_be_bytes();
+                let from = std::net::Ipv4Addr::new(127, 1 + b, c, d);
+                if let Ok(s) = std::net::UdpSocket::bind((from, 0)) {
+                    if s.send_to(b"x", ("127.0.0.1", port)).is_ok() {
+                        sent += 1;
+                    }
+                }
+                thread::sleep(Duration::from_micros(50));
+            }
+            sent
+        })
+    };
+    thread::sleep(Duration::from_millis(100));
+    let (sniffer, reader) = start_collecting(
+        &[
+            "-i",
+            "lo",
+            "--port",
+            &port.to_string(),
+            "--format",
+            "json",
+            "--capture-threads",
+            "2",
+        ],
+        &[],
+    );
+    thread::sleep(Duration::from_millis(300));
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = sender.join().expect("sender");
+    thread::sleep(Duration::from_millis(300));
+    let stdout = interrupt_collected(sniffer, reader);
+    let lines = json_lines(&stdout);
+    let flows = flows_on(&lines, "udp", port);
+    assert!(!flows.is_empty(), "no datagram seen of {sent}: {stdout}");
+    for (client, f) in &flows {
+        assert_eq!(f.len(), 1, "{client} reported more than once: {f:?}");
+        assert_eq!((f[0].1, f[0].2), (1, 0), "{client}: {f:?}");
+    }
+    drop(sink);
+}
+
+#[test]
+fn live_capture_threads_stop_together_at_the_count() {
+    let test = "live_capture_threads_stop_together_at_the_count";
+    if let Some(why) = fanout_skip_reason() {
+        return common::skip(test, &why);
+    }
+    let (port, server) = echo_server(usize::MAX);
+    let port_s = port.to_string();
+    let (mut sniffer, reader) = start_collecting(
+        &[
+            "-i",
+            "lo",
+            "--port",
+            &port_s,
+            "--format",
+            "json",
+            "--capture-threads",
+            "2",
+            "-c",
+            "300",
+        ],
+        &[],
+    );
+    // Connections until the run ends by itself (at most 20 s of them).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Ok(Some(st)) = sniffer.child.try_wait() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        echo_clients(port, 8);
+    };
+    // The server goes on accepting until the test process ends.
+    drop(server);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "-c 300 did not end the run by itself with status 0: {status:?}"
+    );
+    let stdout = interrupt_collected(sniffer, reader);
+    let lines = json_lines(&stdout);
+    let stats = lines
+        .iter()
+        .rev()
+        .find(|v| v["type"] == "stats")
+        .expect("final stats");
+    assert_eq!(stats["packets_read"], 300, "{stats}");
+    assert_eq!(stats["interrupted"], false, "{stats}");
+    let per = stats["capture_threads"]
+        .as_array()
+        .expect("capture_threads");
+    let sum: u64 = per.iter().filter_map(|t| t["packets_read"].as_u64()).sum();
+    assert_eq!(sum, 300, "{stats}");
+}

@@ -23,7 +23,7 @@ _ndbsniff() {
 
     case "${cmd}" in
         ndbsniff)
-            opts="-r -i -D -p -s -B -w -Z -f -c -q -h -V --read --interface --list-interfaces --no-promiscuous-mode --snapshot-length --buffer-size --write --user --no-sandbox --duration --stats-interval --tcp-idle-timeout --udp-idle-timeout --max-flows --memcap --max-servers --frag-timeout --frag-max-datagrams --frag-max-fragments --idle-timeout --port --any-port --filter --count --threads --inspect-bytes --reader --format --flows --audit --quiet --generate --help --version"
+            opts="-r -i -D -p -s -B -w -Z -f -c -q -h -V --read --interface --list-interfaces --no-promiscuous-mode --snapshot-length --buffer-size --write --user --no-sandbox --duration --stats-interval --tcp-idle-timeout --udp-idle-timeout --max-flows --memcap --max-servers --frag-timeout --frag-max-datagrams --frag-max-fragments --idle-timeout --port --any-port --filter --count --threads --capture-threads --inspect-bytes --reader --format --flows --audit --quiet --generate --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,6 +142,10 @@ _ndbsniff() {
                     return 0
                     ;;
                 --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --capture-threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,7 +18,8 @@ complete -c ndbsniff -l idle-timeout -d 'Set both idle timeouts at once (seconds
 complete -c ndbsniff -l port -d 'Watch flows with an endpoint on this port (repeatable, or a list: --port 1186,3406; default 3406)' -r
 complete -c ndbsniff -s f -l filter -d 'A BPF filter expression (libpcap syntax), applied in addition to the port selection and, like it, under every VLAN tag (up to 8): `-f "host 192.0.2.1"` also matches tagged frames. An expression that names vlan, mpls, pppoes or geneve itself is applied once, as written (write `vlan and ...` levels yourself then)' -r
 complete -c ndbsniff -s c -l count -d 'Stop after reading this many packets (at least 1)' -r
-complete -c ndbsniff -l threads -d 'Flow worker threads, which track and classify the flows [default: cores - 1, at least 1]' -r
+complete -c ndbsniff -l threads -d 'Flow worker threads, which track and classify the flows [default: cores - 1, at least 1]. With --capture-threads N, the total over all capture threads (at least N): each capture thread gets an equal share of them, the first ones one more when they do not divide' -r
+complete -c ndbsniff -l capture-threads -d 'Live capture (Linux): read the interface with N capture threads, each on its own socket, which the kernel\'s AF_PACKET fanout gives whole flows (both directions) by a flow hash; each thread decodes and routes for its own flow workers, and one report merges them. 1 to 64; not with -r, nor with -w above 1' -r
 complete -c ndbsniff -l inspect-bytes -d 'Bytes of each TCP direction reassembled and inspected per flow' -r
 complete -c ndbsniff -l reader -d 'How -r files are read' -r -f -a "auto\t'Classic pcap files in large blocks shared with the workers (no copy, fastest); pcapng through libpcap'
 libpcap\t'Every file through libpcap\'s own reader (pcap_next_ex)'"

@@ -110,6 +110,14 @@ pub enum CaptureErrorKind {
         /// Its message, escaped.
         message: String,
     },
+    /// The kernel would not join the capture threads' sockets into one AF_PACKET fanout group
+    /// (`--capture-threads`).
+    Fanout {
+        /// How many sockets were to join.
+        sockets: usize,
+        /// The kernel's answer.
+        error: io::Error,
+    },
     /// libpcap rejected a BPF expression.
     FilterRejected {
         /// The expression, as given.
@@ -261,6 +269,12 @@ impl fmt::Display for CaptureErrorKind {
             CaptureErrorKind::FilterRejected { expr, message } => {
                 write!(f, "bad filter expression {expr:?}: {message}")
             }
+            CaptureErrorKind::Fanout { sockets, error } => write!(
+                f,
+                "cannot join {sockets} capture sockets into one AF_PACKET fanout group ({}); \
+                 capture with --capture-threads 1",
+                io_message(error)
+            ),
             CaptureErrorKind::Write(e) => write!(f, "cannot write: {}", io_message(e)),
             CaptureErrorKind::Damaged {
                 record,

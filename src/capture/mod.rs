@@ -15,6 +15,7 @@
 
 pub mod dump;
 pub mod error;
+pub mod fanout;
 pub mod filter;
 pub mod merge;
 pub mod ngread;
@@ -245,8 +246,11 @@ pub struct LiveOptions {
     pub interface: String,
     pub promiscuous: bool,
     pub snaplen: i32,
-    /// Kernel buffer size in bytes (None: libpcap's default).
+    /// Kernel buffer size in bytes (None: libpcap's default), per capture thread.
     pub buffer_bytes: Option<i32>,
+    /// Capture threads, each with its own socket in one AF_PACKET fanout group when more than
+    /// one ([`Source::open_live_fanout`]).
+    pub capture_threads: usize,
 }
 
 enum Handle {
@@ -308,6 +312,9 @@ pub struct Source {
     /// libpcap delivers timestamps in nanoseconds (offline files), else microseconds.
     nanos: bool,
     savefile: Option<Dump>,
+    /// One of several capture threads of one interface ([`fanout`]): the packets read by all
+    /// of them, which `-c` bounds together.
+    shared_count: Option<Arc<AtomicU64>>,
 }
 
 impl Source {
@@ -346,6 +353,7 @@ impl Source {
             classic_pcap: false,
             nanos,
             savefile: None,
+            shared_count: None,
         })
     }
 
@@ -426,6 +434,7 @@ impl Source {
                     classic_pcap,
                     nanos,
                     savefile: None,
+                    shared_count: None,
                 });
             }
         }
@@ -460,6 +469,7 @@ impl Source {
             classic_pcap: false,
             nanos: true,
             savefile: None,
+            shared_count: None,
         })
     }
 
@@ -491,6 +501,11 @@ impl Source {
                     self.set_filter(user)?;
                 }
                 let candidates = plan.candidates(self.link);
+                if candidates.is_empty() && self.shared_count.is_some() {
+                    // A capture thread's socket passes nothing until the run's filter is set
+                    // (see `open_live_fanout`): with none, it passes everything.
+                    self.set_filter("")?;
+                }
                 let mut last = None;
                 for expr in candidates {
                     match self.set_filter(&expr) {
@@ -536,6 +551,7 @@ impl Source {
             classic_pcap,
             nanos: true,
             savefile: None,
+            shared_count: None,
         })
     }
 
@@ -619,7 +635,58 @@ impl Source {
             classic_pcap: false,
             nanos: false,
             savefile: None,
+            shared_count: None,
         })
+    }
+
+    /// Opens `threads` live captures of one interface, each for its own capture thread, joined
+    /// into one AF_PACKET fanout group of the flow hash ([`fanout`]): the kernel gives each
+    /// flow, both directions, to one of them. One thread is [`Source::open_live`]. Each source
+    /// then gets the run's filter ([`Source::apply_plan`]) as a single one does; `-c` counts the
+    /// packets of all of them together.
+    pub fn open_live_fanout(
+        opts: &LiveOptions,
+        threads: usize,
+    ) -> Result<Vec<Source>, CaptureError> {
+        let mut sources = (0..threads.max(1))
+            .map(|_| Source::open_live(opts))
+            .collect::<Result<Vec<_>, _>>()?;
+        if sources.len() == 1 {
+            return Ok(sources);
+        }
+        // Until they join, every socket sees all traffic: nothing may pass meanwhile.
+        for s in &mut sources {
+            s.set_filter(fanout::NOTHING)?;
+        }
+        let fds: Vec<i32> = sources.iter().filter_map(Source::live_fd).collect();
+        fanout::join(&fds).map_err(|error| {
+            CaptureError::new(
+                escape_name(&opts.interface),
+                CaptureErrorKind::Fanout {
+                    sockets: fds.len(),
+                    error,
+                },
+            )
+        })?;
+        // What the rings took in before the filter: two block timeouts and a little more.
+        let wait = Duration::from_millis(2 * LIVE_READ_TIMEOUT_MS as u64 + 50);
+        fanout::discard_queued(wait, || {
+            let mut n = 0;
+            for s in &mut sources {
+                if let Handle::Live(c) = &mut s.handle {
+                    // Bounded: nothing new comes in past the filter, and a ring is finite.
+                    while n < 10_000_000 && c.next_packet().is_ok() {
+                        n += 1;
+                    }
+                }
+            }
+            n
+        });
+        let taken = Arc::new(AtomicU64::new(0));
+        for s in &mut sources {
+            s.shared_count = Some(Arc::clone(&taken));
+        }
+        Ok(sources)
     }
 
     pub fn is_live(&self) -> bool {
@@ -720,6 +787,7 @@ impl Source {
             nanos,
             mut savefile,
             dlt: self_dlt,
+            shared_count,
             ..
         } = self;
         let mut offset: u64 = 24;
@@ -729,6 +797,7 @@ impl Source {
                 router,
                 Loop {
                     limit,
+                    shared: None,
                     stop,
                     live_fd: None,
                     filter: filter.as_ref(),
@@ -790,11 +859,17 @@ impl Source {
             Handle::Live(mut c) => {
                 use std::os::unix::io::AsRawFd;
                 let fd = c.as_raw_fd();
+                // Several capture threads count `-c` together.
+                let (limit, shared) = match (&shared_count, limit) {
+                    (Some(taken), Some(n)) => (None, Some((&**taken, n))),
+                    _ => (limit, None),
+                };
                 read_loop(
                     &mut c,
                     router,
                     Loop {
                         limit,
+                        shared,
                         stop,
                         live_fd: Some(fd),
                         filter: None,
@@ -923,6 +998,9 @@ fn timeval_us(tv: &libc::timeval, nanos: bool) -> i64 {
 /// The settings of one libpcap read loop.
 struct Loop<'a> {
     limit: Option<u64>,
+    /// Several capture threads of one interface: the packets all of them have taken, and how
+    /// many they may take together (`-c`).
+    shared: Option<(&'a AtomicU64, u64)>,
     stop: &'a AtomicBool,
     /// Live captures: the descriptor to wait on (a file is read without waiting).
     live_fd: Option<i32>,
@@ -942,6 +1020,7 @@ fn read_loop<T: Activated + ?Sized>(
 ) -> (CaptureReport, Option<Failure>) {
     let Loop {
         limit,
+        shared,
         stop,
         live_fd,
         filter,
@@ -953,12 +1032,20 @@ fn read_loop<T: Activated + ?Sized>(
     let mut failure = None;
     let limit = limit.unwrap_or(u64::MAX);
     let mut last_stats = Instant::now();
-    while report.packets < limit && !stop.load(Ordering::Relaxed) && router.alive() {
+    let shared_left = || shared.is_none_or(|(taken, max)| taken.load(Ordering::Relaxed) < max);
+    while report.packets < limit && !stop.load(Ordering::Relaxed) && router.alive() && shared_left()
+    {
         match capture.next_packet() {
             Ok(pkt) => {
                 on_record(pkt.header.caplen);
                 if !passes(filter, router, pkt.data) {
                     continue;
+                }
+                if let Some((taken, max)) = shared {
+                    // Another capture thread may have taken the last of the count.
+                    if taken.fetch_add(1, Ordering::Relaxed) >= max {
+                        break;
+                    }
                 }
                 if let Some(dump) = savefile.as_mut() {
                     #[allow(clippy::unnecessary_cast)]

@@ -115,6 +115,10 @@ pub struct RouterSetup<'a> {
     pub memcap: &'a MemCap,
     /// Bounds of IP fragment reassembly.
     pub frag: frag::Limits,
+    /// Live: when the run's clock of sweeps started. Live sweeps are numbered by the whole
+    /// seconds since then, so the marks of several capture threads' routers (each marking its
+    /// own workers) that fall in one second share a number and are released together.
+    pub clock_start: Instant,
 }
 
 /// The capture thread's end of the pipeline: decodes, filters by port, routes and batches.
@@ -132,6 +136,7 @@ pub struct Router<'a> {
     block: Option<Arc<Block>>,
     next_sweep_us: i64,
     next_live_sweep: Instant,
+    clock_start: Instant,
     next_tick: Instant,
     sweeps: u64,
     /// Packets dropped because a worker was behind (live only).
@@ -170,7 +175,8 @@ impl<'a> Router<'a> {
             frags: Reassembler::new(setup.frag),
             block: None,
             next_sweep_us: i64::MIN,
-            next_live_sweep: Instant::now() + Duration::from_micros(SWEEP_EVERY_US as u64),
+            next_live_sweep: setup.clock_start + Duration::from_micros(SWEEP_EVERY_US as u64),
+            clock_start: setup.clock_start,
             next_tick: Instant::now(),
             sweeps: 0,
             dropped: 0,
@@ -291,7 +297,9 @@ impl<'a> Router<'a> {
         self.local.watched += 1;
         self.watched_seen = true;
         let mut pkt = Pkt::of(view, ts_us, wire_len, 0, self.table);
-        let lane_no = self.table.part_of_hash(pkt.hash);
+        // Among this router's lanes: all of the table's parts but with several capture threads
+        // (then the same as `part_of_hash`, so a file's flows land where they always did).
+        let lane_no = FlowTable::part_among(pkt.hash, self.lanes.len());
         let lane = &mut self.lanes[lane_no];
         let work = &mut lane.work;
         match mapped_at {
@@ -351,7 +359,12 @@ impl<'a> Router<'a> {
             }
         }
         if now >= self.next_live_sweep && self.lanes.iter().all(|l| l.pending.is_none()) {
-            self.next_live_sweep = now + Duration::from_micros(SWEEP_EVERY_US as u64);
+            // The second of the run's clock this is: a mark skipped while a worker was behind
+            // leaves a gap in the numbers, never a number behind the other routers'.
+            let every = SWEEP_EVERY_US as u64;
+            let second = (now - self.clock_start).as_micros() as u64 / every;
+            self.next_live_sweep = self.clock_start + Duration::from_micros((second + 1) * every);
+            self.sweeps = self.sweeps.max(second);
             let now_us = ndbsniff_core::flow::timeouts::wall_clock_us();
             self.frags.expire(now_us, self.memcap);
             self.mark_sweep(now_us);
@@ -470,17 +483,28 @@ mod tests {
         }
 
         fn router(&self, lane: Sender<Work>, live: bool) -> Router<'_> {
+            self.router_since(vec![lane], live, Instant::now())
+        }
+
+        /// A router feeding `lanes`, its live sweep clock started at `clock_start`.
+        fn router_since(
+            &self,
+            lanes: Vec<Sender<Work>>,
+            live: bool,
+            clock_start: Instant,
+        ) -> Router<'_> {
             let (_, recycled) = crossbeam_channel::bounded(1);
             Router::new(RouterSetup {
                 link: LinkKind::Ethernet,
                 watch: &self.watch,
                 table: &self.table,
-                lanes: vec![lane],
+                lanes,
                 recycled,
                 counters: &self.counters,
                 live,
                 memcap: &self.memcap,
                 frag: frag::Limits::default(),
+                clock_start,
             })
         }
     }
@@ -544,6 +568,38 @@ mod tests {
             rig.counters.watched.load(Ordering::Relaxed),
             2 * WORK_PACKETS as u64
         );
+    }
+
+    #[test]
+    fn live_marks_of_routers_sharing_a_clock_are_numbered_by_its_seconds() {
+        let rig = Rig::new();
+        // Two capture threads' routers, one lane each, whose run began 3.5 s ago: the first
+        // tick of each marks second 3, whenever each of them gets to it.
+        let start = Instant::now() - Duration::from_millis(3500);
+        let lane = || crossbeam_channel::bounded::<Work>(WORK_QUEUE);
+        let ((tx_a, rx_a), (tx_b, rx_b)) = (lane(), lane());
+        let mut a = rig.router_since(vec![tx_a], true, start);
+        let mut b = rig.router_since(vec![tx_b], true, start);
+        a.tick();
+        b.tick();
+        let seqs = |rx: &Receiver<Work>| -> Vec<u64> {
+            rx.try_iter()
+                .flat_map(|w| w.sweeps.into_iter().map(|(_, at)| at.seq))
+                .collect()
+        };
+        assert_eq!((seqs(&rx_a), seqs(&rx_b)), (vec![3], vec![3]));
+        // Within the same second nothing more is marked, however often they tick.
+        a.next_tick = Instant::now();
+        a.tick();
+        assert!(seqs(&rx_a).is_empty());
+        // A router whose worker held a mark back (here: told the next second is due now)
+        // numbers the next one by the clock, never below what it marked before.
+        a.next_tick = Instant::now();
+        a.next_live_sweep = Instant::now();
+        a.tick();
+        assert_eq!(seqs(&rx_a), vec![4], "the mark after 3 is numbered past it");
+        a.finish();
+        b.finish();
     }
 
     #[test]

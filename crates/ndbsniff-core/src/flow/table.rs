@@ -162,6 +162,15 @@ impl FlowTable {
         ((((hash >> 16) & 0xffff_ffff) * self.parts as u64) >> 32) as usize
     }
 
+    /// The position of a flow with key hash `hash` among `count` parts: the same scaling as
+    /// [`FlowTable::part_of_hash`], which it equals when `count` is [`FlowTable::parts`]. Used
+    /// when the parts are shared out among several capture threads, each routing its packets
+    /// into its own range of them.
+    #[inline]
+    pub fn part_among(hash: u64, count: usize) -> usize {
+        ((((hash >> 16) & 0xffff_ffff) * count as u64) >> 32) as usize
+    }
+
     /// The part a flow lives in.
     #[inline]
     pub fn part_of(&self, key: &FlowKey) -> usize {

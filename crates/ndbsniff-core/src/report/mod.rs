@@ -237,6 +237,26 @@ pub struct FileSummary {
     pub error: Option<String>,
 }
 
+/// One capture thread's socket of a live capture with several (`--capture-threads`): what it
+/// read and what was dropped before it. The run's totals are the sums over them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureThreadSummary {
+    /// Frames it read (after the filter).
+    pub packets_read: u64,
+    /// Packets the kernel gave its socket (libpcap's ps_recv), once libpcap has given statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_by_kernel: Option<u64>,
+    /// Dropped because its ring was full (ps_drop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by_kernel: Option<u64>,
+    /// Dropped by the interface or its driver (ps_ifdrop): the interface's count, which every
+    /// socket reports alike (in promiscuous mode), so the run's total is the largest, not the sum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by_interface: Option<u64>,
+    /// Dropped because its flow workers were behind.
+    pub dropped_by_ndbsniff: u64,
+}
+
 /// Counters for the whole run (or, with `final` false, for the run so far).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
@@ -300,11 +320,16 @@ pub struct Summary {
     /// Live capture: dropped because the kernel buffer was full (ps_drop).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped_by_kernel: Option<u64>,
-    /// Live capture: dropped by the interface or its driver (ps_ifdrop).
+    /// Live capture: dropped by the interface or its driver (ps_ifdrop; with several capture
+    /// threads the largest of their counts, all being the interface's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped_by_interface: Option<u64>,
     /// Packets ndbsniff itself dropped because its workers were behind (live capture only).
     pub dropped_by_ndbsniff: u64,
+    /// A live capture with several capture threads: each one's socket, in thread order (the
+    /// counters above are their sums); empty, and omitted from JSON, with one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capture_threads: Vec<CaptureThreadSummary>,
     /// Flows reported (each once, whether it ended, was evicted or was still open).
     pub flows: u64,
     /// Those flows by verdict name (`ndb-mgm`, `unknown`); only verdicts seen are listed.

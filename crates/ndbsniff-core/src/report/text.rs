@@ -649,6 +649,9 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if s.received_by_kernel.is_some() || s.dropped_by_ndbsniff > 0 {
         writeln!(out, "{}", drops_line(s))?;
     }
+    for (i, t) in s.capture_threads.iter().enumerate() {
+        writeln!(out, "{}", capture_thread_line(i, t))?;
+    }
     if let Some(line) = reassembly_line(s) {
         writeln!(out, "{line}")?;
     }
@@ -742,6 +745,19 @@ pub fn drops_line(s: &Summary) -> String {
     )
 }
 
+/// One capture thread's socket of several, as the drops line counts the run's.
+pub fn capture_thread_line(i: usize, t: &super::CaptureThreadSummary) -> String {
+    let opt = |v: Option<u64>| v.map_or_else(|| "n/a".to_string(), |n| n.to_string());
+    format!(
+        "  capture thread {i}: {} packets captured, {} received by filter, {} dropped by kernel, {} dropped by interface, {} dropped by ndbsniff",
+        t.packets_read,
+        opt(t.received_by_kernel),
+        opt(t.dropped_by_kernel),
+        opt(t.dropped_by_interface),
+        t.dropped_by_ndbsniff
+    )
+}
+
 /// One line of periodic statistics for a running capture.
 pub fn stats_line(s: &Summary) -> String {
     let verdicts = counts(&s.flows_by_verdict);
@@ -765,6 +781,47 @@ mod tests {
         let mut out = Vec::new();
         write_summary(&mut out, s).expect("writing to a Vec");
         String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn each_capture_threads_socket_gets_a_line_under_the_drops_line() {
+        let socket = |read, dropped| super::super::CaptureThreadSummary {
+            packets_read: read,
+            received_by_kernel: Some(read + dropped),
+            dropped_by_kernel: Some(dropped),
+            dropped_by_interface: Some(0),
+            dropped_by_ndbsniff: 0,
+        };
+        let mut s = Summary {
+            source: "eth0".into(),
+            packets_read: 30,
+            received_by_kernel: Some(33),
+            dropped_by_kernel: Some(3),
+            dropped_by_interface: Some(0),
+            ..Summary::default()
+        };
+        let one = summary_text(&s);
+        assert!(!one.contains("capture thread"), "{one}");
+        s.capture_threads = vec![socket(10, 0), socket(20, 3)];
+        let text = summary_text(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        let drops = lines
+            .iter()
+            .position(|l| l.starts_with("30 packets captured, 33 received by filter"))
+            .expect("the drops line");
+        assert_eq!(
+            &lines[drops + 1..drops + 3],
+            [
+                "  capture thread 0: 10 packets captured, 10 received by filter, 0 dropped by kernel, 0 dropped by interface, 0 dropped by ndbsniff",
+                "  capture thread 1: 20 packets captured, 23 received by filter, 3 dropped by kernel, 0 dropped by interface, 0 dropped by ndbsniff",
+            ]
+        );
+        // JSON: the member only when there are several.
+        let json = serde_json::to_value(&s).expect("serialises");
+        assert_eq!(json["capture_threads"][1]["dropped_by_kernel"], 3);
+        s.capture_threads.clear();
+        let json = serde_json::to_value(&s).expect("serialises");
+        assert!(json.get("capture_threads").is_none());
     }
 
     #[test]
