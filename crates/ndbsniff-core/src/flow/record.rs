@@ -78,10 +78,7 @@ impl Flow {
     /// audit of its session, and a decided flow's evidence is written into the record straight
     /// from where it is kept.
     pub fn into_record(mut self, key: &FlowKey, watch: &Watch, end: End) -> FlowRecord {
-        let mut result = match self.decided.as_deref() {
-            Some(d) => d.meta(),
-            None => self.result(),
-        };
+        let mut result = self.verdict_without_evidence();
         let ndb = self.take_ndb(result.verdict);
         let roles = self.client_index(key, &result, watch);
         let c = roles.0;
@@ -106,13 +103,22 @@ impl Flow {
         rec
     }
 
+    /// The verdict, with the evidence of a decided flow left where it is kept (an undecided
+    /// flow's is worked out with it).
+    fn verdict_without_evidence(&self) -> ProbeResult {
+        match self.decided.as_deref() {
+            Some(d) => d.meta(),
+            None => self.result(),
+        }
+    }
+
     /// The client's and the server's addresses, as the record would name them.
     pub fn endpoints(
         &self,
         key: &FlowKey,
         watch: &Watch,
     ) -> (std::net::SocketAddr, std::net::SocketAddr) {
-        let result = self.result();
+        let result = self.verdict_without_evidence();
         let (c, _) = self.client_index(key, &result, watch);
         (
             key.endpoint(c).socket_addr(),

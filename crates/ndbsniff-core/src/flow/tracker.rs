@@ -438,9 +438,10 @@ const DRAIN_WINDOW: usize = 16 * 1024;
 /// never holds every record at once. The trackers are given back by the workers that owned
 /// them (none may be running).
 ///
-/// The order is built a window of first-packet times at a time (about `DRAIN_WINDOW` flows,
-/// more only when that many share one microsecond): beside the table it needs 8 bytes a flow
-/// and one window's keys, not a key for every flow.
+/// The order is built a window of first-packet times at a time (about `DRAIN_WINDOW` flows or
+/// a sixteenth of them, whichever is more, and more only when that many share one
+/// microsecond): beside the table it needs 8 bytes a flow and one window's keys, not a key for
+/// every flow, and the table is walked at most 16 times.
 pub fn drain_each(parts: Vec<Tracker>, watch: &Watch, mut emit: impl FnMut(FlowRecord)) {
     let mut parts = parts;
     let mut times: Vec<i64> = Vec::with_capacity(parts.iter().map(Tracker::len).sum());
@@ -448,12 +449,14 @@ pub fn drain_each(parts: Vec<Tracker>, watch: &Watch, mut emit: impl FnMut(FlowR
         times.extend(p.map.iter().map(|(_, f)| f.first_us));
     }
     times.sort_unstable();
+    // At most 16 walks of the table however large it is: the window grows with it.
+    let window = (times.len() / 16).max(DRAIN_WINDOW);
     let mut order: Vec<(i64, FlowKey, usize)> = Vec::new();
     let mut at = 0;
     while at < times.len() {
         // This window: [lo, hi], ending with every flow of its last microsecond.
         let lo = times[at];
-        let mut end = (at + DRAIN_WINDOW).min(times.len()) - 1;
+        let mut end = (at + window).min(times.len()) - 1;
         let hi = times[end];
         while end + 1 < times.len() && times[end + 1] == hi {
             end += 1;
