@@ -379,18 +379,16 @@ pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<Outcome, RunError> {
         let tick = Duration::from_millis(if live { 100 } else { 250 });
         let watch = &cfg.watch;
         // Write errors are kept by `checked` (the first one); each caller only stops early.
-        let emit = |sink: &mut Sink<'_>, flows: Removed, end: End| {
-            let mut records: Vec<_> = flows
-                .into_iter()
-                .map(|(k, f)| f.into_record(&k, watch, end))
-                .collect();
-            // Sweeps are reported in report order; records are large, so their indices move.
-            let mut order: Vec<usize> = (0..records.len()).collect();
+        let emit = |sink: &mut Sink<'_>, mut flows: Removed, end: End| {
+            // Sweeps are reported in report order: the flows are put in it first, on keys
+            // worked out from them, then each record is built and written in turn (a sweep's
+            // records are never all held at once).
             if end == End::Idle {
-                order.sort_by(|&a, &b| flow::record::record_order(&records[a], &records[b]));
+                let keys = flows.iter().map(|(k, f)| f.report_key(k, watch)).collect();
+                flow::record::sort_by_keys(&mut flows, keys);
             }
-            for i in order {
-                let _ = sink.flow(&mut records[i]);
+            for (k, f) in flows {
+                let _ = sink.flow(&mut f.into_record(&k, watch, end));
             }
         };
         let mut decided_rx = Some(decided_rx);

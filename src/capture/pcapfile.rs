@@ -287,19 +287,6 @@ impl PcapFile {
         Ok(())
     }
 
-    fn u32_at(&self, at: usize) -> u32 {
-        let b: [u8; 4] = self
-            .block
-            .get(at..at + 4)
-            .and_then(|s| s.try_into().ok())
-            .unwrap_or([0; 4]);
-        if self.swapped {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
-    }
-
     /// The next record, the end of the file, or what is wrong with it.
     #[inline]
     pub fn next_record(&mut self) -> Next {
@@ -357,10 +344,24 @@ impl PcapFile {
                 of: RECORD_HEADER_LEN,
             });
         }
-        let secs = self.u32_at(at);
-        let frac = self.u32_at(at + 4);
-        let mut caplen = self.u32_at(at + 8);
-        let mut origlen = self.u32_at(at + 12);
+        // The whole header in one bounds check (`avail` covers it).
+        let header: [u8; RECORD_HEADER_LEN] = self
+            .block
+            .get(at..at + RECORD_HEADER_LEN)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or([0; RECORD_HEADER_LEN]);
+        let word = |i: usize| {
+            let b = [header[i], header[i + 1], header[i + 2], header[i + 3]];
+            if self.swapped {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let secs = word(0);
+        let frac = word(4);
+        let mut caplen = word(8);
+        let mut origlen = word(12);
         if self.old_version && caplen > origlen {
             std::mem::swap(&mut caplen, &mut origlen);
         }

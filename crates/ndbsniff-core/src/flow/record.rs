@@ -219,3 +219,172 @@ pub fn record_order(a: &FlowRecord, b: &FlowRecord) -> std::cmp::Ordering {
 pub(crate) fn key_order(a: &FlowKey, b: &FlowKey) -> std::cmp::Ordering {
     (a.lo, a.hi, a.transport.as_str()).cmp(&(b.lo, b.hi, b.transport.as_str()))
 }
+
+/// A record's place in [`record_order`] as plain integers, worked out from its flow before the
+/// record is built: a sweep of tens of thousands of flows is ordered on these (cheap to compare,
+/// side by side in one vector) and each record is then built and written one at a time, where
+/// ordering built records meant holding the whole sweep's records at once and comparing
+/// socket addresses through them.
+///
+/// Compares exactly as [`record_order`] compares the records: first packet, then client, then
+/// server (IPv4 before IPv6, then address, then port, as socket addresses order), then
+/// transport (`tcp` before `udp`, as their names order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReportKey {
+    first_us: i64,
+    client: (bool, u128, u16),
+    server: (bool, u128, u16),
+    udp: bool,
+}
+
+/// An endpoint in socket-address order: the family (IPv6 after IPv4), the address, the port.
+fn endpoint_rank(e: crate::flow::key::Endpoint) -> (bool, u128, u16) {
+    match e.addr {
+        std::net::IpAddr::V4(a) => (false, u128::from(a.to_bits()), e.port),
+        std::net::IpAddr::V6(a) => (true, a.to_bits(), e.port),
+    }
+}
+
+impl Flow {
+    /// Where this flow's record goes in report order ([`ReportKey`]).
+    pub fn report_key(&self, key: &FlowKey, watch: &Watch) -> ReportKey {
+        let result = self.verdict_without_evidence();
+        let (c, _) = self.client_index(key, &result, watch);
+        ReportKey {
+            first_us: self.first_us,
+            client: endpoint_rank(key.endpoint(c)),
+            server: endpoint_rank(key.endpoint(1 - c)),
+            udp: key.transport == Transport::Udp,
+        }
+    }
+}
+
+/// Puts `items` in the order of `keys` (one per item, ties kept in the order they came), in
+/// place: the items are large and are each moved once along the permutation's cycles.
+pub fn sort_by_keys<T, K: Ord>(items: &mut [T], keys: Vec<K>) {
+    debug_assert_eq!(items.len(), keys.len());
+    let mut order: Vec<(K, usize)> = keys.into_iter().zip(0..).collect();
+    order.sort_unstable();
+    // `to[j]`: the index (in the order they came) of the item that goes to position j.
+    let mut to: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
+    for start in 0..to.len() {
+        let mut j = start;
+        loop {
+            let k = to[j];
+            to[j] = j;
+            if k == start || k == j {
+                break;
+            }
+            items.swap(j, k);
+            j = k;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{PacketView, TcpInfo};
+    use crate::flow::state::Seen;
+    use std::net::IpAddr;
+
+    #[test]
+    fn sorting_by_keys_moves_items_along_the_permutation() {
+        let n = 1000usize;
+        // A scrambled order with many ties.
+        let keys: Vec<u64> = (0..n as u64).map(|i| (i * 7919) % 97).collect();
+        let mut items: Vec<(u64, usize)> = keys.iter().copied().zip(0..).collect();
+        let mut want = items.clone();
+        want.sort_by_key(|&(k, _)| k); // stable: ties in the order they came
+        sort_by_keys(&mut items, keys);
+        assert_eq!(items, want);
+        let mut none: Vec<u8> = Vec::new();
+        sort_by_keys(&mut none, Vec::<u8>::new());
+    }
+
+    #[test]
+    fn report_keys_order_flows_as_their_records_order() {
+        let watch = Watch::ports(&[3406]);
+        let addrs: Vec<IpAddr> = [
+            "10.0.0.1",
+            "10.0.0.2",
+            "9.255.255.255",
+            "::1",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "ff02::1",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        let mut flows = Vec::new();
+        let mut n = 0u32;
+        for (i, &a) in addrs.iter().enumerate() {
+            for (j, &b) in addrs.iter().enumerate() {
+                if a.is_ipv4() != b.is_ipv4() {
+                    continue;
+                }
+                for (sport, dport, flags) in [
+                    (40000, 3406, crate::decode::tcp_flags::SYN),
+                    (3406, 40000, crate::decode::tcp_flags::SYN),
+                    (1186, 1186, crate::decode::tcp_flags::ACK),
+                    (53, 5353, 0),
+                ] {
+                    n += 1;
+                    let view = PacketView {
+                        vlan: None,
+                        src: a,
+                        dst: b,
+                        src_port: sport,
+                        dst_port: dport,
+                        transport: if flags == 0 {
+                            Transport::Udp
+                        } else {
+                            Transport::Tcp
+                        },
+                        tcp: TcpInfo {
+                            seq: 1,
+                            ack: 0,
+                            flags,
+                        },
+                        payload: &[],
+                        payload_len: 0,
+                        tcp_header: &[],
+                    };
+                    let (key, idx) = FlowKey::of(&view);
+                    // Few distinct first times, so that endpoints decide most comparisons.
+                    let mut flow = Flow::new(i64::from(n % 3) + (i * j % 2) as i64, None);
+                    let mem = std::sync::Arc::new(crate::memcap::MemCap::default());
+                    let mut ctx = crate::flow::state::Ctx {
+                        prefix: 64,
+                        mem: &mem,
+                        bad_checksums: 0,
+                        announce_ndb: false,
+                    };
+                    flow.observe(idx, &Seen::of(&view), flow.first_us, 60, &mut ctx);
+                    flows.push((key, flow));
+                }
+            }
+        }
+        let records: Vec<FlowRecord> = flows
+            .iter()
+            .map(|(k, f)| f.record(k, &watch, End::Idle))
+            .collect();
+        for (a, ra) in flows.iter().zip(&records) {
+            for (b, rb) in flows.iter().zip(&records) {
+                assert_eq!(
+                    a.1.report_key(&a.0, &watch)
+                        .cmp(&b.1.report_key(&b.0, &watch)),
+                    record_order(ra, rb),
+                    "{} {} / {} {}",
+                    ra.client,
+                    ra.server,
+                    rb.client,
+                    rb.server
+                );
+            }
+        }
+    }
+}

@@ -272,10 +272,22 @@ pub(super) fn member<T: Serialize + ?Sized>(b: &mut Vec<u8>, name: &str, value: 
     let _ = serde_json::to_writer(&mut *b, value);
 }
 
-/// A JSON string, escaped by serde_json.
+/// A JSON string, escaped as serde_json escapes it. Most strings of a record need no escape
+/// at all (addresses, names, evidence already escaped to printable text): one branch-free pass
+/// finds that, and they are copied as they are.
 pub(super) fn string(b: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *b, s);
+    let needs_escape = s.bytes().fold(false, |any, c| {
+        any | (c < 0x20) | (c == b'"') | (c == b'\\')
+    });
+    if needs_escape {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *b, s);
+    } else {
+        b.reserve(s.len() + 2);
+        b.push(b'"');
+        b.extend_from_slice(s.as_bytes());
+        b.push(b'"');
+    }
 }
 
 /// `a.b.c.d:port` (digit by digit) or `[v6]:port`, as `SocketAddr`'s `Display` writes them.
@@ -334,6 +346,31 @@ mod tests {
         let mut out = Vec::new();
         line(&mut out, "flow", r).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_escapes_them() {
+        for s in [
+            "",
+            "plain",
+            "a\"b",
+            "a\\b",
+            "a\u{1f}b",
+            "\u{0}",
+            "del \u{7f}",
+            "é ü 漢",
+            "tab\t",
+            "\n",
+            "client: TLS record | server: TLS record",
+        ] {
+            let mut b = Vec::new();
+            string(&mut b, s);
+            assert_eq!(
+                String::from_utf8(b).unwrap(),
+                serde_json::to_string(s).unwrap(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

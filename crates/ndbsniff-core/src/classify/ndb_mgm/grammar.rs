@@ -23,7 +23,8 @@ pub(crate) const XPORT: u8 = 8;
 pub(crate) const PORTS: u8 = 16;
 
 /// Commands of the server's command table (Oracle 7.6 – 8.4 and RonDB), with flags.
-pub(crate) static COMMANDS: &[(&[u8], u8)] = &[
+pub(crate) static COMMANDS: &[(&[u8], u8)] = COMMAND_TABLE;
+const COMMAND_TABLE: &[(&[u8], u8)] = &[
     (b"get config", WEAK),
     (b"get config_v2", 0),
     (b"get nodeid", 0),
@@ -200,7 +201,8 @@ pub enum Header {
     AuthFailed,
 }
 
-pub(crate) static REPLY_HEADERS: &[(&[u8], Header)] = &[
+pub(crate) static REPLY_HEADERS: &[(&[u8], Header)] = HEADER_TABLE;
+const HEADER_TABLE: &[(&[u8], Header)] = &[
     (b"version", Header::Version),
     (b"node status", Header::NodeStatus),
     (b"clusterlog", Header::Clusterlog),
@@ -431,7 +433,16 @@ pub struct Command(u8);
 impl Command {
     /// The command whose name is exactly `t` (a trimmed line), if any.
     pub fn find(t: &[u8]) -> Option<Command> {
-        let i = COMMANDS.iter().position(|(name, _)| *name == t)?;
+        static INDEX: ByLength<{ COMMAND_TABLE.len() }> = ByLength::new({
+            let mut lens = [0; COMMAND_TABLE.len()];
+            let mut i = 0;
+            while i < lens.len() {
+                lens[i] = COMMAND_TABLE[i].0.len();
+                i += 1;
+            }
+            lens
+        });
+        let i = INDEX.find(t, |i| COMMANDS[i].0)?;
         u8::try_from(i).ok().map(Command)
     }
 
@@ -553,10 +564,73 @@ impl Command {
 /// The reply header that the trimmed line `t` is, if any (table entries, then any
 /// `<words> reply`).
 pub(crate) fn reply_header(t: &[u8]) -> Option<Header> {
-    if let Some(&(_, hdr)) = REPLY_HEADERS.iter().find(|(name, _)| *name == t) {
-        return Some(hdr);
+    static INDEX: ByLength<{ HEADER_TABLE.len() }> = ByLength::new({
+        let mut lens = [0; HEADER_TABLE.len()];
+        let mut i = 0;
+        while i < lens.len() {
+            lens[i] = HEADER_TABLE[i].0.len();
+            i += 1;
+        }
+        lens
+    });
+    if let Some(i) = INDEX.find(t, |i| REPLY_HEADERS[i].0) {
+        return Some(REPLY_HEADERS[i].1);
     }
     generic_reply_header(t).then_some(Header::Generic)
+}
+
+/// The longest name a [`ByLength`] table may hold.
+const LONGEST_NAME: usize = 48;
+
+/// A table of names looked up by length first, built at compile time: the first line of every
+/// message of every flow probed is looked up in the command table (77 names) and the reply
+/// headers (45), and almost no line is in either; a line is compared only with the names of its
+/// own length.
+struct ByLength<const N: usize> {
+    /// Where the names of each length start in `order`; `starts[len + 1]` is where they end.
+    starts: [u8; LONGEST_NAME + 2],
+    /// Indices into the table, shortest names first, in table order within a length.
+    order: [u8; N],
+}
+
+impl<const N: usize> ByLength<N> {
+    /// The index of a table whose names have lengths `lens` (a name too long, or a table too
+    /// large, fails the build).
+    const fn new(lens: [usize; N]) -> ByLength<N> {
+        assert!(N < 256);
+        let mut starts = [0u8; LONGEST_NAME + 2];
+        let mut order = [0u8; N];
+        let mut at = 0;
+        let mut len = 0;
+        while len <= LONGEST_NAME {
+            starts[len] = at as u8;
+            let mut i = 0;
+            while i < N {
+                assert!(lens[i] <= LONGEST_NAME);
+                if lens[i] == len {
+                    order[at] = i as u8;
+                    at += 1;
+                }
+                i += 1;
+            }
+            len += 1;
+        }
+        starts[LONGEST_NAME + 1] = at as u8;
+        ByLength { starts, order }
+    }
+
+    /// The table index of `t`, `name(i)` giving the table's i-th name.
+    #[inline]
+    fn find<'a>(&self, t: &[u8], name: impl Fn(usize) -> &'a [u8]) -> Option<usize> {
+        if t.len() > LONGEST_NAME {
+            return None;
+        }
+        let (from, to) = (self.starts[t.len()], self.starts[t.len() + 1]);
+        self.order[usize::from(from)..usize::from(to)]
+            .iter()
+            .map(|&i| usize::from(i))
+            .find(|&i| name(i) == t)
+    }
 }
 
 /// Is `value` (of a headerless `result:` line) one of the server parser's error texts?
@@ -602,6 +676,37 @@ mod tests {
         assert!(distinctive_pair(b"Content-Type", b"ndbconfig/octet-stream"));
         assert_eq!(parse_u32(b"162"), Some(162));
         assert_eq!(parse_u32(b"99999999999"), None);
+    }
+
+    #[test]
+    fn names_are_found_by_length_as_a_linear_search_finds_them() {
+        let linear = |t: &[u8]| COMMANDS.iter().position(|c| c.0 == t);
+        let linear_hdr = |t: &[u8]| REPLY_HEADERS.iter().find(|h| h.0 == t).map(|h| h.1);
+        let mut probes: Vec<Vec<u8>> =
+            vec![Vec::new(), vec![b'a'; 200], b"GET / HTTP/1.1".to_vec()];
+        for name in COMMANDS
+            .iter()
+            .map(|c| c.0)
+            .chain(REPLY_HEADERS.iter().map(|h| h.0))
+        {
+            probes.push(name.to_vec());
+            probes.push(name[..name.len() - 1].to_vec());
+            probes.push([name, b"x"].concat());
+            let mut changed = name.to_vec();
+            changed[0] ^= 0x20;
+            probes.push(changed);
+        }
+        for t in &probes {
+            assert_eq!(
+                Command::find(t).map(|c| usize::from(c.0)),
+                linear(t),
+                "{t:?}"
+            );
+            if let Some(hdr) = linear_hdr(t) {
+                assert_eq!(reply_header(t), Some(hdr), "{t:?}");
+            }
+        }
+        assert_eq!(reply_header(&[b'a'; 200]), None);
     }
 
     #[test]
