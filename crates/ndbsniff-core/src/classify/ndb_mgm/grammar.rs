@@ -433,15 +433,7 @@ pub struct Command(u8);
 impl Command {
     /// The command whose name is exactly `t` (a trimmed line), if any.
     pub fn find(t: &[u8]) -> Option<Command> {
-        static INDEX: ByLength<{ COMMAND_TABLE.len() }> = ByLength::new({
-            let mut lens = [0; COMMAND_TABLE.len()];
-            let mut i = 0;
-            while i < lens.len() {
-                lens[i] = COMMAND_TABLE[i].0.len();
-                i += 1;
-            }
-            lens
-        });
+        static INDEX: ByLength<{ COMMAND_TABLE.len() }> = by_length!(COMMAND_TABLE);
         let i = INDEX.find(t, |i| COMMANDS[i].0)?;
         u8::try_from(i).ok().map(Command)
     }
@@ -564,20 +556,28 @@ impl Command {
 /// The reply header that the trimmed line `t` is, if any (table entries, then any
 /// `<words> reply`).
 pub(crate) fn reply_header(t: &[u8]) -> Option<Header> {
-    static INDEX: ByLength<{ HEADER_TABLE.len() }> = ByLength::new({
-        let mut lens = [0; HEADER_TABLE.len()];
-        let mut i = 0;
-        while i < lens.len() {
-            lens[i] = HEADER_TABLE[i].0.len();
-            i += 1;
-        }
-        lens
-    });
+    static INDEX: ByLength<{ HEADER_TABLE.len() }> = by_length!(HEADER_TABLE);
     if let Some(i) = INDEX.find(t, |i| REPLY_HEADERS[i].0) {
         return Some(REPLY_HEADERS[i].1);
     }
     generic_reply_header(t).then_some(Header::Generic)
 }
+
+/// The [`ByLength`] index of a table of `(name, …)` pairs, built at compile time.
+macro_rules! by_length {
+    ($table:expr) => {
+        ByLength::new({
+            let mut lens = [0; $table.len()];
+            let mut i = 0;
+            while i < lens.len() {
+                lens[i] = $table[i].0.len();
+                i += 1;
+            }
+            lens
+        })
+    };
+}
+use by_length;
 
 /// The longest name a [`ByLength`] table may hold.
 const LONGEST_NAME: usize = 48;
