@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Two ndbsniff builds on the same arguments, run in turn (A B A B ...), for a ratio that holds on
+# a noisy machine: each pair runs close together, so a drift of the machine's speed moves both.
+#
+#   benches/ab.sh [--runs N] A_BINARY B_BINARY -- NDBSNIFF_ARGS...
+#
+# Prints each build's median and range of wall seconds and peak RSS (/usr/bin/time), and the
+# median of the per-pair ratios A/B. Output of the runs goes to /dev/null. One warm-up pair is
+# run first and not counted (it also puts the capture in the page cache).
+set -euo pipefail
+
+runs=10
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runs) runs=$2; shift 2 ;;
+    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) break ;;
+  esac
+done
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "ab.sh: --runs takes a positive integer" >&2; exit 2; }
+[ $# -ge 3 ] && [ "$3" = "--" ] || { echo "usage: benches/ab.sh [--runs N] A_BINARY B_BINARY -- NDBSNIFF_ARGS..." >&2; exit 2; }
+a=$1 b=$2
+shift 3
+for x in "$a" "$b"; do
+  [ -x "$x" ] || { echo "ab.sh: $x is not an executable" >&2; exit 2; }
+done
+[ -x /usr/bin/time ] || { echo "ab.sh: /usr/bin/time is not installed (Debian: apt-get install time)" >&2; exit 2; }
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$a" "$@" >/dev/null 2>&1 || { echo "ab.sh: A failed on these arguments" >&2; exit 1; }
+"$b" "$@" >/dev/null 2>&1 || { echo "ab.sh: B failed on these arguments" >&2; exit 1; }
+for ((i = 0; i < runs; i++)); do
+  /usr/bin/time -f "A %e %M" -a -o "$out" "$a" "$@" >/dev/null 2>&1
+  /usr/bin/time -f "B %e %M" -a -o "$out" "$b" "$@" >/dev/null 2>&1
+done
+awk '
+  function median(v, n,   i, j, t) {
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+    return n % 2 ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
+  }
+  $1 == "A" { na++; wa[na] = $2; ra[na] = $3; if ($3 > pa) pa = $3 }
+  $1 == "B" { nb++; wb[nb] = $2; rb[nb] = $3; if ($3 > pb) pb = $3 }
+  END {
+    for (i = 1; i <= na && i <= nb; i++) { q[i] = wb[i] > 0 ? wa[i] / wb[i] : 0; sa[i] = wa[i]; sb[i] = wb[i] }
+    n = i - 1
+    ma = median(sa, n); mb = median(sb, n); mq = median(q, n)
+    minA = wa[1]; maxA = wa[1]; minB = wb[1]; maxB = wb[1]
+    for (i = 1; i <= n; i++) {
+      if (wa[i] < minA) minA = wa[i]; if (wa[i] > maxA) maxA = wa[i]
+      if (wb[i] < minB) minB = wb[i]; if (wb[i] > maxB) maxB = wb[i]
+    }
+    printf "A wall s: median %.2f (%.2f-%.2f), peak RSS %.1f MiB\n", ma, minA, maxA, pa / 1024
+    printf "B wall s: median %.2f (%.2f-%.2f), peak RSS %.1f MiB\n", mb, minB, maxB, pb / 1024
+    printf "A/B wall: median of %d pairs %.3f\n", n, mq
+  }' "$out"
