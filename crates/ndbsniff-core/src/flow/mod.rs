@@ -5,6 +5,7 @@
 pub mod checksum;
 pub mod community;
 pub mod hash;
+mod hugepages;
 pub mod key;
 pub mod packet;
 pub mod record;

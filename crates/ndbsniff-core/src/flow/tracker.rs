@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use hashbrown::hash_table::{Entry, HashTable};
 
+use crate::flow::hugepages::TableAlloc;
+
 use crate::decode::PacketView;
 use crate::flow::key::FlowKey;
 use crate::flow::packet::{BatchData, Pkt};
@@ -84,25 +86,25 @@ const SHARDS: usize = 8;
 /// their control bytes). Shards keep growth cheap: when a table doubles, its old and new bucket
 /// arrays are held at once, and a shard is an eighth of the part.
 struct Map {
-    shards: [HashTable<(FlowKey, Flow)>; SHARDS],
+    shards: [HashTable<(FlowKey, Flow), TableAlloc>; SHARDS],
 }
 
 impl Map {
     fn new() -> Map {
         Map {
-            shards: std::array::from_fn(|_| HashTable::new()),
+            shards: std::array::from_fn(|_| HashTable::new_in(TableAlloc)),
         }
     }
 
     /// The shard of a key hash.
     #[inline]
-    fn shard(&self, hash: u64) -> &HashTable<(FlowKey, Flow)> {
+    fn shard(&self, hash: u64) -> &HashTable<(FlowKey, Flow), TableAlloc> {
         &self.shards[(hash >> 54) as usize & (SHARDS - 1)]
     }
 
     /// The shard of a key hash, to change.
     #[inline]
-    fn shard_mut(&mut self, hash: u64) -> &mut HashTable<(FlowKey, Flow)> {
+    fn shard_mut(&mut self, hash: u64) -> &mut HashTable<(FlowKey, Flow), TableAlloc> {
         &mut self.shards[(hash >> 54) as usize & (SHARDS - 1)]
     }
 
@@ -126,7 +128,7 @@ impl Map {
         &mut self,
         hash: u64,
         key: &FlowKey,
-    ) -> Option<hashbrown::hash_table::OccupiedEntry<'_, (FlowKey, Flow)>> {
+    ) -> Option<hashbrown::hash_table::OccupiedEntry<'_, (FlowKey, Flow), TableAlloc>> {
         self.shard_mut(hash)
             .find_entry(hash, |(k, _)| k == key)
             .ok()
