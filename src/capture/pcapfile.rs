@@ -288,7 +288,7 @@ impl PcapFile {
     }
 
     /// The next record, the end of the file, or what is wrong with it.
-    #[inline]
+    #[inline(always)]
     pub fn next_record(&mut self) -> Next {
         loop {
             match self.record_in_block() {
@@ -310,7 +310,7 @@ impl PcapFile {
 
     /// The next record if the current block holds all of it (or the file ends); `None` when
     /// the next block must be read first.
-    #[inline]
+    #[inline(always)]
     fn record_in_block(&mut self) -> Option<Next> {
         let len = self.block.len();
         let at = self.pos;
